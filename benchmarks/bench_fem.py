@@ -1,0 +1,166 @@
+"""The sagging cube: sagsim's FEM core against scikit-fem, and against the memory bandwidth.
+
+Unit cube, n^3 cells of six tetrahedra, Neo-Hookean (mu = 1, lambda = 10), nodes at z = 0
+fixed, body force (0, -0.25, 0) per unit reference volume in 5 equal load steps, full
+Newton to ||R|| <= 1e-8 ||R_first|| per step. Each solve runs in a fresh process, so that
+peak memory is its own and JIT compilation is excluded (a tiny warm-up solve runs first).
+
+Run it as `sagsim bench fem [--n N ...] [--json FILE]`, or `python benchmarks/bench_fem.py`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+MU, LAM, BODY, STEPS, RTOL = 1.0, 10.0, (0.0, -0.25, 0.0), 5, 1e-8
+
+
+def sagging_cube(n: int):
+    from sagsim.anatomy.mesh import cube_tets
+    from sagsim.materials import NeoHookean
+    from sagsim.model import Layer, TissueModel
+
+    nodes, tets = cube_tets(n)
+    # density 1 and "gravity" = the body force per unit volume
+    return TissueModel(nodes=nodes, tets=tets, tet_layer=np.zeros(len(tets), np.int8),
+                       materials={Layer.SKIN: NeoHookean(mu=MU, lam=LAM, density=1.0)},
+                       fixed=np.flatnonzero(nodes[:, 2] == 0.0), gravity=BODY, name=f"sagging cube n={n}")
+
+
+def triad_bandwidth(n: int = 1 << 24, repeats: int = 15) -> float:
+    """STREAM-like triad a = b + s c over 3 x 128 MB, all threads; median bytes/s (3 arrays
+    counted, as STREAM does)."""
+    from numba import njit, prange
+
+    @njit(parallel=True)
+    def triad(a, b, c, s):
+        for i in prange(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+
+    a, b, c = np.zeros(n), np.ones(n), np.ones(n)
+    triad(a, b, c, 2.0)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        triad(a, b, c, 2.0)
+        times.append(time.perf_counter() - t)
+    return 24.0 * n / float(np.median(times))
+
+
+def assembly_bytes(system) -> int:
+    """The least memory traffic of one residual + tangent assembly with this data layout:
+    the tangent written once, the residual written once, each element's connectivity,
+    inverse reference edge matrix, volume, material index and scatter map read once, and the
+    positions read once. Caches can only add to this; it is the floor the kernel is held to."""
+    m = len(system.tets)
+    per_elem = (system.tets.itemsize * 4 + system.dminv.itemsize * 9 + system.vol0.itemsize
+                + system.elem_mat.itemsize + system.kpos.itemsize * 16)
+    return int(8 * system.pattern.nnz + 8 * system.ndof * 2 + m * per_elem)
+
+
+def sagsim_record(n: int, linear_solver: str = "auto") -> dict:
+    """One measured sagsim solve (call in a fresh process)."""
+    from sagsim.solvers.fem import NewtonOptions, solve_static
+    from sagsim.solvers.system import FEMSystem
+
+    opts = NewtonOptions(n_steps=STEPS, rtol=RTOL, linear_solver=linear_solver)
+    solve_static(sagging_cube(2), options=opts)  # JIT warm-up (cached compilation loads here)
+    model = sagging_cube(n)
+    t0 = time.perf_counter()
+    system = FEMSystem(model)
+    t_setup = time.perf_counter() - t0
+    state, log = solve_static(model, options=opts, system=system)
+    t_total = time.perf_counter() - t0
+    corner = int(np.flatnonzero((model.nodes == 1.0).all(axis=1))[0])
+    # the kernel alone: residual + tangent at the solution, median of 7
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        system.evaluate(state.x)
+        times.append(time.perf_counter() - t)
+    return {
+        "n": n, "tets": int(model.n_tets), "ndofs": int(3 * model.n_nodes),
+        "newton_iterations": log.newton_iterations,
+        "t_setup_s": t_setup,
+        "t_assembly_s": log.total("t_assembly_s"), "t_solve_s": log.total("t_solve_s"),
+        "t_total_s": t_total,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "u_corner": (state.x[corner] - model.nodes[corner]).tolist(),
+        "linear_solver": log.steps[-1].linear_method,
+        "linear_iterations": sum(s.linear_iterations for s in log.steps),
+        "assembly_median_s": float(np.median(times)),
+        "assembly_bytes": assembly_bytes(system),
+        "threads": int(__import__("numba").get_num_threads()),
+    }
+
+
+def peer_record(n: int) -> dict:
+    from peer_skfem import solve_sagging_cube
+
+    solve_sagging_cube(2)  # warm-up, like ours
+    out = solve_sagging_cube(n, mu=MU, lam=LAM, body=BODY, nsteps=STEPS, rtol=RTOL)
+    return {"peer_t_total_s": out["t_total_s"], "peer_u_corner": list(map(float, out["u_corner"])),
+            "peer_newton_iterations": out["newton_iterations"], "peer_linear_solver": out["linear_solver"],
+            "peer_t_assembly_s": out.get("t_assembly_s"), "peer_t_solve_s": out.get("t_solve_s"),
+            "peer_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def _in_subprocess(kind: str, n: int, linear_solver: str) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--record", kind, str(n), linear_solver]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")])
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} n={n} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fitted_exponent(sizes, values) -> float:
+    """Slope of log(value) against log(size): time ~ size^slope."""
+    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
+
+
+def main(n_values=(8, 16, 24, 32), json_path: Path | None = None, peer: bool = True,
+         linear_solver: str = "auto") -> int:
+    bandwidth = triad_bandwidth()
+    print(f"# triad bandwidth {bandwidth / 1e9:.1f} GB/s (median of 15, all threads)", file=sys.stderr)
+    records = []
+    for n in n_values:
+        rec = _in_subprocess("sagsim", n, linear_solver)
+        rec["triad_GBps"] = bandwidth / 1e9
+        rec["assembly_floor_s"] = rec["assembly_bytes"] / bandwidth
+        rec["assembly_over_floor"] = rec["assembly_median_s"] / rec["assembly_floor_s"]
+        if peer:
+            rec.update(_in_subprocess("peer", n, linear_solver))
+            u, v = np.array(rec["u_corner"]), np.array(rec["peer_u_corner"])
+            rec["u_corner_rel_diff"] = float(np.linalg.norm(u - v) / np.linalg.norm(v))
+            rec["speedup_vs_peer"] = rec["peer_t_total_s"] / rec["t_total_s"]
+        records.append(rec)
+        print(json.dumps(rec), flush=True)
+    if len(records) >= 3:
+        tets = [r["tets"] for r in records]
+        per_it = lambda k: [r[k] / r["newton_iterations"] for r in records]  # noqa: E731
+        print(f"# time per Newton iteration ~ tets^p: assembly p = {fitted_exponent(tets, per_it('t_assembly_s')):.2f}, "
+              f"linear solve p = {fitted_exponent(tets, per_it('t_solve_s')):.2f} (n = {list(n_values)})", file=sys.stderr)
+    if json_path is not None:
+        from sagsim.io import write_json
+
+        write_json(Path(json_path), records)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 4 and sys.argv[1] == "--record":
+        kind, n = sys.argv[2], int(sys.argv[3])
+        solver = sys.argv[4] if len(sys.argv) > 4 else "auto"
+        rec = sagsim_record(n, solver) if kind == "sagsim" else peer_record(n)
+        print(json.dumps(rec))
+    else:
+        sys.exit(main([int(a) for a in sys.argv[1:]] or (8, 16, 24, 32)))

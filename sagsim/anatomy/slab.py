@@ -1,0 +1,112 @@
+"""The layered slab: a patch of cheek as a block of skin, superficial fat, SMAS and deep fat on
+bone. It is the default model until the procedural face exists, and a small, honest test bed:
+the same layers, materials and gravity as the face, in a shape whose behaviour is easy to read.
+
+Axes as everywhere in sagsim: x lateral, y superior (up), z anterior; bone is the plane z = 0,
+the skin faces +z, gravity pulls along -y, so the tissue shears downward over the bone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import materials as mat
+from ..model import Layer, Landmark, TissueModel
+from .mesh import grid_tets
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    layer: Layer
+    thickness_m: float
+    cells: int
+    source: str
+
+
+#: Layer thicknesses, deep to superficial.
+#: - deep fat 2.71 mm: deep medial cheek fat of the youngest group (25-34 y), derived in the
+#:   reference table from the ultrasound study of midface deep fat (0.70 mm loss = 25.83 %).
+#: - SMAS 1.0 mm: ESTIMATE. No absolute SMAS thickness at the cheek was found (Okuda et al. 2023
+#:   report only that it thins with age); a calibratable parameter, not a measurement.
+#: - superficial fat 3.38 mm: middle of the facial range 1.61 (radix) - 5.14 mm (perioral),
+#:   Kim et al. 2019 Clin Anat; the cheek lies inside that range.
+#: - skin 1.74 mm: middle of 1.51 (radix) - 1.97 mm (infraorbital), Kim et al. 2019 Clin Anat;
+#:   the cheek lies between the two.
+DEFAULT_LAYERS = (
+    LayerSpec(Layer.DEEP_FAT, 2.71e-3, 2, "deep medial cheek fat, young (derived; reference table)"),
+    LayerSpec(Layer.SMAS, 1.0e-3, 1, "ESTIMATE: no absolute value in the literature found"),
+    LayerSpec(Layer.SUPERFICIAL_FAT, 0.5 * (1.61e-3 + 5.14e-3), 2, "Kim et al. 2019, middle of range"),
+    LayerSpec(Layer.SKIN, 0.5 * (1.51e-3 + 1.97e-3), 1, "Kim et al. 2019, middle of range"),
+)
+
+#: Materials per layer (see sagsim.materials for each citation). SMAS and superficial fat share
+#: the Barbarino et al. (2011) Mooney-Rivlin set that the Flynn face model uses for both.
+DEFAULT_MATERIALS = {
+    Layer.SKIN: mat.SKIN,
+    Layer.SUPERFICIAL_FAT: mat.SMAS_SUPERFICIAL_FAT,
+    Layer.SMAS: mat.SMAS_SUPERFICIAL_FAT,
+    Layer.DEEP_FAT: mat.FAT,
+}
+
+RESOLUTIONS = {"coarse": 8, "default": 16, "fine": 32}
+
+
+def layered_slab(width_m: float = 0.04, height_m: float = 0.04, cells: int | str = "default",
+                 layers: tuple[LayerSpec, ...] = DEFAULT_LAYERS,
+                 materials: dict | None = None, thickness_refinement: int = 1) -> TissueModel:
+    """A ``width x height`` patch of layered tissue on bone (z = 0, fixed), skin on top.
+
+    ``cells``: cells along x and y, or one of "coarse", "default", "fine";
+    ``thickness_refinement`` multiplies the cells through each layer.
+    Landmarks: "skin_centre" and "skin_lower_edge" on the skin surface.
+    """
+    n = RESOLUTIONS[cells] if isinstance(cells, str) else int(cells)
+    zs = [0.0]
+    tags = []
+    for spec in layers:
+        k = spec.cells * thickness_refinement
+        zs.extend(zs[-1] + spec.thickness_m * np.arange(1, k + 1) / k)
+        tags.extend([spec.layer] * k)
+    xs = np.linspace(-width_m / 2, width_m / 2, n + 1)
+    ys = np.linspace(-height_m / 2, height_m / 2, n + 1)
+    nodes, tets = grid_tets(xs, ys, np.array(zs))
+    cell_z = np.repeat(np.arange(len(tags)), 6 * n * n)  # grid cells are ordered x fastest, z slowest
+    tet_layer = np.asarray(tags, np.int8)[cell_z]
+    fixed = np.flatnonzero(nodes[:, 2] == 0.0)
+    top = nodes[:, 2] == nodes[:, 2].max()
+    faces = _top_faces(nodes, tets, top)
+    landmarks = {
+        "skin_centre": _surface_landmark(nodes, tets, np.array([0.0, 0.0, zs[-1]])),
+        "skin_lower_edge": _surface_landmark(nodes, tets, np.array([0.0, -0.4 * height_m, zs[-1]])),
+    }
+    return TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer,
+                       materials=dict(materials or DEFAULT_MATERIALS), fixed=fixed,
+                       skin_faces=faces, landmarks=landmarks, name="layered slab")
+
+
+def _top_faces(nodes: np.ndarray, tets: np.ndarray, on_top: np.ndarray) -> np.ndarray:
+    """Triangles of the skin surface, oriented outward (+z)."""
+    faces = np.concatenate([tets[:, [1, 2, 3]], tets[:, [0, 3, 2]], tets[:, [0, 1, 3]], tets[:, [0, 2, 1]]])
+    faces = faces[on_top[faces].all(axis=1)]
+    p = nodes[faces]
+    nz = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[:, 2]
+    faces[nz < 0] = faces[nz < 0][:, ::-1]
+    return faces
+
+
+def _surface_landmark(nodes: np.ndarray, tets: np.ndarray, point: np.ndarray) -> Landmark:
+    """The landmark at ``point``: barycentric in the tet whose weights are all >= 0 (the first
+    found), falling back to the nearest node."""
+    p = nodes[tets]
+    T = np.transpose(p[:, 1:] - p[:, :1], (0, 2, 1))
+    lam = np.linalg.solve(T, (point - p[:, 0])[..., None])[..., 0]
+    bary = np.column_stack([1 - lam.sum(axis=1), lam])
+    inside = np.flatnonzero((bary >= -1e-9).all(axis=1))
+    if len(inside):
+        e = int(inside[0])
+        b = np.clip(bary[e], 0.0, None)
+        return Landmark(tet=e, bary=b / b.sum())
+    node = int(np.argmin(np.linalg.norm(nodes - point, axis=1)))
+    e = int(np.flatnonzero((tets == node).any(axis=1))[0])
+    return Landmark(tet=e, bary=(tets[e] == node).astype(float))

@@ -1,0 +1,83 @@
+"""The `sagsim` command. Each sub-command is a thin shell over the library: it parses its
+arguments, calls the public API, and turns a SagsimError into one line on stderr and exit
+status 2."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SagsimError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sagsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"sagsim {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every Newton step")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="the default job: a layered slab of cheek tissue under gravity")
+    demo.add_argument("--out", type=Path, default=Path("results/demo"), help="results folder")
+    demo.add_argument("--resolution", choices=["coarse", "default", "fine"], default="default")
+    demo.set_defaults(run=_run_demo)
+
+    bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
+    bench_sub = bench.add_subparsers(dest="target", required=True)
+    fem = bench_sub.add_parser("fem", help="the sagging cube: our FEM core against scikit-fem")
+    fem.add_argument("--n", type=_positive_int, nargs="+", default=[8, 16, 24, 32], help="cells per cube side")
+    fem.add_argument("--json", type=Path, help="write the records to this file too")
+    fem.add_argument("--no-peer", action="store_true", help="skip the scikit-fem runs")
+    fem.add_argument("--linear-solver", default="auto", help="back end of sagsim's linear solves")
+    fem.set_defaults(run=_run_bench_fem)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except SagsimError as exc:
+        print(f"sagsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    summary = run_demo(args.out, resolution=args.resolution)
+    for line in summary["report"]:
+        print(line)
+    return 0
+
+
+def _run_bench_fem(args: argparse.Namespace) -> int:
+    bench = _benchmarks_module("bench_fem")
+    return bench.main(n_values=args.n, json_path=args.json, peer=not args.no_peer,
+                      linear_solver=args.linear_solver)
+
+
+def _benchmarks_module(name: str):
+    """Import a module of the repository's benchmarks/ folder (next to the sagsim package in a
+    source checkout, which `make` installs in editable mode)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    if not path.exists():
+        raise SagsimError(f"{path}: benchmarks need a source checkout of sagsim (not found)")
+    spec = importlib.util.spec_from_file_location(f"sagsim_benchmarks.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    spec.loader.exec_module(module)
+    return module
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Quasi-static Newton solver for the finite-element model.
+
+Load stepping from the start state to the requested loads; full Newton with the consistent
+tangent in every iteration; a backtracking line search on the potential energy (which also
+backs off from inverted elements); automatic cut-back of the load increment when a step
+diverges, inverts elements or runs out of iterations, and growth back once steps converge
+easily. A step converges when the residual and the energy norm both fall below their
+tolerances. Nothing non-finite is ever returned: a failure raises ConvergenceError naming
+the step and the reason.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import ConvergenceError, LinearSolverError
+from ..model import Loads, State, TissueModel
+from .linear import LinearSolver
+from .system import FEMSystem
+
+log = logging.getLogger("sagsim.fem")
+
+
+@dataclass(frozen=True)
+class NewtonOptions:
+    """Solver settings. ``rtol``: residual norm relative to the first residual of the step;
+    ``atol``: absolute residual norm (N) that counts as converged (guards steps that start at
+    equilibrium); ``etol``: the energy norm |alpha du . R(x + alpha du)| relative to the step's
+    first |du . R|."""
+
+    n_steps: int = 5
+    rtol: float = 1e-8
+    atol: float = 1e-12
+    etol: float = 1e-10
+    max_iterations: int = 25
+    max_cutbacks: int = 8
+    line_search: bool = True
+    max_line_search: int = 10
+    linear_solver: str = "auto"
+    formulation: str = "standard"
+
+
+@dataclass
+class StepRecord:
+    """One load step attempt: what it tried, how it went, where the time went."""
+
+    step: int
+    load_from: float
+    load_to: float
+    converged: bool
+    iterations: int = 0
+    residuals: list[float] = field(default_factory=list)
+    energy: float = float("nan")
+    reason: str = ""
+    t_assembly_s: float = 0.0
+    t_solve_s: float = 0.0
+    t_total_s: float = 0.0
+    linear_method: str = ""
+    linear_iterations: int = 0
+
+
+@dataclass
+class SolveLog:
+    steps: list[StepRecord] = field(default_factory=list)
+
+    @property
+    def newton_iterations(self) -> int:
+        return sum(s.iterations for s in self.steps)
+
+    @property
+    def cutbacks(self) -> int:
+        return sum(not s.converged for s in self.steps)
+
+    def total(self, name: str) -> float:
+        return float(sum(getattr(s, name) for s in self.steps))
+
+    def table(self) -> str:
+        """The per-step log as aligned text."""
+        rows = ["step  load            ok   iters  |R| first -> last        t_asm   t_lin   linear"]
+        for s in self.steps:
+            r = f"{s.residuals[0]:.2e} -> {s.residuals[-1]:.2e}" if s.residuals else "-"
+            rows.append(f"{s.step:4d}  {s.load_from:5.3f}->{s.load_to:5.3f}  {'yes' if s.converged else 'NO ':3s}  "
+                        f"{s.iterations:5d}  {r:22s}  {s.t_assembly_s:6.2f}  {s.t_solve_s:6.2f}  {s.linear_method}"
+                        + (f"  ({s.reason})" if s.reason else ""))
+        return "\n".join(rows)
+
+
+class _StepFailed(Exception):
+    pass
+
+
+def constrained_dofs(model: TissueModel, loads: Loads) -> tuple[np.ndarray, np.ndarray]:
+    """All constrained dofs and their target displacements: fixed nodes stay at their
+    reference (0), prescribed dofs take their values (a prescription overrides fixity)."""
+    fixed = (3 * model.fixed[:, None] + np.arange(3)).ravel()
+    dofs = np.concatenate([fixed, np.asarray(loads.prescribed_dofs, np.int64)])
+    vals = np.concatenate([np.zeros(len(fixed)), np.asarray(loads.prescribed_values, np.float64)])
+    dofs, first = np.unique(dofs[::-1], return_index=True)  # later entries (prescriptions) win
+    return dofs, vals[::-1][first]
+
+
+def solve_static(model: TissueModel, state: State | None = None, loads: Loads | None = None,
+                 options: NewtonOptions | None = None, *, from_loads: Loads | None = None,
+                 system: FEMSystem | None = None) -> tuple[State, SolveLog]:
+    """Static equilibrium of ``model`` under ``loads``, starting from ``state``.
+
+    Forces are ramped from ``from_loads`` (default: none) to ``loads``, and prescribed
+    displacements from the start state's values to theirs, over ``options.n_steps`` load
+    steps, cut back automatically where needed. ``state`` (default: the reference) is the
+    warm start. Pass a prepared ``system`` to reuse its set-up across solves.
+
+    Returns the equilibrium State (same reference and internal variables) and the SolveLog.
+    """
+    opts = options or NewtonOptions()
+    loads = loads or Loads()
+    loads.validate(model)
+    state = state or State.initial(model)
+    if system is None or system.model is not model or system.formulation != opts.formulation:
+        system = FEMSystem(model, state.reference, opts.formulation)
+    elif not np.array_equal(system.reference, state.reference):
+        system.set_reference(state.reference)
+    X = state.reference.ravel()
+    dofs, target = constrained_dofs(model, loads)
+    # Newton iterates on displacements: positions far from the origin would cost the stress
+    # (and so the reachable residual) the digits of the coordinates
+    u = state.x.ravel() - X
+    u_start = u[dofs].copy()
+
+    def external(lam: float, ld: Loads) -> np.ndarray:
+        f = system.gravity_force(model.gravity * ld.gravity_scale)
+        if ld.nodal_forces is not None:
+            f = f + np.asarray(ld.nodal_forces, np.float64).ravel()
+        return lam * f
+
+    f_to = external(1.0, loads)
+    f_from = external(1.0, from_loads) if from_loads is not None else np.zeros_like(f_to)
+    linear = LinearSolver(opts.linear_solver, coords=state.reference)
+    if not np.isfinite(u).all():
+        raise ConvergenceError(f"{model.name}: the start state has non-finite positions")
+    solve_log = SolveLog()
+    lam, nominal = 0.0, 1.0 / max(opts.n_steps, 1)
+    dlam, cuts, step = nominal, 0, 1
+    while lam < 1.0 - 1e-12:
+        lam_to = min(1.0, lam + dlam)
+        rec = StepRecord(step, lam, lam_to, converged=False)
+        t0 = time.perf_counter()
+        trial = u.copy()
+        trial[dofs] = (1.0 - lam_to) * u_start + lam_to * target
+        f_ext = (1.0 - lam_to) * f_from + lam_to * f_to
+        try:
+            trial = _newton(system, trial, f_ext, dofs, opts, linear, rec)
+            rec.converged = True
+        except _StepFailed as exc:
+            rec.reason = str(exc)
+        rec.t_total_s = time.perf_counter() - t0
+        solve_log.steps.append(rec)
+        log.info("step %d load %.4f->%.4f %s in %d iterations (%.2f s)%s", step, lam, lam_to,
+                 "converged" if rec.converged else "FAILED", rec.iterations, rec.t_total_s,
+                 f": {rec.reason}" if rec.reason else "")
+        if rec.converged:
+            u, lam, step = trial, lam_to, step + 1
+            if rec.iterations <= 6:
+                dlam = min(nominal, 2.0 * dlam)
+            cuts = 0
+            continue
+        cuts += 1
+        if cuts > opts.max_cutbacks:
+            raise ConvergenceError(
+                f"{model.name}: load step {step} (load {lam:.4f} -> {lam_to:.4f}) failed after "
+                f"{opts.max_cutbacks} cut-backs: {rec.reason}")
+        dlam *= 0.5
+        log.warning("step %d: cutting the load increment to %.3g (%s)", step, dlam, rec.reason)
+    out = replace(state, x=(X + u).reshape(-1, 3))
+    return out, solve_log
+
+
+def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarray,
+            opts: NewtonOptions, linear: LinearSolver, rec: StepRecord) -> np.ndarray:
+    """Newton iterations of one load step from displacements ``u`` (3N,); returns the
+    converged displacements."""
+    free = np.ones(system.ndof, bool)
+    free[dofs] = False
+    f_free = np.where(free, f_ext, 0.0)
+
+    def evaluate(uv: np.ndarray, want_tangent: bool = True):
+        t = time.perf_counter()
+        ev = system.evaluate(u=uv.reshape(-1, 3), want_tangent=want_tangent, constrained=dofs)
+        rec.t_assembly_s += time.perf_counter() - t
+        if ev.inverted:
+            return ev, None, np.inf
+        R = ev.force - f_free
+        if not np.isfinite(R).all() or not np.isfinite(ev.energy):
+            return ev, None, np.inf
+        return ev, R, ev.energy - f_ext @ uv
+
+    ev, R, pot = evaluate(u)
+    if R is None:
+        raise _StepFailed(f"{ev.inverted} inverted elements at the start of the step" if ev.inverted
+                          else "non-finite residual at the start of the step")
+    r0 = float(np.linalg.norm(R))
+    rec.residuals.append(r0)
+    if r0 <= opts.atol:
+        rec.energy = pot
+        return u
+    e0 = None
+    for it in range(1, opts.max_iterations + 1):
+        t = time.perf_counter()
+        try:
+            du, info = linear.solve(ev.tangent, -R)
+        except LinearSolverError as exc:  # e.g. a tangent that lost definiteness far from equilibrium
+            raise _StepFailed(f"linear solve failed at iteration {it}: {exc}") from None
+        finally:
+            rec.t_solve_s += time.perf_counter() - t
+        rec.linear_method, rec.linear_iterations = info.method, rec.linear_iterations + info.iterations
+        if not np.isfinite(du).all():
+            raise _StepFailed(f"non-finite Newton update at iteration {it}")
+        slope = float(du @ R)  # directional derivative of the potential; < 0 for a descent step
+        if e0 is None:
+            e0 = abs(slope)
+        alpha, accepted = 1.0, False
+        for _ in range(opts.max_line_search if opts.line_search else 1):
+            u_new = u + alpha * du
+            ev_new, R_new, pot_new = evaluate(u_new)
+            if R_new is not None:
+                decrease = pot_new <= pot + 1e-4 * alpha * min(slope, 0.0) + 1e-12 * abs(pot)
+                if not opts.line_search or decrease or np.linalg.norm(R_new) < np.linalg.norm(R):
+                    accepted = True
+                    break
+            alpha *= 0.5
+        rec.iterations = it
+        if not accepted:
+            why = f"{ev_new.inverted} inverted elements" if ev_new.inverted else "no decrease of energy or residual"
+            raise _StepFailed(f"line search failed at iteration {it}: {why}")
+        u, ev, R, pot = u_new, ev_new, R_new, pot_new
+        r = float(np.linalg.norm(R))
+        rec.residuals.append(r)
+        rec.energy = pot
+        # energy norm as FEBio measures it: the work of the accepted update against the new residual
+        if r <= opts.atol or (r <= opts.rtol * r0 and abs(alpha * float(du @ R)) <= opts.etol * e0):
+            return u
+        if r > 1e8 * r0:
+            raise _StepFailed(f"diverging residual {r:.3e} at iteration {it}")
+    raise _StepFailed(f"no convergence in {opts.max_iterations} iterations (|R| {rec.residuals[-1]:.3e}, "
+                      f"target {max(opts.rtol * r0, opts.atol):.3e})")

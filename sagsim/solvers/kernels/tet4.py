@@ -1,0 +1,273 @@
+"""Linear tetrahedron: internal force, consistent tangent and energy, assembled into CSR.
+
+Notation for one element with reference shape gradients G_a (a = 0..3, rows of (4,3)),
+deformation gradient F = sum_a x_a G_a^T, volume V0, J = det F:
+  f_a = F G_a,   c_a = F^-T G_a (spatial gradient of N_a),   Gab = G_a . G_b.
+Each law is split into a "shear" part and the volumetric part U(J) = k/2 (ln J)^2. The
+volumetric part enters through two coefficients (a1, a2): force V0 a1 c_a, tangent
+V0 [a2 c_ai c_bk - a1 c_ak c_bi]. The standard element uses a1 = k ln J, a2 = k. The averaged
+nodal pressure element (see anp.py) uses a1 = a2 = J q_e, q_e its patch-averaged U'(J), and adds
+the U'' part per patch.
+
+Elements are split into one partition per thread over disjoint node ranges, plus the few
+elements between partitions: threads never write the same rows of K or R (no races, no
+atomics), and there is one fork-join per assembly, which matters on a busy machine.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+NEO_HOOKEAN = 0
+MOONEY_RIVLIN = 1
+
+
+@njit(cache=True, inline="always")
+def _element_kinematics(u, tet, dminv, G, f, c, m):
+    """Fill G, f, c, m (4,3) for one element; return (J, ln J, I1 - 3).
+
+    F = I + H with H = sum_a u_a G_a^T, the displacement gradient: working from
+    displacements instead of positions keeps the stress exact to round-off relative to the
+    strain, not to the coordinates (positions far from the origin, or tiny loads, otherwise
+    leave a residual floor Newton cannot get under). For the same reason the force uses
+    m_a = (F - F^-T) G_a = H G_a + F^-T H^T G_a, J - 1 and I1 - 3 are expanded in H, and
+    ln J = log1p(J - 1).
+    """
+    for j in range(3):
+        G[1, j] = dminv[0, j]
+        G[2, j] = dminv[1, j]
+        G[3, j] = dminv[2, j]
+        G[0, j] = -(dminv[0, j] + dminv[1, j] + dminv[2, j])
+    H00 = H01 = H02 = H10 = H11 = H12 = H20 = H21 = H22 = 0.0
+    for a in range(4):
+        n = tet[a]
+        u0, u1, u2 = u[n, 0], u[n, 1], u[n, 2]
+        g0, g1, g2 = G[a, 0], G[a, 1], G[a, 2]
+        H00 += u0 * g0; H01 += u0 * g1; H02 += u0 * g2
+        H10 += u1 * g0; H11 += u1 * g1; H12 += u1 * g2
+        H20 += u2 * g0; H21 += u2 * g1; H22 += u2 * g2
+    F00, F11, F22 = 1.0 + H00, 1.0 + H11, 1.0 + H22
+    # cofactor matrix: F^-T = cof(F) / J
+    C00 = F11 * F22 - H12 * H21; C01 = H12 * H20 - H10 * F22; C02 = H10 * H21 - F11 * H20
+    C10 = H02 * H21 - H01 * F22; C11 = F00 * F22 - H02 * H20; C12 = H01 * H20 - F00 * H21
+    C20 = H01 * H12 - H02 * F11; C21 = H02 * H10 - F00 * H12; C22 = F00 * F11 - H01 * H10
+    trH = H00 + H11 + H22
+    i2H = H00 * H11 + H11 * H22 + H00 * H22 - H01 * H10 - H12 * H21 - H02 * H20
+    detH = (H00 * (H11 * H22 - H12 * H21) - H01 * (H10 * H22 - H12 * H20)
+            + H02 * (H10 * H21 - H11 * H20))
+    Jm1 = trH + i2H + detH
+    J = 1.0 + Jm1
+    I1m3 = 2.0 * trH + (H00 * H00 + H01 * H01 + H02 * H02 + H10 * H10 + H11 * H11 + H12 * H12
+                        + H20 * H20 + H21 * H21 + H22 * H22)
+    if J <= 0.0:
+        return J, 0.0, I1m3
+    lnJ = math.log1p(Jm1)
+    iJ = 1.0 / J
+    for a in range(4):
+        g0, g1, g2 = G[a, 0], G[a, 1], G[a, 2]
+        h0 = H00 * g0 + H01 * g1 + H02 * g2  # H G_a
+        h1 = H10 * g0 + H11 * g1 + H12 * g2
+        h2 = H20 * g0 + H21 * g1 + H22 * g2
+        t0 = H00 * g0 + H10 * g1 + H20 * g2  # H^T G_a
+        t1 = H01 * g0 + H11 * g1 + H21 * g2
+        t2 = H02 * g0 + H12 * g1 + H22 * g2
+        f[a, 0] = g0 + h0
+        f[a, 1] = g1 + h1
+        f[a, 2] = g2 + h2
+        c[a, 0] = (C00 * g0 + C01 * g1 + C02 * g2) * iJ
+        c[a, 1] = (C10 * g0 + C11 * g1 + C12 * g2) * iJ
+        c[a, 2] = (C20 * g0 + C21 * g1 + C22 * g2) * iJ
+        m[a, 0] = h0 + (C00 * t0 + C01 * t1 + C02 * t2) * iJ
+        m[a, 1] = h1 + (C10 * t0 + C11 * t1 + C12 * t2) * iJ
+        m[a, 2] = h2 + (C20 * t0 + C21 * t1 + C22 * t2) * iJ
+    return J, lnJ, I1m3
+
+
+@njit(cache=True, inline="always")
+def _shear_coefficients(kind, p0, p1, J, lnJ, I1m3):
+    """Coefficients of the shear part and its energy density.
+
+    Returns (e, sm, sc, kd, kfc, kcc, kx, dd) such that
+      force_a  = V0 [sm m_a + sc c_a]
+      tangent  = V0 [kd d_ik Gab + kfc (f_ai c_bk + c_ai f_bk) + kcc c_ai c_bk + kx c_ak c_bi
+                     + dd t_ai t_bk],   t_a = sm m_a + sc c_a
+    Neo-Hookean: W_s = mu/2 (I1-3) - mu ln J, so P_s = mu (F - F^-T).
+    Mooney-Rivlin: W_s = C10 (I1b-3) + C20 (I1b-3)^2, I1b = J^-2/3 I1, so
+      P_s = psi' J^-2/3 (2 F - 2/3 I1 F^-T) = psi' J^-2/3 (2 (F - F^-T) - 2/3 (I1-3) F^-T).
+    """
+    if kind == NEO_HOOKEAN:
+        mu = p0
+        e = 0.5 * mu * I1m3 - mu * lnJ
+        return e, mu, 0.0, mu, 0.0, 0.0, mu, 0.0
+    c10, c20 = p0, p1
+    j23m1 = math.expm1(-2.0 / 3.0 * lnJ)
+    j23 = 1.0 + j23m1
+    i1bm3 = j23 * I1m3 + 3.0 * j23m1
+    I1 = I1m3 + 3.0
+    d1 = c10 + 2.0 * c20 * i1bm3  # psi' (>= C10 > 0, since I1b >= 3)
+    d2 = 2.0 * c20  # psi''
+    e = c10 * i1bm3 + c20 * i1bm3 * i1bm3
+    sm = 2.0 * d1 * j23
+    sc = -(2.0 / 3.0) * d1 * j23 * I1m3
+    kd = 2.0 * d1 * j23
+    kfc = -(4.0 / 3.0) * d1 * j23
+    kcc = (4.0 / 9.0) * d1 * j23 * I1
+    kx = (2.0 / 3.0) * d1 * j23 * I1
+    dd = d2 / (d1 * d1)  # psi'' dI1b (x) dI1b, with dI1b = t / psi'
+    return e, sm, sc, kd, kfc, kcc, kx, dd
+
+
+@njit(cache=True, inline="always")
+def _element_force_tangent(kind, p0, p1, V0, J, lnJ, I1m3, a1, a2, G, f, c, m, fe, Ke):
+    """Element force fe (4,3) and tangent Ke (12,12) given the volumetric coefficients a1, a2,
+    entry by entry (the assembly regroups the same terms). Returns the shear energy V0 W_s."""
+    e, sm, sc, kd, kfc, kcc, kx, dd = _shear_coefficients(kind, p0, p1, J, lnJ, I1m3)
+    for a in range(4):
+        for i in range(3):
+            fe[a, i] = V0 * (sm * m[a, i] + (sc + a1) * c[a, i])
+    for a in range(4):
+        for b in range(4):
+            gab = G[a, 0] * G[b, 0] + G[a, 1] * G[b, 1] + G[a, 2] * G[b, 2]
+            for i in range(3):
+                for k in range(3):
+                    v = ((kcc + a2) * c[a, i] * c[b, k] + (kx - a1) * c[a, k] * c[b, i]
+                         + kfc * (f[a, i] * c[b, k] + c[a, i] * f[b, k])
+                         + dd * (sm * m[a, i] + sc * c[a, i]) * (sm * m[b, k] + sc * c[b, k]))
+                    if i == k:
+                        v += kd * gab
+                    Ke[3 * a + i, 3 * b + k] = V0 * v
+    return V0 * e
+
+
+@njit(cache=True, parallel=True)
+def assemble(u, tets, dminv, vol0, mat_kind, mat_par, elem_mat, part_ptr, node_ptr, qvol,
+             bptr, deg3, kpos, R, data, want_K):
+    """Element internal forces into R (3N,) and tangents into CSR ``data``, both zeroed here
+    first, at displacements ``u`` (N,3) from the reference; returns (shear + standard volumetric energy, number of inverted elements).
+
+    ``elem_mat[e]`` indexes the material tables ``mat_kind`` (int) and ``mat_par`` (rows of
+    p0, p1, k). ``qvol`` is empty for the standard element; otherwise it holds q_e, the
+    averaged nodal pressure coefficient of each element (its volumetric energy is then computed
+    per patch, not here). Elements are sorted into partitions (csr.partition_elements): the
+    ranges ``part_ptr[t]:part_ptr[t+1]`` for t < T write disjoint rows and run in parallel; the
+    last range, the elements between partitions, runs after them. Partition t owns the nodes
+    ``node_ptr[t]:node_ptr[t+1]`` and zeroes their rows first (no separate pass over memory).
+    """
+    T = part_ptr.shape[0] - 2
+    energy = np.zeros(T + 1)
+    inverted = np.zeros(T + 1, np.int64)
+    for t in prange(T):
+        _zero_rows(node_ptr[t], node_ptr[t + 1], bptr, R, data, want_K)
+        energy[t], inverted[t] = _assemble_range(
+            part_ptr[t], part_ptr[t + 1], u, tets, dminv, vol0, mat_kind, mat_par, elem_mat, qvol,
+            bptr, deg3, kpos, R, data, want_K)
+    energy[T], inverted[T] = _assemble_range(
+        part_ptr[T], part_ptr[T + 1], u, tets, dminv, vol0, mat_kind, mat_par, elem_mat, qvol,
+        bptr, deg3, kpos, R, data, want_K)
+    return energy.sum(), inverted.sum()
+
+
+@njit(cache=True)
+def _zero_rows(n0, n1, bptr, R, data, want_K):
+    # plain loops, so that numba does not turn a slice assignment into a nested parfor
+    for i in range(3 * n0, 3 * n1):
+        R[i] = 0.0
+    if want_K:
+        d1 = bptr[n1] if n1 < bptr.shape[0] else data.shape[0]
+        for p in range(bptr[n0], d1):
+            data[p] = 0.0
+
+
+@njit(cache=True)
+def _assemble_range(e0, e1, u, tets, dminv, vol0, mat_kind, mat_par, elem_mat, qvol,
+                    bptr, deg3, kpos, R, data, want_K):
+    G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m4 = np.empty((4, 3))
+    row = np.empty((4, 4, 3))  # per element node: the vectors a tangent row block is built from
+    Kb = np.empty((3, 3))
+    anp = qvol.shape[0] > 0
+    energy = 0.0
+    inverted = 0
+    for e in range(e0, e1):
+        m = elem_mat[e]
+        kind = mat_kind[m]
+        p0, p1, kv = mat_par[m, 0], mat_par[m, 1], mat_par[m, 2]
+        tet = tets[e]
+        J, lnJ, I1m3 = _element_kinematics(u, tet, dminv[e], G, f, c, m4)
+        if J <= 0.0:
+            inverted += 1
+            continue
+        if anp:
+            a1 = J * qvol[e]
+            a2 = a1
+        else:
+            a1 = kv * lnJ
+            a2 = kv
+            energy += vol0[e] * 0.5 * kv * lnJ * lnJ
+        V0 = vol0[e]
+        es, sm, sc, kd, kfc, kcc, kx, dd = _shear_coefficients(kind, p0, p1, J, lnJ, I1m3)
+        energy += V0 * es
+        for a in range(4):
+            A = tet[a]
+            for i in range(3):
+                R[3 * A + i] += V0 * (sm * m4[a, i] + (sc + a1) * c[a, i])
+        if want_K:
+            _scatter_tangent(e, tet, V0, kcc + a2, kx - a1, kfc, kd, dd, sm, sc, kind != NEO_HOOKEAN,
+                             G, f, c, m4, row, Kb, kpos, bptr, deg3, data)
+    return energy, inverted
+
+
+@njit(cache=True, inline="always")
+def _scatter_tangent(e, tet, V0, ccoef, xcoef, kfc, kd, dd, sm, sc, full, G, f, c, m, row, Kb,
+                     kpos, bptr, deg3, data):
+    """Add the element tangent block by block, computing only the blocks b >= a (the tangent
+    is symmetric) and writing each also transposed. Block (a, b), entry (i, k):
+        s_ai c_bk + q_ak c_bi + g_ab d_ik  [+ w_ai f_bk + t_ai d_bk  for Mooney-Rivlin]
+    with s = V0 (ccoef c + kfc f), q = V0 xcoef c, w = V0 kfc c, t = V0 dd d, d = sm m + sc c,
+    g_ab = V0 kd G_a . G_b (the terms of _element_force_tangent, regrouped)."""
+    for a in range(4):
+        for i in range(3):
+            row[a, 0, i] = V0 * (ccoef * c[a, i] + kfc * f[a, i])
+            row[a, 1, i] = V0 * xcoef * c[a, i]
+            row[a, 2, i] = V0 * kfc * c[a, i]
+            row[a, 3, i] = sm * m[a, i] + sc * c[a, i]  # d_a
+    for a in range(4):
+        A = tet[a]
+        strideA = deg3[A]
+        for b in range(a, 4):
+            g = V0 * kd * (G[a, 0] * G[b, 0] + G[a, 1] * G[b, 1] + G[a, 2] * G[b, 2])
+            for i in range(3):
+                for k in range(3):
+                    v = row[a, 0, i] * c[b, k] + row[a, 1, k] * c[b, i]
+                    if full:
+                        v += row[a, 2, i] * f[b, k] + V0 * dd * row[a, 3, i] * row[b, 3, k]
+                    Kb[i, k] = v
+                Kb[i, i] += g
+            base = bptr[A] + 3 * kpos[e, 4 * a + b]
+            for i in range(3):
+                data[base + i * strideA] += Kb[i, 0]
+                data[base + i * strideA + 1] += Kb[i, 1]
+                data[base + i * strideA + 2] += Kb[i, 2]
+            if b != a:
+                B = tet[b]
+                strideB = deg3[B]
+                base = bptr[B] + 3 * kpos[e, 4 * b + a]
+                for k in range(3):
+                    data[base + k * strideB] += Kb[0, k]
+                    data[base + k * strideB + 1] += Kb[1, k]
+                    data[base + k * strideB + 2] += Kb[2, k]
+
+
+@njit(cache=True)
+def element_force_tangent(kind, p0, p1, kv, ue, dminv, V0):
+    """One element's force (4,3), tangent (12,12) and energy, standard volumetric part, at
+    corner displacements ``ue`` (4,3). For tests and small tools."""
+    G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m = np.empty((4, 3))
+    fe = np.zeros((4, 3)); Ke = np.zeros((12, 12))
+    tet = np.arange(4)
+    J, lnJ, I1m3 = _element_kinematics(ue, tet, dminv, G, f, c, m)
+    if J <= 0.0:
+        return fe, Ke, np.nan
+    e = _element_force_tangent(kind, p0, p1, V0, J, lnJ, I1m3, kv * lnJ, kv, G, f, c, m, fe, Ke)
+    return fe, Ke, e + V0 * 0.5 * kv * lnJ * lnJ

@@ -1,0 +1,222 @@
+"""The discretised model: the arrays the kernels read, prepared once per mesh.
+
+`FEMSystem` turns a TissueModel into colour-sorted elements, reference shape gradients,
+material tables, a CSR pattern with scatter maps, and lumped gravity; `evaluate` then returns
+the internal force, energy and tangent at any configuration. The Newton loop (fem.py) and the
+tests use it; nothing here knows about load steps or convergence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numba import get_num_threads
+
+from ..errors import MeshError, ModelError
+from ..model import TissueModel, tet_volumes
+from .kernels import anp as anp_k
+from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
+from .kernels.springs import assemble_springs
+from .kernels.tet4 import assemble
+
+FORMULATIONS = ("standard", "anp")
+
+
+@dataclass
+class Evaluation:
+    """Internal force (3N,), stored energy (J), tangent (CSR, or None) and inverted count."""
+
+    force: np.ndarray
+    energy: float
+    tangent: sp.csr_matrix | None
+    inverted: int
+
+
+class FEMSystem:
+    """Everything the kernels need for one model, reference configuration and formulation.
+
+    Parameters
+    ----------
+    model : the TissueModel.
+    reference : (N,3) stress-free configuration; the model's nodes by default.
+    formulation : "standard" linear tetrahedra, or "anp" (averaged nodal pressure,
+        locking-free for nearly incompressible layers).
+    """
+
+    def __init__(self, model: TissueModel, reference: np.ndarray | None = None,
+                 formulation: str = "standard"):
+        if formulation not in FORMULATIONS:
+            raise ModelError(f"FEMSystem.formulation: expected one of {FORMULATIONS}, got {formulation!r}")
+        self.model = model
+        self.formulation = formulation
+        n = model.n_nodes
+        self.n_nodes = n
+        self.ndof = 3 * n
+        X = model.nodes if reference is None else np.asarray(reference, np.float64)
+        if X.shape != (n, 3) or not np.isfinite(X).all():
+            raise ModelError(f"FEMSystem.reference: expected finite ({n}, 3) coordinates")
+        self.reference = X
+
+        # element e here is model tet order[e]; see partition_elements
+        self.order, self.part_ptr, self.node_ptr = partition_elements(model.tets, n, max(get_num_threads(), 1))
+        self.tets = np.ascontiguousarray(model.tets[self.order])
+
+        layers = sorted({int(v) for v in np.unique(model.tet_layer)})
+        mats = [model.materials[lay] for lay in layers]
+        lookup = np.full(max(layers) + 1, -1, np.int64)
+        lookup[layers] = np.arange(len(layers))
+        self.elem_mat = lookup[model.tet_layer[self.order].astype(np.int64)]
+        params = [m.kernel_params() for m in mats]
+        self.mat_kind = np.array([p[0] for p in params], np.int64)
+        self.mat_par = np.array([p[1:] for p in params], np.float64)
+        self.density = np.array([m.density for m in mats])
+
+        springs = model.springs
+        node_pairs = springs.nodes[~springs.to_point] if len(springs) else None
+        rings = 2 if formulation == "anp" else 1
+        adj = node_adjacency(n, self.tets, None, rings)
+        if node_pairs is not None and len(node_pairs):
+            adj = node_adjacency(n, self.tets, node_pairs, 1) + adj
+            adj.data[:] = 1
+            adj.sort_indices()
+        self.pattern = BlockPattern(adj)
+        t = self.tets
+        self.kpos = self.pattern.block_positions(np.repeat(t, 4, axis=1), np.tile(t, (1, 4)))
+        self.spring_kpos = self._spring_positions()
+        self.set_reference(X)
+        self._dirichlet_cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    # -- reference-dependent data ---------------------------------------------------------------
+
+    def set_reference(self, X: np.ndarray) -> None:
+        """Recompute what depends on the stress-free shape (it remodels with age); the pattern stays."""
+        self.reference = np.ascontiguousarray(X, dtype=np.float64)
+        p = self.reference[self.tets]
+        Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))  # columns are edges
+        self.vol0 = np.linalg.det(Dm) / 6.0
+        bad = ~(self.vol0 > 0)
+        if bad.any():
+            e = int(self.order[np.flatnonzero(bad)[0]])
+            raise MeshError(f"{self.model.name}: reference tet {e} has volume {self.vol0[bad][0]:.3e} m^3; expected > 0")
+        self.dminv = np.ascontiguousarray(np.linalg.inv(Dm))
+        # lumped body force per unit gravity: a quarter of each element's mass to each node
+        w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
+        self.lumped_mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
+        if self.formulation == "anp":
+            self._build_patches()
+
+    def gravity_force(self, gravity: np.ndarray) -> np.ndarray:
+        """Nodal body force (3N,) of the given gravity acceleration (m/s^2)."""
+        return (self.lumped_mass[:, None] * np.asarray(gravity, np.float64)[None, :]).ravel()
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def evaluate(self, x: np.ndarray | None = None, want_tangent: bool = True,
+                 constrained: np.ndarray | None = None, *, u: np.ndarray | None = None) -> Evaluation:
+        """Internal force, energy and tangent at positions ``x`` (N,3), or at displacements
+        ``u`` (N,3) from the reference (exact for small ``u``, which positions far from the
+        origin are not: the solver passes ``u``).
+
+        With ``constrained`` dofs, their rows and columns of the tangent become identity rows
+        and their force entries zero (the tangent stays symmetric positive definite).
+        The tangent lives in a buffer this system reuses (a fresh 40 MB array per Newton
+        iteration costs more in page faults than the assembly): it is valid until the next
+        ``evaluate`` with a tangent; copy it to keep it.
+        """
+        if (x is None) == (u is None):
+            raise ValueError("FEMSystem.evaluate: give exactly one of x (positions) or u (displacements)")
+        u = np.ascontiguousarray(x - self.reference if u is None else u, dtype=np.float64)
+        R = np.empty(self.ndof)
+        data = self._tangent_buffer() if want_tangent else np.zeros(0)
+        energy = 0.0
+        inverted = 0
+        qvol = np.zeros(0)
+        if self.formulation == "anp":
+            v, inverted = anp_k.patch_volumes(u, self.tets, self.dminv, self.vol0, self.elem_patch,
+                                              self.part_ptr, len(self.patch_V))
+            if inverted == 0:
+                d1, d2, e_vol = anp_k.patch_pressures(v, self.patch_V, self.patch_k)
+                energy += e_vol
+                qvol = anp_k.element_pressure(self.elem_patch, d1)
+        if inverted == 0:
+            e_el, inverted = assemble(u, self.tets, self.dminv, self.vol0, self.mat_kind, self.mat_par,
+                                      self.elem_mat, self.part_ptr, self.node_ptr, qvol, self.pattern.bptr,
+                                      self.pattern.deg3, self.kpos, R, data, want_tangent)
+            energy += e_el
+        if inverted:
+            R[:] = np.nan  # the assembly stopped part-way; nothing here is usable
+            return Evaluation(R, np.inf, None, int(inverted))
+        if self.formulation == "anp" and want_tangent:
+            anp_k.assemble_patch_tangent(u, self.tets, self.dminv, self.vol0, self.patch_elem_ptr,
+                                         self.patch_elems, self.patch_node_ptr, self.patch_nodes,
+                                         self.patch_kpos, d2, self.patch_V, self.pattern.bptr,
+                                         self.pattern.deg3, data)
+        s = self.model.springs
+        if len(s):
+            energy += assemble_springs(self.reference + u, s.nodes, s.anchors, s.stiffness, s.rest_length, s.tension_only,
+                                       self.spring_kpos, self.pattern.bptr, self.pattern.deg3, R, data,
+                                       want_tangent)
+        if constrained is not None and len(constrained):
+            zero_pos, diag_pos, dofs = self.dirichlet(constrained)
+            apply_dirichlet(data if want_tangent else np.zeros(0), R, zero_pos if want_tangent else zero_pos[:0],
+                            diag_pos if want_tangent else diag_pos[:0], dofs)
+        K = self.pattern.matrix(data) if want_tangent else None
+        return Evaluation(R, float(energy), K, 0)
+
+    def _tangent_buffer(self) -> np.ndarray:
+        if getattr(self, "_data", None) is None:
+            self._data = np.empty(self.pattern.nnz)
+        return self._data
+
+    def dirichlet(self, dofs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cached data positions that decouple the given constrained dofs."""
+        dofs = np.unique(np.asarray(dofs, np.int64))
+        key = dofs.tobytes()
+        if key not in self._dirichlet_cache:
+            zero_pos, diag_pos = self.pattern.dirichlet_positions(dofs)
+            self._dirichlet_cache = {key: (zero_pos, diag_pos, dofs)}  # keep only the latest set
+        return self._dirichlet_cache[key]
+
+    # -- set-up helpers -----------------------------------------------------------------------
+
+    def _spring_positions(self) -> np.ndarray:
+        s = self.model.springs
+        kpos = np.zeros((len(s), 4), np.int64)
+        if len(s):
+            A = s.nodes[:, 0]
+            B = np.where(s.nodes[:, 1] >= 0, s.nodes[:, 1], A)  # to-point springs use (A, A) only
+            kpos[:, 0] = self.pattern.block_positions(A, A)
+            kpos[:, 1] = self.pattern.block_positions(A, B)
+            kpos[:, 2] = self.pattern.block_positions(B, A)
+            kpos[:, 3] = self.pattern.block_positions(B, B)
+        return kpos
+
+    def _build_patches(self) -> None:
+        """Patches are (node, material) pairs; see kernels/anp.py."""
+        nm = len(self.mat_kind)
+        key = self.tets * nm + self.elem_mat[:, None]
+        uniq, inv = np.unique(key.ravel(), return_inverse=True)
+        self.elem_patch = inv.reshape(-1, 4).astype(np.int64)
+        n_p = len(uniq)
+        self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4), minlength=n_p)
+        self.patch_k = self.mat_par[uniq % nm, 2].copy()
+        # elements of each patch
+        flat_p = self.elem_patch.ravel()
+        flat_e = np.repeat(np.arange(len(self.tets)), 4)
+        o = np.argsort(flat_p, kind="stable")
+        self.patch_elems = flat_e[o]
+        self.patch_elem_ptr = np.searchsorted(flat_p[o], np.arange(n_p + 1)).astype(np.int64)
+        # support nodes of each patch (sorted), and the block positions of all their pairs
+        inc = sp.csr_matrix((np.ones(len(o)), self.patch_elems, self.patch_elem_ptr), shape=(n_p, len(self.tets)))
+        elem_nodes = sp.csr_matrix((np.ones(4 * len(self.tets)), self.tets.ravel(),
+                                    np.arange(0, 4 * len(self.tets) + 1, 4)), shape=(len(self.tets), self.n_nodes))
+        sup = (inc @ elem_nodes).tocsr()
+        sup.sort_indices()
+        self.patch_node_ptr = sup.indptr.astype(np.int64)
+        self.patch_nodes = sup.indices.astype(np.int64)
+        sizes = np.diff(self.patch_node_ptr)
+        rows = np.repeat(self.patch_nodes, np.repeat(sizes, sizes))
+        cols = np.concatenate([np.tile(self.patch_nodes[a:b], b - a) for a, b in
+                               zip(self.patch_node_ptr[:-1], self.patch_node_ptr[1:])])
+        self.patch_kpos = self.pattern.block_positions(rows, cols).astype(np.int64)

@@ -1,0 +1,304 @@
+"""Pictures of a TissueModel and its States, rendered off-screen with PyVista (VTK).
+
+Nothing ever goes on screen: every Plotter is off-screen, so this works on a machine with
+no display (VTK renders through EGL or OSMesa). Each picture has a ``*_plotter`` function
+that builds the scene and returns the Plotter (for tests and for callers that want to add
+to it), and a ``render_*`` function that writes the PNG atomically and closes the Plotter.
+Coordinates stay metres; displacements are shown in mm, as the labels say.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    # With no display, VTK (>= 9.4) tries X first and logs "bad X server connection" before
+    # falling back to EGL; asking for EGL first keeps the output clean. Read when a window
+    # is created, so it must be set before any; setdefault: a user's choice wins.
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+import numpy as np
+import pyvista as pv
+from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor
+from vtkmodules.vtkRenderingCore import vtkTextProperty
+
+from .errors import ModelError, RenderError
+from .io import atomic_path
+from .model import Layer, State, TissueModel
+
+#: One fixed colour per layer, the same in every picture.
+LAYER_COLORS: dict[Layer, str] = {
+    Layer.SKIN: "#e8b796",             # light skin tone
+    Layer.SUPERFICIAL_FAT: "#f4d35e",  # fat yellow
+    Layer.SMAS: "#d65a6f",             # pinkish red fascia
+    Layer.DEEP_FAT: "#ee9b3b",         # deeper, orange fat
+    Layer.MUSCLE: "#7f1d2d",           # dark red muscle
+}
+
+#: Names for legends.
+LAYER_LABELS: dict[Layer, str] = {
+    Layer.SKIN: "skin",
+    Layer.SUPERFICIAL_FAT: "superficial fat",
+    Layer.SMAS: "SMAS",
+    Layer.DEEP_FAT: "deep fat",
+    Layer.MUSCLE: "muscle",
+}
+
+#: Camera presets: direction from the focal point to the camera, and view-up. The face
+#: looks along +z with y up (see sagsim.model), so "front" looks along -z.
+CAMERAS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "iso": ((1.0, 1.0, 1.0), (0.0, 1.0, 0.0)),
+    "front": ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0)),
+    "side": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+}
+
+DISPLACEMENT_BAR_TITLE = "displacement [mm]"
+
+# VTK's built-in sans font draws "[" like "(", so "[mm]" would read "(mm)"; DejaVu Sans
+# ships with matplotlib (a dependency) and matches its plots. None: keep VTK's font.
+_FONT_FILE: str | None = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+if not os.path.isfile(_FONT_FILE):
+    _FONT_FILE = None
+
+
+def _positions(model: TissueModel, x: np.ndarray | None, name: str) -> np.ndarray:
+    if x is None:
+        return np.asarray(model.nodes, np.float64)
+    arr = np.asarray(x, np.float64)
+    if arr.shape != (model.n_nodes, 3):
+        raise ModelError(f"viz: field '{name}': expected shape ({model.n_nodes}, 3), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ModelError(f"viz: field '{name}': expected finite positions, found NaN or inf")
+    return arr
+
+
+def to_pyvista(model: TissueModel, x: np.ndarray | None = None, *,
+               reference: np.ndarray | None = None) -> pv.UnstructuredGrid:
+    """The tetrahedral mesh at positions ``x`` (default: the model's nodes) as a PyVista grid.
+
+    Cell data ``layer`` and ``compartment``; point data ``displacement_mm`` (x - reference,
+    in mm; reference defaults to the model's nodes) and ``displacement_magnitude_mm``.
+    """
+    pts = _positions(model, x, "x")
+    ref = _positions(model, reference, "reference")
+    grid = pv.UnstructuredGrid({pv.CellType.TETRA: np.array(model.tets, np.int64)}, pts.copy())
+    grid.cell_data["layer"] = np.asarray(model.tet_layer, np.int32)
+    grid.cell_data["compartment"] = np.asarray(model.tet_compartment, np.int32)
+    disp_mm = (pts - ref) * 1e3
+    grid.point_data["displacement_mm"] = disp_mm
+    grid.point_data["displacement_magnitude_mm"] = np.linalg.norm(disp_mm, axis=1)
+    return grid
+
+
+def _surface(grid: pv.DataSet) -> pv.PolyData:
+    return grid.extract_surface(algorithm=None, pass_pointid=False, pass_cellid=False)
+
+
+def _outline(grid: pv.DataSet) -> pv.PolyData:
+    """Sharp edges (> 30 degrees) of the grid's outer surface: an uncluttered outline."""
+    return _surface(grid).extract_feature_edges(
+        feature_angle=30.0, boundary_edges=True, non_manifold_edges=False,
+        feature_edges=True, manifold_edges=False)
+
+
+def _set_font(prop) -> None:
+    """Use :data:`_FONT_FILE` for a vtkTextProperty."""
+    if _FONT_FILE is not None:
+        prop.SetFontFamily(vtkTextProperty.GetFontFamilyFromString("File"))
+        prop.SetFontFile(_FONT_FILE)
+
+
+def _apply_fonts(plotter: pv.Plotter) -> None:
+    """Set the font of every text the plotter shows (colour bars, title, legend)."""
+    for bar in plotter.scalar_bars.values():
+        _set_font(bar.GetTitleTextProperty())
+        _set_font(bar.GetLabelTextProperty())
+    for name in ("title", "legend"):
+        actor = plotter.actors.get(name)
+        if actor is None:
+            continue
+        if isinstance(actor, vtkLegendBoxActor):
+            _set_font(actor.GetEntryTextProperty())
+        else:
+            _set_font(actor.GetTextProperty())
+
+
+def _plotter(window_size: Sequence[int]) -> pv.Plotter:
+    # An explicit theme, so pictures do not depend on the global pyvista theme.
+    size = [int(v) for v in window_size]
+    if len(size) != 2 or min(size) < 16:
+        raise RenderError(f"viz: field 'window_size': expected (width, height) of at least 16 px, got {window_size}")
+    return pv.Plotter(off_screen=True, window_size=size, theme=pv.themes.DocumentTheme())
+
+
+def _check_camera(camera: str) -> None:
+    if camera not in CAMERAS:
+        raise RenderError(f"viz: field 'camera': expected one of {', '.join(CAMERAS)}, got {camera!r}")
+
+
+def set_camera(plotter: pv.Plotter, camera: str, bounds: Sequence[float], zoom: float = 0.95) -> None:
+    """Point ``plotter`` at ``bounds`` from preset ``camera`` ("iso", "front", "side").
+
+    The camera depends only on the preset and the bounds, so the same bounds give the same
+    view in every picture (frames of an animation line up when given shared bounds).
+    """
+    _check_camera(camera)
+    direction, up = (np.asarray(v) for v in CAMERAS[camera])
+    b = np.asarray(bounds, np.float64)
+    center = 0.5 * (b[0::2] + b[1::2])
+    diag = float(np.linalg.norm(b[1::2] - b[0::2])) or 1.0
+    position = center + 2.0 * diag * direction / np.linalg.norm(direction)
+    plotter.camera_position = [tuple(position), tuple(center), tuple(up)]
+    plotter.reset_camera(bounds=tuple(b))  # slides along the view direction to fit
+    plotter.camera.zoom(zoom)  # < 1 leaves a margin around the fitted bounds
+
+
+def _union_bounds(*grids: pv.DataSet) -> tuple[float, ...]:
+    b = np.array([g.bounds for g in grids], np.float64)
+    return tuple(np.ravel(np.column_stack([b[:, 0::2].min(axis=0), b[:, 1::2].max(axis=0)])))
+
+
+def displacement_plotter(model: TissueModel, state: State, *, camera: str = "iso",
+                         title: str | None = None, window_size: Sequence[int] = (1200, 900),
+                         show_reference: bool = True, clim: tuple[float, float] | None = None,
+                         cmap: str = "viridis") -> pv.Plotter:
+    """Build (not render) the displacement picture: the deformed outer surface coloured by
+    displacement magnitude in mm.
+
+    Parameters
+    ----------
+    show_reference
+        Draw the undeformed outline (sharp edges at ``state.reference``) as grey lines.
+    clim
+        Colour range in mm; by default the range over the drawn surface. Give one to keep
+        the colours of several pictures comparable.
+
+    Returns
+    -------
+    An off-screen Plotter; the surface actor is ``plotter.actors["deformed"]``, the colour
+    bar ``plotter.scalar_bars["displacement [mm]"]``. Close it when done.
+    """
+    _check_camera(camera)
+    grid = to_pyvista(model, state.x, reference=state.reference)
+    surf = _surface(grid)
+    mag = surf.point_data["displacement_magnitude_mm"]
+    lo, hi = (float(mag.min()), float(mag.max())) if clim is None else (float(clim[0]), float(clim[1]))
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+        raise RenderError(f"viz: field 'clim': expected finite (low, high) in mm with low <= high, got {(lo, hi)}")
+    plotter = _plotter(window_size)
+    try:
+        # Mostly ambient light: faces turned away from the light would otherwise darken the
+        # colour map enough to misread the displacement; a little diffuse keeps the shape.
+        plotter.add_mesh(surf, scalars="displacement_magnitude_mm", clim=(lo, hi), cmap=cmap, name="deformed",
+                         ambient=0.45, diffuse=0.55, specular=0.0,
+                         scalar_bar_args={"title": DISPLACEMENT_BAR_TITLE, "fmt": "%.3g", "vertical": True,
+                                          "position_x": 0.85, "position_y": 0.1, "height": 0.8, "width": 0.08})
+        shown = [grid]
+        if show_reference:
+            ref = to_pyvista(model, state.reference)
+            plotter.add_mesh(_outline(ref), color="#808080", line_width=1.5, name="reference")
+            shown.append(ref)
+        if title:
+            plotter.add_text(title, position="upper_edge", font_size=12, name="title")
+        set_camera(plotter, camera, _union_bounds(*shown))
+        _apply_fonts(plotter)
+    except BaseException:
+        plotter.close()
+        raise
+    return plotter
+
+
+def _layer_legend(plotter: pv.Plotter, layers: Sequence[Layer]) -> None:
+    """A legend box naming ``layers``: swatches in their colours, black text.
+
+    pyvista's add_legend draws each label in its entry colour, which is unreadable for the
+    pale fat yellow on white; here the entry colour (text) is black and the swatch carries
+    its colour as RGB cell scalars, which the legend draws as they are.
+    """
+    legend = vtkLegendBoxActor()
+    legend.SetNumberOfEntries(len(layers))
+    for i, layer in enumerate(layers):
+        swatch = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float64), faces=[4, 0, 1, 2, 3])
+        swatch.cell_data.set_array(np.array([pv.Color(LAYER_COLORS[layer]).int_rgb], np.uint8), "rgb")
+        swatch.cell_data.active_scalars_name = "rgb"
+        legend.SetEntry(i, swatch, LAYER_LABELS[layer], (0.0, 0.0, 0.0))
+    legend.ScalarVisibilityOn()
+    legend.UseBackgroundOn()
+    legend.SetBackgroundColor(1.0, 1.0, 1.0)
+    legend.BorderOn()
+    height = min(0.06 * len(layers) + 0.02, 0.5)
+    legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPositionCoordinate().SetValue(0.74, 0.97 - height)
+    legend.GetPosition2Coordinate().SetValue(0.24, height)  # width, height (relative to Position)
+    plotter.add_actor(legend, name="legend", reset_camera=False)
+
+
+def layers_plotter(model: TissueModel, state: State | None = None, *, camera: str = "iso",
+                   title: str | None = None, window_size: Sequence[int] = (1200, 900),
+                   legend: bool = True) -> pv.Plotter:
+    """Build (not render) the layer cut-away: the mesh at ``state.x`` (default: reference)
+    clipped in half by the plane x = middle, the half x < middle kept (its cut face looks
+    towards +x, so the "iso" and "side" cameras see it), cells in their
+    :data:`LAYER_COLORS`, and a legend naming the layers shown.
+
+    Colours are drawn unlit, so each layer shows exactly its colour; black sharp edges give
+    the shape. Layer ``L`` is ``plotter.actors["layer_<L.name>"]``. Close the Plotter when done.
+    """
+    _check_camera(camera)
+    grid = to_pyvista(model, None if state is None else state.x)
+    b = np.asarray(grid.bounds)
+    half = grid.clip(normal="x", origin=0.5 * (b[0::2] + b[1::2]), invert=True)
+    if half.n_cells == 0:
+        raise RenderError(f"viz: model {model.name}: expected cells on the x < middle side of the cut, found none")
+    tags = np.asarray(half.cell_data["layer"])
+    present = [Layer(int(v)) for v in np.unique(tags)]
+    plotter = _plotter(window_size)
+    try:
+        for layer in present:
+            part = half.extract_cells(np.flatnonzero(tags == layer))
+            plotter.add_mesh(part, color=LAYER_COLORS[layer], lighting=False, name=f"layer_{layer.name}")
+        plotter.add_mesh(_outline(half), color="black", line_width=1.5, name="edges")
+        if legend:
+            _layer_legend(plotter, present)
+        if title:
+            plotter.add_text(title, position="upper_edge", font_size=12, name="title")
+        set_camera(plotter, camera, half.bounds, zoom=0.85)  # room for the legend and title
+        _apply_fonts(plotter)
+    except BaseException:
+        plotter.close()
+        raise
+    return plotter
+
+
+def _save(plotter: pv.Plotter, path: str | os.PathLike) -> Path:
+    """Render ``plotter`` to ``path`` (format from its suffix, PNG intended) and close it."""
+    try:
+        with atomic_path(path) as tmp:
+            plotter.screenshot(str(tmp))
+    finally:
+        plotter.close()
+    return Path(path)
+
+
+def render_displacement(model: TissueModel, state: State, path: str | os.PathLike, *, camera: str = "iso",
+                        title: str | None = None, window_size: Sequence[int] = (1200, 900),
+                        show_reference: bool = True, clim: tuple[float, float] | None = None) -> Path:
+    """Write a PNG of the deformed surface coloured by displacement magnitude (mm).
+
+    See :func:`displacement_plotter` for the options. Returns the path written.
+    """
+    plotter = displacement_plotter(model, state, camera=camera, title=title, window_size=window_size,
+                                   show_reference=show_reference, clim=clim)
+    return _save(plotter, path)
+
+
+def render_layers(model: TissueModel, state: State | None, path: str | os.PathLike, *, camera: str = "iso",
+                  title: str | None = None, window_size: Sequence[int] = (1200, 900),
+                  legend: bool = True) -> Path:
+    """Write a PNG of the layer cut-away (see :func:`layers_plotter`). Returns the path."""
+    plotter = layers_plotter(model, state, camera=camera, title=title, window_size=window_size, legend=legend)
+    return _save(plotter, path)

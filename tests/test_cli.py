@@ -1,0 +1,43 @@
+"""The `sagsim` command: the demo writes its results, errors are one line and exit 2."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from sagsim.cli import main
+from sagsim.io import read_vtu
+
+
+def test_demo_writes_results_and_pictures(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--resolution", "coarse"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0.05 < summary["max_displacement_mm"] < 5.0  # sub-millimetre to millimetre sag
+    assert summary["landmark_displacement_mm"]["skin_centre"][1] < 0  # it sags downwards
+    points, tets, point_data, cell_data = read_vtu(out / "slab.vtu")
+    assert len(tets) == summary["tetrahedra"]
+    assert np.isfinite(point_data["displacement"]).all()
+    for png in ("displacement.png", "layers.png"):
+        assert (out / png).stat().st_size > 10_000
+    assert "settled under gravity" in capsys.readouterr().out
+
+
+def test_bench_fem_prints_records(tmp_path):
+    path = tmp_path / "fem.json"
+    assert main(["bench", "fem", "--n", "2", "3", "--no-peer", "--json", str(path)]) == 0
+    records = json.loads(path.read_text())
+    assert [r["n"] for r in records] == [2, 3]
+    assert records[0]["ndofs"] == 81 and records[0]["newton_iterations"] >= 5
+    assert records[1]["u_corner"][1] < 0
+
+
+def test_errors_are_one_line_and_exit_nonzero():
+    env = dict(os.environ)
+    proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "bench", "fem", "--n", "0", "--no-peer"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "expected an integer >= 1, got 0" in proc.stderr.splitlines()[-1]
+    proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "demo", "--resolution", "huge"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr

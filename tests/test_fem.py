@@ -1,0 +1,80 @@
+"""The Newton solver's promises: convergence criteria, quadratic convergence, warm starts,
+cut-back, and honest failure."""
+import numpy as np
+import pytest
+
+from sagsim.anatomy.mesh import box_tets
+from sagsim.errors import ConvergenceError
+from sagsim.materials import NeoHookean
+from sagsim.model import Layer, Loads, State, TissueModel
+from sagsim.solvers.fem import NewtonOptions, constrained_dofs, solve_static
+
+
+def sagging_block(n=3, gravity=0.25, lam=10.0):
+    """Unit block on its z = 0 face, sagging under a body force along -y (the benchmark problem)."""
+    nodes, tets = box_tets((n, n, n))
+    return TissueModel(nodes=nodes, tets=tets, tet_layer=np.zeros(len(tets), np.int8),
+                       materials={Layer.SKIN: NeoHookean(mu=1.0, lam=lam, density=1.0)},
+                       fixed=np.flatnonzero(nodes[:, 2] == 0), gravity=[0.0, -gravity, 0.0])
+
+
+def test_steps_meet_both_criteria_and_converge_quadratically():
+    model = sagging_block()
+    opts = NewtonOptions(n_steps=2, rtol=1e-10)
+    _, log = solve_static(model, options=opts)
+    assert [s.converged for s in log.steps] == [True, True]
+    for s in log.steps:
+        r = np.array(s.residuals)
+        assert r[-1] <= 1e-10 * r[0]
+        # quadratic convergence: each ratio r_{k+1}/r_k^2 stays bounded once in the basin
+        ratios = r[2:] / r[1:-1] ** 2 * r[0]
+        assert (ratios < 10.0).all(), r
+    assert "step" in log.table() and log.newton_iterations == sum(len(s.residuals) - 1 for s in log.steps)
+
+
+def test_fixed_nodes_stay_and_gravity_pulls_down():
+    model = sagging_block()
+    state, _ = solve_static(model)
+    u = state.x - model.nodes
+    assert not u[model.fixed].any()
+    assert u[:, 1].max() <= 1e-15 and u[:, 1].min() < -0.01
+
+
+def test_warm_start_from_equilibrium_needs_no_iteration():
+    model = sagging_block()
+    state, _ = solve_static(model)
+    again, log = solve_static(model, state, from_loads=Loads(), options=NewtonOptions(n_steps=3))
+    assert log.newton_iterations == 0
+    np.testing.assert_array_equal(again.x, state.x)
+
+
+def test_cut_back_rescues_a_too_large_step_and_agrees_with_small_steps():
+    model = sagging_block(gravity=1.5, lam=2.0)  # large shear: one full step overshoots
+    ref, _ = solve_static(model, options=NewtonOptions(n_steps=16))
+    state, log = solve_static(model, options=NewtonOptions(n_steps=1, max_iterations=6))
+    assert log.cutbacks >= 1 and log.steps[-1].converged and log.steps[-1].load_to == 1.0
+    assert any(not s.converged and s.reason for s in log.steps)
+    np.testing.assert_allclose(state.x, ref.x, atol=1e-9)
+
+
+def test_failure_names_the_step_and_the_reason():
+    model = sagging_block(gravity=1e4)  # far beyond what the block can carry
+    with pytest.raises(ConvergenceError, match=r"load step 1 .* failed after 2 cut-backs"):
+        solve_static(model, options=NewtonOptions(n_steps=1, max_cutbacks=2, max_iterations=5))
+
+
+def test_non_finite_start_is_refused():
+    model = sagging_block()
+    x = model.nodes.copy()
+    x[3, 1] = np.nan
+    with pytest.raises(ConvergenceError, match="non-finite"):
+        solve_static(model, State(x=x, reference=model.nodes.copy()))
+
+
+def test_prescriptions_override_fixity():
+    model = sagging_block(n=1)
+    loads = Loads(prescribed_dofs=[0, 5], prescribed_values=[0.1, -0.2])
+    dofs, vals = constrained_dofs(model, loads)
+    assert dict(zip(dofs.tolist(), vals.tolist()))[0] == 0.1
+    assert dict(zip(dofs.tolist(), vals.tolist()))[5] == -0.2
+    assert len(dofs) == 3 * len(model.fixed) + 0  # dof 5 (node 1) is on the fixed face already
