@@ -155,6 +155,28 @@ def test_auto_picks_amg_above_the_threshold(cube, monkeypatch):
     assert solve(cube["A"], cube["b"])[1].method == DIRECT[0]
 
 
+def test_auto_falls_back_to_direct_when_amg_stalls(cube, monkeypatch, caplog):
+    monkeypatch.setattr(linear, "AUTO_DIRECT_MAX_DOFS", {m: 0 for m in linear.DIRECT_METHODS})
+    s = LinearSolver("auto", coords=cube["nodes"], maxiter=1)  # CG cannot converge in 1 iteration
+    with caplog.at_level(logging.WARNING, logger="sagsim.linear"):
+        x, info = s.solve(cube["A"], cube["b"])
+    assert info.method == DIRECT[0] and s.method == DIRECT[0]
+    assert "auto falls back to" in caplog.text
+    check_solution(cube["A"], cube["b"], x, info, info.method, 1e-10, cube["x_ref"])
+    # too large for any direct back end: the amg-cg error stands
+    monkeypatch.setattr(linear, "FALLBACK_DIRECT_MAX_DOFS", {m: 0 for m in linear.DIRECT_METHODS})
+    with pytest.raises(LinearSolverError, match="amg-cg did not converge"):
+        LinearSolver("auto", coords=cube["nodes"], maxiter=1).solve(cube["A"], cube["b"])
+
+
+def test_per_call_tolerance(cube):
+    s = LinearSolver("amg-cg", coords=cube["nodes"])
+    loose = s.solve(cube["A"], cube["b"], rtol=1e-3)[1]
+    tight = s.solve(cube["A"], cube["b"])[1]
+    assert loose.residual <= 1e-3 and tight.residual <= 1e-10 and loose.iterations < tight.iterations
+    assert s.rtol == 1e-10
+
+
 def test_auto_threshold_values_are_sane():
     t = linear.AUTO_DIRECT_MAX_DOFS
     assert set(t) == set(linear.DIRECT_METHODS)

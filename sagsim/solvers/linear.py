@@ -78,7 +78,13 @@ ALL_METHODS = DIRECT_METHODS + ITERATIVE_METHODS
 # and from ~15k (nu=0.3) to ~30k (nu=0.49) against cholmod/pardiso. The thresholds lean to the
 # direct solvers, which cannot fail to converge on a badly conditioned tangent: up to 5k dofs
 # splu costs < 0.1 s a step, up to 40k cholmod/pardiso cost < 1 s a step.
+# cholmod was measured with Debian's OpenBLAS (libopenblas0-pthread) behind libblas.so.3; with
+# the reference BLAS that libsuitesparse-dev pulls in alone it was 7-10x slower (n=24: 9-11 s).
 AUTO_DIRECT_MAX_DOFS = {"cholmod": 40_000, "pardiso": 40_000, "splu": 5_000}
+
+# When amg-cg fails to converge under "auto", the largest system a direct back end may take
+# over (splu: ~30 s and a few GB at 47k dofs in the table above; the others ~5 s at 108k).
+FALLBACK_DIRECT_MAX_DOFS = {"cholmod": 250_000, "pardiso": 250_000, "splu": 30_000}
 
 # Smoothed aggregation set-up for 3D elasticity (P1 tets, interleaved dofs), tuned on the unit
 # cube at n = 24 and 32: an energy-minimising prolongator (4 CG steps, local weighting) cuts
@@ -583,6 +589,16 @@ class LinearSolver:
                 break
         return "amg-cg"
 
+    def _fallback(self, n: int, exc: LinearSolverError) -> str | None:
+        """A direct back end "auto" may switch to when amg-cg stalls on a badly conditioned
+        (but SPD) matrix, such as a slender beam's; None when there is none small enough."""
+        if self.requested != "auto" or self._method != "amg-cg" or "not SPD" in str(exc):
+            return None
+        for m in DIRECT_METHODS:
+            if _have(m) and n <= FALLBACK_DIRECT_MAX_DOFS[m]:
+                return m
+        return None
+
     def reset(self) -> None:
         """Forget every factorisation / hierarchy (the next solve sets up from scratch)."""
         if self._backend is not None:
@@ -592,7 +608,18 @@ class LinearSolver:
         if self.requested == "auto":
             self._method = None
 
-    def solve(self, A, b) -> tuple[np.ndarray, SolveInfo]:
+    def solve(self, A, b, rtol: float | None = None) -> tuple[np.ndarray, SolveInfo]:
+        """Solve ``A x = b``. ``rtol`` overrides the relative residual CG must reach for this
+        call only (an inexact Newton step asks for less while far from convergence)."""
+        if rtol is None:
+            return self._solve(A, b)
+        saved, self.rtol = self.rtol, float(rtol)
+        try:
+            return self._solve(A, b)
+        finally:
+            self.rtol = saved
+
+    def _solve(self, A, b) -> tuple[np.ndarray, SolveInfo]:
         A = _as_csr(A)
         n = A.shape[0]
         b = np.asarray(b, dtype=np.float64)
@@ -632,7 +659,17 @@ class LinearSolver:
             log.info("%s: %d dofs, zero right-hand side", method, n)
             return np.zeros(n), info
 
-        x, it, setup, solve_s, res = self._backend.solve(A, b, bnorm)
+        try:
+            x, it, setup, solve_s, res = self._backend.solve(A, b, bnorm)
+        except LinearSolverError as exc:
+            fallback = self._fallback(n, exc)
+            if fallback is None:
+                raise
+            log.warning("%s; auto falls back to %s for this pattern", exc, fallback)
+            self._backend.release()
+            self._method = method = fallback
+            self._backend = _BACKENDS[fallback](self)
+            x, it, setup, solve_s, res = self._backend.solve(A, b, bnorm)
         info = SolveInfo(method=method, iterations=int(it), setup_s=float(setup), solve_s=float(solve_s), residual=float(res))
         log.info(
             "%s: %d dofs, %d iterations, setup %.3f s, solve %.3f s, residual %.1e",
