@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -65,6 +64,16 @@ def assembly_bytes(system) -> int:
     return int(8 * system.pattern.nnz + 8 * system.ndof * 2 + m * per_elem)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process. VmHWM, not getrusage's ru_maxrss: on Linux a child
+    inherits its parent's ru_maxrss, which would charge the bandwidth test's arrays to it."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def sagsim_record(n: int, linear_solver: str = "auto") -> dict:
     """One measured sagsim solve (call in a fresh process)."""
     from sagsim.solvers.fem import NewtonOptions, solve_static
@@ -91,7 +100,7 @@ def sagsim_record(n: int, linear_solver: str = "auto") -> dict:
         "t_setup_s": t_setup,
         "t_assembly_s": log.total("t_assembly_s"), "t_solve_s": log.total("t_solve_s"),
         "t_total_s": t_total,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mb": peak_rss_mb(),
         "u_corner": (state.x[corner] - model.nodes[corner]).tolist(),
         "linear_solver": log.steps[-1].linear_method,
         "linear_iterations": sum(s.linear_iterations for s in log.steps),
@@ -109,13 +118,16 @@ def peer_record(n: int) -> dict:
     return {"peer_t_total_s": out["t_total_s"], "peer_u_corner": list(map(float, out["u_corner"])),
             "peer_newton_iterations": out["newton_iterations"], "peer_linear_solver": out["linear_solver"],
             "peer_t_assembly_s": out.get("t_assembly_s"), "peer_t_solve_s": out.get("t_solve_s"),
-            "peer_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+            "peer_peak_rss_mb": peak_rss_mb()}
 
 
 def _in_subprocess(kind: str, n: int, linear_solver: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--record", kind, str(n), linear_solver]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")])
+    # both codes use pyamg and scipy: BLAS threads on top of numba's oversubscribe 2 cores
+    # (one AMG solve of the peer took 84 s instead of 5 s that way)
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{kind} n={n} failed:\n{out.stderr[-3000:]}")
