@@ -78,3 +78,9 @@ def test_prescriptions_override_fixity():
     assert dict(zip(dofs.tolist(), vals.tolist()))[0] == 0.1
     assert dict(zip(dofs.tolist(), vals.tolist()))[5] == -0.2
     assert len(dofs) == 3 * len(model.fixed) + 0  # dof 5 (node 1) is on the fixed face already
+
+
+@pytest.mark.parametrize("field, value", [("n_steps", 0), ("rtol", 0.0), ("max_cutbacks", -1), ("linear_rtol", 2.0)])
+def test_bad_options_are_named(field, value):
+    with pytest.raises(ValueError, match=f"NewtonOptions.{field}"):
+        NewtonOptions(**{field: value})

@@ -47,6 +47,15 @@ class NewtonOptions:
     linear_rtol: float | None = None
     formulation: str = "standard"
 
+    def __post_init__(self) -> None:
+        checks = [("n_steps", self.n_steps >= 1), ("rtol", self.rtol > 0), ("atol", self.atol >= 0),
+                  ("etol", self.etol > 0), ("max_iterations", self.max_iterations >= 1),
+                  ("max_cutbacks", self.max_cutbacks >= 0), ("max_line_search", self.max_line_search >= 1),
+                  ("linear_rtol", self.linear_rtol is None or 0 < self.linear_rtol < 1)]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"NewtonOptions.{name}: out of range, got {getattr(self, name)!r}")
+
 
 @dataclass
 class StepRecord:
@@ -134,14 +143,14 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     u = state.x.ravel() - X
     u_start = u[dofs].copy()
 
-    def external(lam: float, ld: Loads) -> np.ndarray:
+    def external(ld: Loads) -> np.ndarray:
         f = system.gravity_force(model.gravity * ld.gravity_scale)
         if ld.nodal_forces is not None:
             f = f + np.asarray(ld.nodal_forces, np.float64).ravel()
-        return lam * f
+        return f
 
-    f_to = external(1.0, loads)
-    f_from = external(1.0, from_loads) if from_loads is not None else np.zeros_like(f_to)
+    f_to = external(loads)
+    f_from = external(from_loads) if from_loads is not None else np.zeros_like(f_to)
     linear = LinearSolver(opts.linear_solver, coords=state.reference)
     if not np.isfinite(u).all():
         raise ConvergenceError(f"{model.name}: the start state has non-finite positions")
