@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..model import tet_volumes
+
 # The six tetrahedra of a unit cell around its diagonal from corner (0,0,0) to (1,1,1):
 # one per order in which the path steps along x, y and z (Kuhn's triangulation). Corners
 # are numbered c = dx + 2 dy + 4 dz. Neighbouring cells then share their face diagonals,
@@ -69,13 +71,6 @@ def cube_tets(n: int) -> tuple[np.ndarray, np.ndarray]:
     return box_tets((n, n, n))
 
 
-def signed_volumes(nodes: np.ndarray, tets: np.ndarray) -> np.ndarray:
-    """Signed volume of each tetrahedron (positive when nodes 1, 2, 3 turn right-handed about 0)."""
-    p = nodes[tets]
-    d = p[:, 1:, :] - p[:, :1, :]
-    return np.linalg.det(d) / 6.0
-
-
 def _orient_positive(nodes: np.ndarray, tets: np.ndarray) -> None:
-    neg = signed_volumes(nodes, tets) < 0.0
+    neg = tet_volumes(nodes, tets) < 0.0
     tets[neg, 2], tets[neg, 3] = tets[neg, 3].copy(), tets[neg, 2].copy()

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from numba import get_num_threads
 
 from ..errors import MeshError, ModelError
-from ..model import TissueModel, tet_volumes
+from ..model import TissueModel
 from .kernels import anp as anp_k
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
 from .kernels.springs import assemble_springs
