@@ -41,6 +41,8 @@ import scipy.sparse.linalg as spla
 
 from sagsim.errors import LinearSolverError
 
+from .amg import CSR, VCycle
+
 log = logging.getLogger("sagsim.linear")
 
 __all__ = [
@@ -96,15 +98,14 @@ FALLBACK_DIRECT_MAX_DOFS = {"cholmod": 250_000, "pardiso": 250_000, "splu": 30_0
 # Newton steps pays back. Measured and not taken: 3x3 BSR blocks (fewer iterations at nu=0.49
 # but 2x slower block smoothing), strength theta 0.01-0.05 (complexity up to 3.4 for a few
 # iterations less), evolution strength (set-up 4x), Jacobi smoothing (2.5x the iterations),
-# zeroing the rigid modes on clamped dofs (no change). Symmetric Gauss-Seidel pre/post
-# smoothing keeps the V-cycle SPD for CG. A plain Python PCG (below) is as fast as SciPy's cg
-# and pyamg's (within 5%) and lets us tell a breakdown (matrix not SPD) from slow convergence.
+# zeroing the rigid modes on clamped dofs (no change). pyamg only builds the hierarchy: the
+# V-cycle is amg.VCycle (parallel Chebyshev smoothing), so pyamg's smoother options are unused.
+# A plain Python PCG (below) is as fast as SciPy's cg and pyamg's (within 5%) and lets us tell
+# a breakdown (matrix not SPD) from slow convergence.
 AMG_OPTIONS = dict(
     strength=("symmetric", {"theta": 0.0}),
     aggregate="standard",
     smooth=("energy", {"krylov": "cg", "maxiter": 4, "degree": 1, "weighting": "local"}),
-    presmoother=("gauss_seidel", {"sweep": "symmetric"}),
-    postsmoother=("gauss_seidel", {"sweep": "symmetric"}),
     max_coarse=500,
 )
 # Rebuild the hierarchy on the next call once CG gains fewer than this fraction of the digits
@@ -385,10 +386,6 @@ class _Pardiso(_DirectBackend):
         self._data = None
 
 
-class _NotSPD(Exception):
-    pass
-
-
 class _AmgCg(_Backend):
     name = "amg-cg"
     direct = False
@@ -413,23 +410,9 @@ class _AmgCg(_Backend):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
-                self.ml = ml = pyamg.smoothed_aggregation_solver(A, B=B, coarse_solver="cholesky", **AMG_OPTIONS)
-                self.M = ml.aspreconditioner(cycle="V")
-                # pyamg factorises the coarsest matrix lazily, in the first V-cycle: do it here
-                # so that it counts as set-up. A dense Cholesky costs 1/20 of the default pinv
-                # (SVD) on the 1300-dof coarse level of the n=16 cube; it fails when the coarse
-                # matrix is singular (rank-deficient aggregates), then fall back to pinv.
-                probe = np.ones(n)
-                try:
-                    self.M @ probe
-                except np.linalg.LinAlgError:
-                    if len(ml.levels) == 1:  # the coarse matrix is A itself
-                        raise _NotSPD from None
-                    ml.coarse_solver = pyamg.multilevel.coarse_grid_solver("pinv")
-                    self.M @ probe
-        except _NotSPD:
-            self.ml = self.M = None
-            raise self.fail(n, "found A too small for AMG and its dense Cholesky failed: matrix not SPD") from None
+                self.ml = ml = pyamg.smoothed_aggregation_solver(A, B=B, **AMG_OPTIONS)
+                # pyamg builds the hierarchy; our parallel V-cycle applies it (see amg.py)
+                self.M = VCycle(ml)
         except Exception as e:  # pyamg raises plain ValueError/LinAlgError on bad input
             self.ml = self.M = None
             raise self.fail(n, f"AMG set-up failed ({type(e).__name__}: {e})") from None
@@ -447,7 +430,8 @@ class _AmgCg(_Backend):
             setup += time.perf_counter() - t0
             rebuilt = True
         t0 = time.perf_counter()
-        x, it, res, why = _pcg(A, b, self.M, o.rtol, o.maxiter, bnorm)
+        Af = CSR(A)
+        x, it, res, why = _pcg(Af, b, self.M, o.rtol, o.maxiter, bnorm)
         solve_s = time.perf_counter() - t0
         fresh_it = it
         if why and not rebuilt:
@@ -458,7 +442,7 @@ class _AmgCg(_Backend):
             setup += time.perf_counter() - t0
             rebuilt = True
             t0 = time.perf_counter()
-            x, it2, res, why = _pcg(A, b, self.M, o.rtol, o.maxiter, bnorm)
+            x, it2, res, why = _pcg(Af, b, self.M, o.rtol, o.maxiter, bnorm)
             solve_s += time.perf_counter() - t0
             it += it2
             fresh_it = it2
