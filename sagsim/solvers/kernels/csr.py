@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from numba import njit, prange
 
 
 def node_adjacency(n_nodes: int, tets: np.ndarray, pairs: np.ndarray | None = None,
@@ -60,16 +60,13 @@ class BlockPattern:
 
     def block_positions(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """k such that node ``cols`` is the k-th neighbour of node ``rows`` (same shapes)."""
-        r = rows.ravel().astype(np.int64)
-        c = cols.ravel().astype(np.int64)
-        n = self.n_nodes
-        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.nptr)) * n + self.nind
-        pos = np.searchsorted(keys, r * n + c)
-        if (pos >= len(keys)).any() or (keys[np.minimum(pos, len(keys) - 1)] != r * n + c).any():
+        r = np.ascontiguousarray(rows, np.int64).ravel()
+        c = np.ascontiguousarray(cols, np.int64).ravel()
+        k = _find_in_rows(self.nptr, self.nind, r, c)
+        if (k < 0).any():
             raise ValueError("block_positions: a node pair is missing from the pattern")
-        k = pos - self.nptr[r]
         dtype = np.int16 if self.deg3.max(initial=0) // 3 < 2**15 else np.int32
-        return k.astype(dtype).reshape(rows.shape)
+        return k.astype(dtype).reshape(np.shape(rows))
 
     def matrix(self, data: np.ndarray) -> sp.csr_matrix:
         """A scipy CSR matrix over ``data`` (no copy)."""
@@ -99,6 +96,17 @@ class BlockPattern:
         B, j = np.divmod(cols, 3)
         k = self.block_positions(A, B).astype(np.int64)
         return self.bptr[A] + i * self.deg3[A] + 3 * k + j
+
+
+@njit(cache=True, parallel=True)
+def _find_in_rows(nptr, nind, rows, cols):
+    """Position of cols[i] within the sorted neighbour list of rows[i], or -1."""
+    out = np.empty(rows.shape[0], np.int64)
+    for i in prange(rows.shape[0]):
+        lo, hi = nptr[rows[i]], nptr[rows[i] + 1]
+        j = lo + np.searchsorted(nind[lo:hi], cols[i])
+        out[i] = j - lo if j < hi and nind[j] == cols[i] else -1
+    return out
 
 
 @njit(cache=True)
