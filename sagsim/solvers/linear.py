@@ -83,9 +83,10 @@ ALL_METHODS = DIRECT_METHODS + ITERATIVE_METHODS
 # splu costs < 0.1 s a step, up to 40k cholmod/pardiso cost < 1 s a step.
 # cholmod was measured with Debian's OpenBLAS (libopenblas0-pthread) behind libblas.so.3; with
 # the reference BLAS that libsuitesparse-dev pulls in alone it was 7-10x slower (n=24: 9-11 s).
-# With the inexact Newton tolerances of fem.py, amg-cg gains further: in `sagsim bench fem`
-# (n = 16, 14,739 dofs, 20 Newton solves) cholmod took 4.7 s and amg-cg 0.88 s.
-AUTO_DIRECT_MAX_DOFS = {"cholmod": 15_000, "pardiso": 15_000, "splu": 5_000}
+# With the inexact Newton tolerances of fem.py and the parallel V-cycle, amg-cg gains further:
+# in `sagsim bench fem` (n = 16, 14,739 dofs, 20 Newton solves) cholmod took 3.9-4.7 s and
+# amg-cg 0.88 s; at n = 8 (2,187 dofs) cholmod 0.32 s.
+AUTO_DIRECT_MAX_DOFS = {"cholmod": 10_000, "pardiso": 10_000, "splu": 5_000}
 
 # When amg-cg fails to converge under "auto", the largest system a direct back end may take
 # over (splu: ~30 s and a few GB at 47k dofs in the table above; the others ~5 s at 108k).
