@@ -38,13 +38,13 @@ def test_vcycle_is_symmetric_positive_definite_and_reduces_error():
     assert np.isclose((M @ u) @ v, u @ (M @ v), rtol=1e-10)
     assert (M @ u) @ u > 0
     # as CG's preconditioner it beats the diagonal by far (the point of a V-cycle)
-    from sagsim.solvers.linear import _pcg
+    from sagsim.solvers.amg import pcg
 
     b = A @ rng.standard_normal(A.shape[0])
     bnorm = np.linalg.norm(b)
     jacobi = sp.diags(1.0 / A.diagonal())
-    _, it_jacobi, _, why_j = _pcg(A, b, jacobi, 1e-8, 1000, bnorm)
-    x, it_amg, res, why = _pcg(A, b, M, 1e-8, 1000, bnorm)
+    _, it_jacobi, _, why_j = pcg(A, b, jacobi, 1e-8, 1000, bnorm)
+    x, it_amg, res, why = pcg(A, b, M, 1e-8, 1000, bnorm)
     assert not why and not why_j and res <= 1e-8
     assert it_amg <= 0.3 * it_jacobi, (it_amg, it_jacobi)
 

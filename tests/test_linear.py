@@ -10,7 +10,7 @@ import scipy.sparse.linalg as spla
 
 from sagsim.anatomy.mesh import cube_tets
 from sagsim.errors import LinearSolverError, SagsimError
-from sagsim.solvers import linear
+from sagsim.solvers import amg, linear
 from sagsim.solvers.linear import (
     LinearSolver,
     SolveInfo,
@@ -210,7 +210,7 @@ def test_amg_without_reuse_rebuilds_every_call(cube):
 
 def test_amg_rebuilds_when_convergence_slows(cube, monkeypatch):
     # every reused solve counts as "converging too slowly": the next call must rebuild
-    monkeypatch.setattr(linear, "AMG_REBUILD_RATE", 1e9)
+    monkeypatch.setattr(amg, "AMG_REBUILD_RATE", 1e9)
     s = LinearSolver("amg-cg", coords=cube["nodes"])
     assert s.solve(cube["A"], cube["b"])[1].setup_s > 0.0
     assert s.solve(cube["A2"], cube["b"])[1].setup_s == 0.0

@@ -30,18 +30,16 @@ number of dofs and what went wrong.
 from __future__ import annotations
 
 import logging
-import math
-import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from sagsim.errors import LinearSolverError
 
-from .amg import CSR, VCycle
+from .amg import AmgCg, rigid_body_modes
+from .backend import Backend
+from .direct import Cholmod, Pardiso, Splu
 
 log = logging.getLogger("sagsim.linear")
 
@@ -92,35 +90,6 @@ AUTO_DIRECT_MAX_DOFS = {"cholmod": 10_000, "pardiso": 10_000, "splu": 5_000}
 # over (splu: ~30 s and a few GB at 47k dofs in the table above; the others ~5 s at 108k).
 FALLBACK_DIRECT_MAX_DOFS = {"cholmod": 250_000, "pardiso": 250_000, "splu": 30_000}
 
-# Smoothed aggregation set-up for 3D elasticity (P1 tets, interleaved dofs), tuned on the unit
-# cube at n = 24 and 32: an energy-minimising prolongator (4 CG steps, local weighting) cuts
-# the CG iterations by 35-40% against pyamg's default Jacobi-smoothed one (n=32: 25 -> 16 at
-# nu=0.3, 41 -> 24 at 0.45, 81 -> 49 at 0.49) for about twice the set-up, which the reuse across
-# Newton steps pays back. Measured and not taken: 3x3 BSR blocks (fewer iterations at nu=0.49
-# but 2x slower block smoothing), strength theta 0.01-0.05 (complexity up to 3.4 for a few
-# iterations less), evolution strength (set-up 4x), Jacobi smoothing (2.5x the iterations),
-# zeroing the rigid modes on clamped dofs (no change). pyamg only builds the hierarchy: the
-# V-cycle is amg.VCycle (parallel Chebyshev smoothing), so pyamg's smoother options are unused.
-# A plain Python PCG (below) is as fast as SciPy's cg and pyamg's (within 5%) and lets us tell
-# a breakdown (matrix not SPD) from slow convergence.
-AMG_OPTIONS = dict(
-    strength=("symmetric", {"theta": 0.0}),
-    aggregate="standard",
-    smooth=("energy", {"krylov": "cg", "maxiter": 4, "degree": 1, "weighting": "local"}),
-    max_coarse=500,
-)
-# Rebuild the hierarchy on the next call once CG gains fewer than this fraction of the digits
-# per iteration it gained right after the last rebuild. A rate, not an iteration count: an
-# inexact Newton solver asks for 1e-2 one call and 1e-10 the next, so counts swing 3x with
-# the tolerance while the hierarchy is as good as ever (counting rebuilt it 12 times in 20
-# solves of the n = 32 cube; the rate rebuilds it when the tangent has really moved).
-AMG_REBUILD_RATE = 0.5
-
-# A direct solve whose measured relative residual stays above max(rtol, this) after
-# iterative refinement is reported as a failure (the matrix is numerically singular).
-_DIRECT_RESIDUAL_FAIL = 1e-6
-_DIRECT_REFINE_STEPS = 2
-
 
 @dataclass
 class SolveInfo:
@@ -168,32 +137,6 @@ def available_methods() -> list[str]:
 # helpers
 
 
-def rigid_body_modes(coords: np.ndarray) -> np.ndarray:
-    """The 6 rigid-body modes (3 translations, 3 rotations) of nodes ``coords`` (N, 3) as a
-    (3N, 6) array in interleaved dof order. Rotations are about the centroid and scaled by the
-    size of the cloud so that all columns have comparable norms."""
-    x = np.asarray(coords, dtype=np.float64)
-    c = x - x.mean(axis=0)
-    scale = float(np.abs(c).max()) or 1.0
-    c = c / scale
-    n = x.shape[0]
-    B = np.zeros((3 * n, 6))
-    for k in range(3):
-        B[k::3, k] = 1.0
-    cx, cy, cz = c[:, 0], c[:, 1], c[:, 2]
-    B[0::3, 3], B[1::3, 3] = -cy, cx  # about z
-    B[1::3, 4], B[2::3, 4] = -cz, cy  # about x
-    B[0::3, 5], B[2::3, 5] = cz, -cx  # about y
-    return B
-
-
-def _translation_modes(ndofs: int) -> np.ndarray:
-    B = np.zeros((ndofs, 3))
-    for k in range(3):
-        B[k::3, k] = 1.0
-    return B
-
-
 def _as_csr(A) -> sp.csr_matrix:
     if not sp.issparse(A):
         raise TypeError(f"LinearSolver.solve: A must be a scipy sparse matrix, got {type(A).__name__}")
@@ -209,309 +152,11 @@ def _as_csr(A) -> sp.csr_matrix:
     return A
 
 
-def _rel_residual(A, x, b, bnorm) -> float:
-    r = b - A @ x
-    return float(np.linalg.norm(r) / bnorm)
-
-
 # --------------------------------------------------------------------------------------------
 # back ends: each keeps its own state for one sparsity pattern
 
 
-class _Backend:
-    name = ""
-    direct = True
-
-    def __init__(self, owner: LinearSolver):
-        self.owner = owner
-
-    def fail(self, n: int, what: str) -> LinearSolverError:
-        what = " ".join(str(what).split())  # one line, whatever a library put in its message
-        if len(what) > 200:
-            what = what[:197] + "..."
-        return LinearSolverError(f"{self.name} {what} on {n} dofs")
-
-    def release(self) -> None:  # free memory held for the previous pattern
-        pass
-
-
-class _DirectBackend(_Backend):
-    """Common part: factorise when the values change, solve, refine, check."""
-
-    def __init__(self, owner):
-        super().__init__(owner)
-        self._data = None  # values of the factorised matrix
-
-    def solve(self, A, b, bnorm):
-        n = A.shape[0]
-        setup = 0.0
-        if not (self.owner.reuse and self._data is not None and np.array_equal(self._data, A.data)):
-            self._data = None
-            t0 = time.perf_counter()
-            self.factor(A)
-            setup = time.perf_counter() - t0
-            self._data = A.data.copy() if self.owner.reuse else None
-        t0 = time.perf_counter()
-        x = self.apply(b)
-        res = _rel_residual(A, x, b, bnorm) if np.all(np.isfinite(x)) else np.inf
-        steps = 0
-        while np.isfinite(res) and res > self.owner.rtol and steps < _DIRECT_REFINE_STEPS:
-            x_new = x + self.apply(b - A @ x)
-            res_new = _rel_residual(A, x_new, b, bnorm)
-            steps += 1
-            if not res_new < res:
-                break
-            x, res = x_new, res_new
-        solve_s = time.perf_counter() - t0
-        if not np.isfinite(res) or res > max(self.owner.rtol, _DIRECT_RESIDUAL_FAIL):
-            self._data = None
-            raise self.fail(n, f"gave an inaccurate solution (relative residual {res:.1e}): matrix numerically singular")
-        return x, 0, setup, solve_s, res
-
-
-class _Splu(_DirectBackend):
-    name = "splu"
-
-    # SuperLU in symmetric mode: the ordering is applied to rows and columns alike and, with
-    # diag_pivot_thresh=0, the diagonal is always the pivot, so A = L U with U = D L^T and A is
-    # SPD exactly when every pivot (diagonal of U) is > 0. COLAMD gave 40% less fill and a 3-7x
-    # faster factorisation than MMD_AT_PLUS_A on the elasticity cube (n=16, 14.7k dofs: fill 30
-    # vs 50, 1.0-1.1 s vs 3.8-7.9 s); spsolve (a new factorisation every call, no refinement
-    # possible) took 9.5 s there with MMD_AT_PLUS_A.
-    def factor(self, A):
-        n = A.shape[0]
-        self.lu = None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
-                lu = spla.splu(
-                    A.tocsc(),
-                    permc_spec="COLAMD",
-                    diag_pivot_thresh=0.0,
-                    options=dict(SymmetricMode=True),
-                )
-        except RuntimeError as e:  # "Factor is exactly singular"
-            raise self.fail(n, f"factorisation failed ({e}): matrix singular") from None
-        if not np.array_equal(lu.perm_r, lu.perm_c):
-            raise self.fail(n, "needed off-diagonal pivoting: matrix not SPD")
-        d = lu.U.diagonal()
-        bad = np.flatnonzero(~(d > 0.0))
-        if bad.size:
-            raise self.fail(n, f"found {bad.size} non-positive pivot(s) (min {d.min():.3g}): matrix not SPD")
-        self.lu = lu
-
-    def apply(self, b):
-        return self.lu.solve(b)
-
-    def release(self):
-        self.lu = None
-
-
-class _Cholmod(_DirectBackend):
-    name = "cholmod"
-
-    def __init__(self, owner):
-        super().__init__(owner)
-        self.factor_ = None
-
-    def factor(self, A):
-        from sksparse.cholmod import CholmodError, cholesky
-
-        n = A.shape[0]
-        At = A.T  # CSC view of A^T == A: no copy and no conversion warning
-        try:
-            if self.factor_ is None:
-                # supernodal LL^T: raises on a matrix that is not positive definite (the
-                # simplicial LDL^T that "auto" picks for small matrices does not).
-                self.factor_ = cholesky(At, mode="supernodal")
-            else:
-                self.factor_.cholesky_inplace(At)  # reuses the symbolic analysis
-        except CholmodError as e:
-            self.factor_ = None
-            msg = str(e).split(":")[-1].strip() or type(e).__name__
-            raise self.fail(n, f"factorisation failed ({msg}): matrix not SPD") from None
-
-    def apply(self, b):
-        return self.factor_(b)
-
-    def release(self):
-        self.factor_ = None
-
-
-class _Pardiso(_DirectBackend):
-    name = "pardiso"
-
-    def __init__(self, owner):
-        super().__init__(owner)
-        self.ps = None
-        self.U = None
-
-    def _call(self, phase, U, b):
-        self.ps.set_phase(phase)
-        return self.ps._call_pardiso(U, b)
-
-    def factor(self, A):
-        from pypardiso import PyPardisoSolver
-        from pypardiso.pardiso_wrapper import PyPardisoError
-
-        n = A.shape[0]
-        U = sp.triu(A, format="csr")  # mtype 2 (real SPD) reads the upper triangle
-        U.sort_indices()
-        dummy = np.zeros(n)
-        try:
-            if self.ps is None:
-                self.ps = PyPardisoSolver(mtype=2)
-                self._call(11, U, dummy)  # analysis + ordering, once per pattern
-            self._call(22, U, dummy)  # numerical factorisation
-        except PyPardisoError as e:
-            code = getattr(e, "value", "?")
-            self.release()
-            what = "matrix not SPD" if code == -4 else "factorisation failed"
-            raise self.fail(n, f"error {code} in factorisation: {what}") from None
-        self.U = U
-
-    def apply(self, b):
-        return self._call(33, self.U, np.asarray(b, dtype=np.float64))
-
-    def __del__(self):
-        self.release()
-
-    def release(self):
-        if getattr(self, "ps", None) is not None:
-            try:
-                self.ps.free_memory(everything=True)
-            except Exception:
-                pass
-        self.ps = None
-        self.U = None
-        self._data = None
-
-
-class _AmgCg(_Backend):
-    name = "amg-cg"
-    direct = False
-
-    def __init__(self, owner):
-        super().__init__(owner)
-        self.ml = None
-        self.M = None
-        self.base_rate = None  # digits gained per CG iteration right after the last rebuild
-        self.stale = False
-
-    def _build(self, A):
-        import pyamg
-
-        n = A.shape[0]
-        coords = self.owner.coords
-        if coords is not None:
-            B = rigid_body_modes(coords)
-        else:
-            log.info("amg-cg: no coords given, near-nullspace = the 3 translations only")
-            B = _translation_modes(n)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
-                self.ml = ml = pyamg.smoothed_aggregation_solver(A, B=B, **AMG_OPTIONS)
-                # pyamg builds the hierarchy; our parallel V-cycle applies it (see amg.py)
-                self.M = VCycle(ml)
-        except Exception as e:  # pyamg raises plain ValueError/LinAlgError on bad input
-            self.ml = self.M = None
-            raise self.fail(n, f"AMG set-up failed ({type(e).__name__}: {e})") from None
-        self.base_rate = None
-        self.stale = False
-
-    def solve(self, A, b, bnorm):
-        n = A.shape[0]
-        o = self.owner
-        setup = 0.0
-        rebuilt = False
-        if self.ml is None or self.stale or not o.reuse:
-            t0 = time.perf_counter()
-            self._build(A)
-            setup += time.perf_counter() - t0
-            rebuilt = True
-        t0 = time.perf_counter()
-        Af = CSR(A)
-        x, it, res, why = _pcg(Af, b, self.M, o.rtol, o.maxiter, bnorm)
-        solve_s = time.perf_counter() - t0
-        fresh_it = it
-        if why and not rebuilt:
-            # the reused hierarchy may be too old for this matrix: rebuild once and retry
-            log.info("amg-cg: reused hierarchy failed (%s) on %d dofs, rebuilding", why, n)
-            t0 = time.perf_counter()
-            self._build(A)
-            setup += time.perf_counter() - t0
-            rebuilt = True
-            t0 = time.perf_counter()
-            x, it2, res, why = _pcg(Af, b, self.M, o.rtol, o.maxiter, bnorm)
-            solve_s += time.perf_counter() - t0
-            it += it2
-            fresh_it = it2
-        if why:
-            self.ml = self.M = None
-            raise self.fail(n, why)
-        rate = -math.log10(max(res, 1e-300)) / max(fresh_it, 1)
-        if rebuilt or self.base_rate is None:
-            self.base_rate = rate
-        elif rate < AMG_REBUILD_RATE * self.base_rate:
-            self.stale = True  # rebuild on the next call
-        return x, it, setup, solve_s, res
-
-    def release(self):
-        self.ml = self.M = None
-
-
-def _pcg(A, b, M, rtol, maxiter, bnorm):
-    """Preconditioned CG from x0 = 0, stopping on the true relative residual ``<= rtol``.
-
-    Breakdowns that prove the matrix (or, for an SPD matrix impossible, the symmetric V-cycle)
-    is not positive definite are reported as such. Returns (x, iterations, measured relative
-    residual, failure reason or "")."""
-    x = np.zeros(b.shape[0])
-    r = b.copy()
-    tol = rtol * bnorm
-    it = 0
-    while True:  # one pass per (re)start; a restart happens only if the residual drifted
-        z = M @ r
-        rz = float(r @ z)
-        p = z.copy()
-        rnorm = float(np.linalg.norm(r))
-        while rnorm > tol and it < maxiter:
-            if not rz > 0.0:
-                return x, it, rnorm / bnorm, (
-                    f"preconditioner not positive definite at iteration {it} (r.Mr = {rz:.3g}): matrix not SPD"
-                )
-            Ap = A @ p
-            pAp = float(p @ Ap)
-            if not pAp > 0.0:
-                return x, it, rnorm / bnorm, (
-                    f"found negative curvature (p.Ap = {pAp:.3g}) at iteration {it}: matrix not SPD"
-                )
-            alpha = rz / pAp
-            x += alpha * p
-            r -= alpha * Ap
-            it += 1
-            rnorm = float(np.linalg.norm(r))
-            if not np.isfinite(rnorm):
-                return x, it, np.inf, f"diverged (non-finite residual) at iteration {it}"
-            if rnorm <= tol:
-                break
-            z = M @ r
-            rz_new = float(r @ z)
-            p *= rz_new / rz
-            p += z
-            rz = rz_new
-        r = b - A @ x  # true residual
-        rnorm = float(np.linalg.norm(r))
-        if rnorm <= tol or it >= maxiter:
-            break
-    res = rnorm / bnorm
-    if not res <= rtol:
-        return x, it, res, f"did not converge in {maxiter} iterations (relative residual {res:.1e})"
-    return x, it, res, ""
-
-
-_BACKENDS = {"splu": _Splu, "cholmod": _Cholmod, "pardiso": _Pardiso, "amg-cg": _AmgCg}
+_BACKENDS = {"splu": Splu, "cholmod": Cholmod, "pardiso": Pardiso, "amg-cg": AmgCg}
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,7 +207,7 @@ class LinearSolver:
         self.maxiter = int(maxiter)
         self.reuse = bool(reuse)
         self._method: str | None = None if method == "auto" else method
-        self._backend: _Backend | None = None
+        self._backend: Backend | None = None
         self._pattern: tuple | None = None  # (n, indptr, indices) of the current pattern
         self._pattern_refs: tuple = (None, None)
         self._diag_pos = np.zeros(0, np.int64)

@@ -1,0 +1,173 @@
+"""Direct back ends of the linear solver: SuperLU (always there), CHOLMOD and PARDISO (when
+installed). Each factorises once per new matrix, reuses its symbolic analysis for the same
+pattern, refines iteratively and reports a matrix that is not SPD (see linear.py)."""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .backend import Backend, rel_residual
+
+log = logging.getLogger("sagsim.linear")
+
+# A direct solve whose measured relative residual stays above max(rtol, this) after
+# iterative refinement is reported as a failure (the matrix is numerically singular).
+_DIRECT_RESIDUAL_FAIL = 1e-6
+_DIRECT_REFINE_STEPS = 2
+
+
+class DirectBackend(Backend):
+    """Common part: factorise when the values change, solve, refine, check."""
+
+    def __init__(self, owner):
+        super().__init__(owner)
+        self._data = None  # values of the factorised matrix
+
+    def solve(self, A, b, bnorm):
+        n = A.shape[0]
+        setup = 0.0
+        if not (self.owner.reuse and self._data is not None and np.array_equal(self._data, A.data)):
+            self._data = None
+            t0 = time.perf_counter()
+            self.factor(A)
+            setup = time.perf_counter() - t0
+            self._data = A.data.copy() if self.owner.reuse else None
+        t0 = time.perf_counter()
+        x = self.apply(b)
+        res = rel_residual(A, x, b, bnorm) if np.all(np.isfinite(x)) else np.inf
+        steps = 0
+        while np.isfinite(res) and res > self.owner.rtol and steps < _DIRECT_REFINE_STEPS:
+            x_new = x + self.apply(b - A @ x)
+            res_new = rel_residual(A, x_new, b, bnorm)
+            steps += 1
+            if not res_new < res:
+                break
+            x, res = x_new, res_new
+        solve_s = time.perf_counter() - t0
+        if not np.isfinite(res) or res > max(self.owner.rtol, _DIRECT_RESIDUAL_FAIL):
+            self._data = None
+            raise self.fail(n, f"gave an inaccurate solution (relative residual {res:.1e}): matrix numerically singular")
+        return x, 0, setup, solve_s, res
+
+
+class Splu(DirectBackend):
+    name = "splu"
+
+    # SuperLU in symmetric mode: the ordering is applied to rows and columns alike and, with
+    # diag_pivot_thresh=0, the diagonal is always the pivot, so A = L U with U = D L^T and A is
+    # SPD exactly when every pivot (diagonal of U) is > 0. COLAMD gave 40% less fill and a 3-7x
+    # faster factorisation than MMD_AT_PLUS_A on the elasticity cube (n=16, 14.7k dofs: fill 30
+    # vs 50, 1.0-1.1 s vs 3.8-7.9 s); spsolve (a new factorisation every call, no refinement
+    # possible) took 9.5 s there with MMD_AT_PLUS_A.
+    def factor(self, A):
+        n = A.shape[0]
+        self.lu = None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                lu = spla.splu(
+                    A.tocsc(),
+                    permc_spec="COLAMD",
+                    diag_pivot_thresh=0.0,
+                    options=dict(SymmetricMode=True),
+                )
+        except RuntimeError as e:  # "Factor is exactly singular"
+            raise self.fail(n, f"factorisation failed ({e}): matrix singular") from None
+        if not np.array_equal(lu.perm_r, lu.perm_c):
+            raise self.fail(n, "needed off-diagonal pivoting: matrix not SPD")
+        d = lu.U.diagonal()
+        bad = np.flatnonzero(~(d > 0.0))
+        if bad.size:
+            raise self.fail(n, f"found {bad.size} non-positive pivot(s) (min {d.min():.3g}): matrix not SPD")
+        self.lu = lu
+
+    def apply(self, b):
+        return self.lu.solve(b)
+
+    def release(self):
+        self.lu = None
+
+
+class Cholmod(DirectBackend):
+    name = "cholmod"
+
+    def __init__(self, owner):
+        super().__init__(owner)
+        self.factor_ = None
+
+    def factor(self, A):
+        from sksparse.cholmod import CholmodError, cholesky
+
+        n = A.shape[0]
+        At = A.T  # CSC view of A^T == A: no copy and no conversion warning
+        try:
+            if self.factor_ is None:
+                # supernodal LL^T: raises on a matrix that is not positive definite (the
+                # simplicial LDL^T that "auto" picks for small matrices does not).
+                self.factor_ = cholesky(At, mode="supernodal")
+            else:
+                self.factor_.cholesky_inplace(At)  # reuses the symbolic analysis
+        except CholmodError as e:
+            self.factor_ = None
+            msg = str(e).split(":")[-1].strip() or type(e).__name__
+            raise self.fail(n, f"factorisation failed ({msg}): matrix not SPD") from None
+
+    def apply(self, b):
+        return self.factor_(b)
+
+    def release(self):
+        self.factor_ = None
+
+
+class Pardiso(DirectBackend):
+    name = "pardiso"
+
+    def __init__(self, owner):
+        super().__init__(owner)
+        self.ps = None
+        self.U = None
+
+    def _call(self, phase, U, b):
+        self.ps.set_phase(phase)
+        return self.ps._call_pardiso(U, b)
+
+    def factor(self, A):
+        from pypardiso import PyPardisoSolver
+        from pypardiso.pardiso_wrapper import PyPardisoError
+
+        n = A.shape[0]
+        U = sp.triu(A, format="csr")  # mtype 2 (real SPD) reads the upper triangle
+        U.sort_indices()
+        dummy = np.zeros(n)
+        try:
+            if self.ps is None:
+                self.ps = PyPardisoSolver(mtype=2)
+                self._call(11, U, dummy)  # analysis + ordering, once per pattern
+            self._call(22, U, dummy)  # numerical factorisation
+        except PyPardisoError as e:
+            code = getattr(e, "value", "?")
+            self.release()
+            what = "matrix not SPD" if code == -4 else "factorisation failed"
+            raise self.fail(n, f"error {code} in factorisation: {what}") from None
+        self.U = U
+
+    def apply(self, b):
+        return self._call(33, self.U, np.asarray(b, dtype=np.float64))
+
+    def __del__(self):
+        self.release()
+
+    def release(self):
+        if getattr(self, "ps", None) is not None:
+            try:
+                self.ps.free_memory(everything=True)
+            except Exception:
+                pass
+        self.ps = None
+        self.U = None
+        self._data = None
