@@ -74,13 +74,8 @@ class FEMSystem:
 
         springs = model.springs
         node_pairs = springs.nodes[~springs.to_point] if len(springs) else None
-        rings = 2 if formulation == "anp" else 1
-        adj = node_adjacency(n, self.tets, None, rings)
-        if node_pairs is not None and len(node_pairs):
-            adj = node_adjacency(n, self.tets, node_pairs, 1) + adj
-            adj.data[:] = 1
-            adj.sort_indices()
-        self.pattern = BlockPattern(adj)
+        # the averaged nodal pressure couples the nodes of a patch with each other: two rings
+        self.pattern = BlockPattern(node_adjacency(n, self.tets, node_pairs, 2 if formulation == "anp" else 1))
         t = self.tets
         self.kpos = self.pattern.block_positions(np.repeat(t, 4, axis=1), np.tile(t, (1, 4)))
         self.spring_kpos = self._spring_positions()
