@@ -1,8 +1,10 @@
-"""Structured tetrahedral meshes of boxes (the slab, the benchmark cube, verification problems)."""
+"""Structured tetrahedral meshes: boxes (the benchmark cube, verification problems), layers
+stacked on a surface grid (the slab, and the face), and the quality figures of any mesh."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import MeshError
 from ..model import tet_volumes
 
 # The six tetrahedra of a unit cell around its diagonal from corner (0,0,0) to (1,1,1):
@@ -74,3 +76,94 @@ def cube_tets(n: int) -> tuple[np.ndarray, np.ndarray]:
 def _orient_positive(nodes: np.ndarray, tets: np.ndarray) -> None:
     neg = tet_volumes(nodes, tets) < 0.0
     tets[neg, 2], tets[neg, 3] = tets[neg, 3].copy(), tets[neg, 2].copy()
+
+
+def layered_tets(base: np.ndarray, direction: np.ndarray, thickness: np.ndarray,
+                 cells: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layers stacked on a structured surface grid, as conforming tetrahedra.
+
+    Parameters
+    ----------
+    base : (nu+1, nv+1, 3) the deepest surface (bone), a structured grid of points.
+    direction : (nu+1, nv+1, 3) unit vectors along which the layers stack (outwards).
+    thickness : (L, nu+1, nv+1) thickness of each layer at each grid point, > 0.
+    cells : (L,) cells through the thickness of each layer.
+
+    Returns nodes (N,3), tets (M,4) positively oriented, and the layer index (0..L-1, deepest
+    first) of each tet. Node (i, j, k) is ``i + (nu+1) * (j + (nv+1) * k)``, k counting
+    levels from the base; cells split into six tetrahedra as in :func:`grid_tets`, so
+    neighbouring cells share faces and layers share their interface nodes (no tearing).
+
+    Raises MeshError when the stacking folds the mesh (some tetrahedra would be inverted
+    relative to the others), naming the first such cell.
+    """
+    base = np.asarray(base, np.float64)
+    direction = np.asarray(direction, np.float64)
+    thickness = np.asarray(thickness, np.float64)
+    nu, nv = base.shape[0] - 1, base.shape[1] - 1
+    if base.ndim != 3 or base.shape[2] != 3 or min(nu, nv) < 1 or direction.shape != base.shape:
+        raise MeshError(f"layered_tets: base and direction must be (nu+1, nv+1, 3) grids, got {base.shape} and {direction.shape}")
+    if thickness.shape != (len(cells), nu + 1, nv + 1) or min(cells, default=0) < 1:
+        raise MeshError(f"layered_tets: thickness must be ({len(cells)}, {nu + 1}, {nv + 1}) with cells >= 1, got {thickness.shape}")
+    if not (np.isfinite(thickness).all() and (thickness > 0).all()):
+        raise MeshError("layered_tets: every layer thickness must be finite and > 0")
+    levels = [np.zeros((nu + 1, nv + 1))]
+    layer_of_level = []
+    for lay, (t, k) in enumerate(zip(thickness, cells)):
+        start = levels[-1]
+        levels.extend([start + t * (s / k) for s in range(1, k + 1)])
+        layer_of_level.extend([lay] * k)
+    depth = np.stack(levels)  # (K+1, nu+1, nv+1)
+    points = base[None] + depth[..., None] * direction[None]  # indexed [k, i, j]
+    nodes = points.transpose(0, 2, 1, 3).reshape(-1, 3)  # i fastest, then j, then k
+    K = len(layer_of_level)
+    _, tets = grid_tets(np.arange(nu + 1.0), np.arange(nv + 1.0), np.arange(K + 1.0))
+    vol = tet_volumes(nodes, tets)
+    sign = np.sign(np.median(vol))  # the grid's handedness, whichever way it runs
+    bad = ~(vol * sign > 0)
+    if bad.any():
+        cell = int(np.flatnonzero(bad)[0]) // 6
+        i, j, k = cell % nu, (cell // nu) % nv, cell // (nu * nv)
+        raise MeshError(f"layered_tets: the layers fold at grid cell (i={i}, j={j}, level {k}); "
+                        "the base surface or the stacking directions cross there")
+    if sign < 0:
+        tets[:, [2, 3]] = tets[:, [3, 2]]
+    tet_layer = np.repeat(np.asarray(layer_of_level, np.int64), 6 * nu * nv)
+    return nodes, tets, tet_layer
+
+
+def tet_quality(nodes: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum dihedral angle (degrees) and aspect ratio of each tetrahedron.
+
+    The aspect ratio is R / (3 r), circumradius over three times the inradius: 1 for the
+    regular tetrahedron, growing without bound as a tetrahedron flattens.
+    """
+    p = nodes[tets]
+    faces = ((1, 2, 3), (0, 3, 2), (0, 1, 3), (0, 2, 1))  # face i is opposite vertex i, outward
+    normals = np.stack([np.cross(p[:, b] - p[:, a], p[:, c] - p[:, a]) for a, b, c in faces], axis=1)
+    areas = 0.5 * np.linalg.norm(normals, axis=2)
+    unit = normals / np.maximum(2.0 * areas[..., None], 1e-300)
+    dihedral = [np.pi - np.arccos(np.clip(np.einsum("ij,ij->i", unit[:, a], unit[:, b]), -1.0, 1.0))
+                for a in range(4) for b in range(a + 1, 4)]
+    min_dihedral = np.degrees(np.min(dihedral, axis=0))
+    vol = np.abs(tet_volumes(nodes, tets))
+    inradius = 3.0 * vol / np.maximum(areas.sum(axis=1), 1e-300)
+    a, b, c = (p[:, m] - p[:, 0] for m in (1, 2, 3))
+    num = (np.einsum("ij,ij->i", a, a)[:, None] * np.cross(b, c) + np.einsum("ij,ij->i", b, b)[:, None] * np.cross(c, a)
+           + np.einsum("ij,ij->i", c, c)[:, None] * np.cross(a, b))
+    circumradius = np.linalg.norm(num, axis=1) / np.maximum(12.0 * vol, 1e-300)
+    return min_dihedral, circumradius / np.maximum(3.0 * inradius, 1e-300)
+
+
+def quality_report(nodes: np.ndarray, tets: np.ndarray) -> dict:
+    """Mesh quality in a few numbers: the worst and typical element."""
+    dihedral, aspect = tet_quality(nodes, tets)
+    vol = tet_volumes(nodes, tets)
+    return {
+        "tetrahedra": int(len(tets)),
+        "min_dihedral_deg": float(dihedral.min()),
+        "median_min_dihedral_deg": float(np.median(dihedral)),
+        "max_aspect_ratio": float(aspect.max()),
+        "median_aspect_ratio": float(np.median(aspect)),
+        "inverted": int((vol <= 0).sum()),
+    }

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import materials as mat
 from ..model import Layer, Landmark, TissueModel
-from .mesh import grid_tets
+from .mesh import layered_tets
 
 
 @dataclass(frozen=True)
@@ -62,23 +62,21 @@ def layered_slab(width_m: float = 0.04, height_m: float = 0.04, cells: int | str
     Landmarks: "skin_centre" and "skin_lower_edge" on the skin surface.
     """
     n = RESOLUTIONS[cells] if isinstance(cells, str) else int(cells)
-    zs = [0.0]
-    tags = []
-    for spec in layers:
-        k = spec.cells * thickness_refinement
-        zs.extend(zs[-1] + spec.thickness_m * np.arange(1, k + 1) / k)
-        tags.extend([spec.layer] * k)
     xs = np.linspace(-width_m / 2, width_m / 2, n + 1)
     ys = np.linspace(-height_m / 2, height_m / 2, n + 1)
-    nodes, tets = grid_tets(xs, ys, np.array(zs))
-    cell_z = np.repeat(np.arange(len(tags)), 6 * n * n)  # grid cells are ordered x fastest, z slowest
-    tet_layer = np.asarray(tags, np.int8)[cell_z]
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    base = np.stack([X, Y, np.zeros_like(X)], axis=-1)  # the bone plane
+    up = np.broadcast_to([0.0, 0.0, 1.0], base.shape)
+    thickness = np.stack([np.full((n + 1, n + 1), spec.thickness_m) for spec in layers])
+    nodes, tets, index = layered_tets(base, up, thickness, tuple(spec.cells * thickness_refinement for spec in layers))
+    tet_layer = np.array([spec.layer for spec in layers], np.int8)[index]
+    top_z = sum(spec.thickness_m for spec in layers)
     fixed = np.flatnonzero(nodes[:, 2] == 0.0)
     top = nodes[:, 2] == nodes[:, 2].max()
     faces = _top_faces(nodes, tets, top)
     landmarks = {
-        "skin_centre": _surface_landmark(nodes, tets, np.array([0.0, 0.0, zs[-1]])),
-        "skin_lower_edge": _surface_landmark(nodes, tets, np.array([0.0, -0.4 * height_m, zs[-1]])),
+        "skin_centre": _surface_landmark(nodes, tets, np.array([0.0, 0.0, top_z])),
+        "skin_lower_edge": _surface_landmark(nodes, tets, np.array([0.0, -0.4 * height_m, top_z])),
     }
     return TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer,
                        materials=dict(materials or DEFAULT_MATERIALS), fixed=fixed,
