@@ -7,47 +7,14 @@ the skin faces +z, gravity pulls along -y, so the tissue shears downward over th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .. import materials as mat
-from ..model import Layer, Landmark, TissueModel
+from ..model import Landmark, TissueModel
+from .layers import DEFAULT_MATERIALS, LAYER_STACK, LayerSpec
 from .mesh import layered_tets
 
-
-@dataclass(frozen=True)
-class LayerSpec:
-    layer: Layer
-    thickness_m: float
-    cells: int
-    source: str
-
-
-#: Layer thicknesses, deep to superficial.
-#: - deep fat 2.71 mm: deep medial cheek fat of the youngest group (25-34 y), derived in the
-#:   reference table from the ultrasound study of midface deep fat (0.70 mm loss = 25.83 %).
-#: - SMAS 1.0 mm: ESTIMATE. No absolute SMAS thickness at the cheek was found (Okuda et al. 2023
-#:   report only that it thins with age); a calibratable parameter, not a measurement.
-#: - superficial fat 3.38 mm: middle of the facial range 1.61 (radix) - 5.14 mm (perioral),
-#:   Kim et al. 2019 Clin Anat; the cheek lies inside that range.
-#: - skin 1.74 mm: middle of 1.51 (radix) - 1.97 mm (infraorbital), Kim et al. 2019 Clin Anat;
-#:   the cheek lies between the two.
-DEFAULT_LAYERS = (
-    LayerSpec(Layer.DEEP_FAT, 2.71e-3, 2, "deep medial cheek fat, young (derived; reference table)"),
-    LayerSpec(Layer.SMAS, 1.0e-3, 1, "ESTIMATE: no absolute value in the literature found"),
-    LayerSpec(Layer.SUPERFICIAL_FAT, 0.5 * (1.61e-3 + 5.14e-3), 2, "Kim et al. 2019, middle of range"),
-    LayerSpec(Layer.SKIN, 0.5 * (1.51e-3 + 1.97e-3), 1, "Kim et al. 2019, middle of range"),
-)
-
-#: Materials per layer (see sagsim.materials for each citation). SMAS and superficial fat share
-#: the Barbarino et al. (2011) Mooney-Rivlin set that the Flynn face model uses for both.
-DEFAULT_MATERIALS = {
-    Layer.SKIN: mat.SKIN,
-    Layer.SUPERFICIAL_FAT: mat.SMAS_SUPERFICIAL_FAT,
-    Layer.SMAS: mat.SMAS_SUPERFICIAL_FAT,
-    Layer.DEEP_FAT: mat.FAT,
-}
+# One place for the literature values: the slab stacks the same layers as the face.
+DEFAULT_LAYERS = LAYER_STACK
 
 RESOLUTIONS = {"coarse": 8, "default": 16, "fine": 32}
 
