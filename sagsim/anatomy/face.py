@@ -112,11 +112,10 @@ def build_face(resolution: str = "default", params: FaceParams | None = None) ->
     tet_layer = np.array([spec.layer for spec in lay.LAYER_STACK], np.int8)[index]
     n_base = (nu + 1) * (nv + 1)
     fixed = np.arange(n_base)  # level 0 is the bone surface
-    skin = np.arange(len(nodes) - n_base, len(nodes))
     faces = _skin_faces(nu, nv, len(nodes) - n_base)
     model = TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer, materials=dict(lay.DEFAULT_MATERIALS),
                         fixed=fixed, skin_faces=faces, name=f"procedural face ({resolution})")
-    landmarks = _landmarks(model, params, skin)
+    landmarks = _landmarks(model, params)
     return model.with_(landmarks=landmarks)
 
 
@@ -130,7 +129,7 @@ def _skin_faces(nu: int, nv: int, offset: int) -> np.ndarray:
     return np.concatenate([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
 
 
-def _landmarks(model: TissueModel, params: FaceParams, skin: np.ndarray) -> dict[str, Landmark]:
+def _landmarks(model: TissueModel, params: FaceParams) -> dict[str, Landmark]:
     """Named points on the skin: each anatomical target, seen from the vertical axis, is
     placed where that ray meets the skin surface, as barycentric weights in the tetrahedron
     that owns the skin triangle there (so it survives as a material point)."""
