@@ -24,8 +24,8 @@ from .mesh import layered_tets, quality_report
 
 @dataclass(frozen=True)
 class FaceParams:
-    """Shape parameters (metres, radians). Defaults are a modelling choice for an adult face
-    whose landmark distances match the reference table (see tests/test_face.py)."""
+    """Shape parameters (metres, radians). Defaults are a modelling choice for an adult face,
+    not measurements; calibrate them to a subject where one is at hand."""
 
     half_width: float = 0.068          # bizygomatic half-width at the bone (head breadth ~ 0.14 m)
     depth: float = 0.090               # centre-to-front distance at the midline
@@ -41,7 +41,10 @@ class FaceParams:
     thickness_scale: dict = field(default_factory=dict)  # layer name -> multiplier
 
     def bone_radius(self, phi: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Distance of the bone surface from the vertical axis at azimuth ``phi``, height ``y``."""
+        """Distance of the bone surface from the vertical axis at azimuth ``phi``, height ``y``.
+        The features are Gaussian bumps whose sizes and places are modelling choices for an
+        average adult face (no measurement in the reference table), parameters where a
+        researcher is likely to vary them."""
         a, b = self.half_width, self.depth
         r = a * b / np.sqrt((b * np.sin(phi)) ** 2 + (a * np.cos(phi)) ** 2)  # elliptic section
         s = r * phi  # arc length from the midline, so bumps keep their size at any width

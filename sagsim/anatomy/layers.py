@@ -97,9 +97,9 @@ def thickness_maps(s: np.ndarray, y: np.ndarray, params) -> np.ndarray:
 
 
 def landmark_targets(params) -> dict[str, tuple[float, float]]:
-    """Anatomical landmark positions as (azimuth, height), a modelling choice for the default
-    proportions (the retaining-ligament distances of the reference table are checked against
-    them in the tests)."""
+    """Anatomical landmark positions as (azimuth, height): a modelling choice for the default
+    proportions, not measurements. (Placing the retaining ligaments by the distances of the
+    reference table, and checking these points against them, is the next step of issue 3.)"""
     def phi(s: float) -> float:  # azimuth of arc length s on the plain elliptic section
         grid = np.linspace(-params.azimuth_max, params.azimuth_max, 2001)
         a, b = params.half_width, params.depth
