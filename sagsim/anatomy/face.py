@@ -6,9 +6,8 @@ height, jaw angle, bone projection, regional tissue thickness). The bone surface
 curved sheet over a cylindrical parameter grid (azimuth from the midline, height); the soft
 tissue layers stack on it along its smoothed normals (mesh.layered_tets), so every layer
 follows the bone and the skin inherits the face's shape. Sizes are adult proportions in
-metres; anatomical positions come from the reference table where it has them (distances of
-the retaining ligaments to tragus and commissure), otherwise they are modelling choices
-named as such. Axes: x lateral (patient's left), y up, z anterior; y = 0 at subnasale.
+metres and modelling choices; tissue thickness comes from the reference table (layers.py).
+Axes: x lateral (patient's left), y up, z anterior; y = 0 at subnasale.
 """
 from __future__ import annotations
 
