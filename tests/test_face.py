@@ -75,3 +75,36 @@ def test_face_sags_under_gravity(face):
     assert np.isfinite(u).all() and u[skin, 1].mean() < 0  # downwards
     assert 0.01e-3 < -u[skin, 1].min() < 5e-3  # sub-millimetre to millimetres, not metres
     assert Layer.SKIN in face.materials
+
+
+def test_ligaments_anchor_in_bone_and_insert_in_dermis(face):
+    sp = face.springs
+    assert {n.rsplit("_", 1)[0] for n in sp.names} == {
+        "zygomatic", "upper_masseteric", "lower_masseteric", "mandibular", "orbicularis_retaining"}
+    bone = face.nodes[face.fixed]
+    gap = np.min(np.linalg.norm(sp.anchors[:, None, :] - bone[None, :, :], axis=2), axis=1)
+    assert gap.max() < 1e-12 and sp.to_point.all() and sp.tension_only.all()
+    dermis_nodes = np.unique(face.tets[face.tet_layer == Layer.SKIN])
+    assert np.isin(sp.nodes[:, 0], dermis_nodes).all()
+    assert (sp.stiffness > 0).all() and np.allclose(sp.rest_length, np.linalg.norm(face.nodes[sp.nodes[:, 0]] - sp.anchors, axis=1))
+
+
+def test_zygomatic_ligament_sits_where_the_reference_puts_it():
+    face = build_face("default")
+    sp = face.springs
+    insertion = face.nodes[sp.nodes[sp.select("zygomatic_left"), 0]].mean(axis=0)
+    to_tragus = np.linalg.norm(insertion - face.landmark_position("tragus_left"))
+    to_commissure = np.linalg.norm(insertion - face.landmark_position("oral_commissure_left"))
+    # Tatlisumak and Yoleri: 66.5 +/- 10.78 mm and 56.3 +/- 8.94 mm; within one SD
+    assert abs(to_tragus - 0.0665) < 0.0108 and abs(to_commissure - 0.0563) < 0.0089
+
+
+def test_ligaments_hold_the_skin_up(face):
+    loose = build_face("coarse", ligament_stiffness=0.0)
+    opts = NewtonOptions(n_steps=2, formulation="anp")
+    held, _ = solve_static(face, options=opts)
+    free, _ = solve_static(loose, options=opts)
+    ins = np.unique(face.springs.nodes[face.springs.select("zygomatic_left"), 0])
+    sag_held = -(held.x - face.nodes)[ins, 1].mean()
+    sag_free = -(free.x - loose.nodes)[ins, 1].mean()
+    assert 0 < sag_held < sag_free

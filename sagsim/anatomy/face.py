@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MeshError
 from ..model import Landmark, TissueModel
 from . import layers as lay
+from . import ligaments as lig
 from .mesh import layered_tets, quality_report
 
 
@@ -102,8 +103,10 @@ def _smoothed_normals(base: np.ndarray, passes: int = 20) -> np.ndarray:
     return n
 
 
-def build_face(resolution: str = "default", params: FaceParams | None = None) -> TissueModel:
-    """The default face as a TissueModel: layers tagged, bone fixed, skin surface, landmarks."""
+def build_face(resolution: str = "default", params: FaceParams | None = None,
+               ligament_stiffness: float = lig.LIGAMENT_STIFFNESS) -> TissueModel:
+    """The default face as a TissueModel: layers tagged, bone fixed, skin surface, landmarks,
+    retaining ligaments (``ligament_stiffness`` N/m per bundle: an estimate to calibrate)."""
     params = params or FaceParams()
     nu, nv = RESOLUTIONS[resolution]
     base, normal, phi, y = face_surfaces(params, nu, nv)
@@ -118,7 +121,31 @@ def build_face(resolution: str = "default", params: FaceParams | None = None) ->
     model = TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer, materials=dict(lay.DEFAULT_MATERIALS),
                         fixed=fixed, skin_faces=faces, name=f"procedural face ({resolution})")
     landmarks = _landmarks(model, params)
-    return model.with_(landmarks=landmarks)
+    model = model.with_(landmarks=landmarks)
+    springs = _ligaments(model, params, s, y, sum(cells) - cells[-1], ligament_stiffness)
+    return model.with_(springs=springs)
+
+
+def _ligaments(model: TissueModel, params: FaceParams, s: np.ndarray, y: np.ndarray, dermis_level: int,
+               stiffness: float):
+    """Both sides' retaining ligaments as spring fans (see ligaments.py)."""
+    n_base = s.size
+    skin0 = model.n_nodes - n_base
+    s_flat, y_flat = s.T.ravel(), y.T.ravel()  # node order: i fastest
+
+    def skin_sy(point: np.ndarray) -> tuple[float, float]:
+        k = int(np.argmin(np.linalg.norm(model.nodes[skin0:] - point, axis=1)))
+        return float(s_flat[k]), float(y_flat[k])
+
+    marks = {k: model.landmark_position(k) for k in ("tragus_left", "oral_commissure_left")}
+    columns = {}
+    for site in lig.ligament_sites(params, marks, skin_sy):
+        for side, tag in ((1.0, "left"), (-1.0, "right")):
+            near = np.flatnonzero(np.hypot(s_flat - side * site.s, y_flat - site.y) <= site.radius)
+            if near.size == 0:  # a coarse grid: take the nearest column
+                near = np.array([np.argmin(np.hypot(s_flat - side * site.s, y_flat - site.y))])
+            columns[f"{site.name}_{tag}"] = [(k % s.shape[0], k // s.shape[0]) for k in near]
+    return lig.build_springs(s.shape, model.nodes, columns, dermis_level, stiffness)
 
 
 def _skin_faces(nu: int, nv: int, offset: int) -> np.ndarray:
