@@ -108,3 +108,17 @@ def test_ligaments_hold_the_skin_up(face):
     sag_held = -(held.x - face.nodes)[ins, 1].mean()
     sag_free = -(free.x - loose.nodes)[ins, 1].mean()
     assert 0 < sag_held < sag_free
+
+
+def test_fat_compartments_are_tagged_in_their_layers(face):
+    from sagsim.anatomy.layers import COMPARTMENTS
+
+    names = face.compartment_names
+    for k, comp in enumerate(COMPARTMENTS, start=1):
+        tagged = face.tet_compartment == k
+        assert tagged.any(), comp.name  # every compartment has elements, even on the coarse face
+        assert (face.tet_layer[tagged] == comp.layer).all()
+        centroid = face.nodes[face.tets[tagged]].mean(axis=1)
+        assert (centroid[:, 0] > 0).any() and (centroid[:, 0] < 0).any()  # both sides
+        assert names[k] == comp.name
+    assert (face.tet_compartment[face.tet_layer == Layer.SKIN] == 0).all()

@@ -118,8 +118,11 @@ def build_face(resolution: str = "default", params: FaceParams | None = None,
     n_base = (nu + 1) * (nv + 1)
     fixed = np.arange(n_base)  # level 0 is the bone surface
     faces = _skin_faces(nu, nv, len(nodes) - n_base)
+    column = tets.min(axis=1) % n_base  # every tet's lowest node sits in its grid column
+    compartment = lay.assign_compartments(tet_layer, s.T.ravel()[column], y.T.ravel()[column])
     model = TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer, materials=dict(lay.DEFAULT_MATERIALS),
-                        fixed=fixed, skin_faces=faces, name=f"procedural face ({resolution})")
+                        fixed=fixed, skin_faces=faces, tet_compartment=compartment,
+                        compartment_names=lay.COMPARTMENT_NAMES, name=f"procedural face ({resolution})")
     landmarks = _landmarks(model, params)
     model = model.with_(landmarks=landmarks)
     springs = _ligaments(model, params, s, y, sum(cells) - cells[-1], ligament_stiffness)

@@ -117,3 +117,42 @@ def landmark_targets(params) -> dict[str, tuple[float, float]]:
         for k, (s_k, y_k) in enumerate(((0.014, 0.002), (0.020, -0.008), (0.024, -0.016))):
             out[f"nasolabial_{k + 1}_{tag}"] = (phi(side * s_k), y_k)
     return out
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """A named fat compartment: a region of one layer, |s| (arc length from the midline) and y
+    bounds in metres, left side mirrored to the right."""
+
+    name: str
+    layer: Layer
+    s_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+
+#: The compartments, laid out after the classical anatomical description of facial fat
+#: (Rohrich and Pessa, Plast Reconstr Surg 2007): a modelling choice of where each lies on
+#: this face, not measured boundaries. Index 0 of ``compartment_names`` is "none".
+COMPARTMENTS = (
+    Compartment("nasolabial", Layer.SUPERFICIAL_FAT, (0.014, 0.028), (-0.028, 0.008)),
+    Compartment("medial_cheek", Layer.SUPERFICIAL_FAT, (0.028, 0.045), (-0.005, 0.030)),
+    Compartment("middle_cheek", Layer.SUPERFICIAL_FAT, (0.045, 0.065), (-0.010, 0.030)),
+    Compartment("lateral_cheek", Layer.SUPERFICIAL_FAT, (0.065, 0.110), (-0.030, 0.030)),
+    Compartment("jowl", Layer.SUPERFICIAL_FAT, (0.020, 0.055), (-0.060, -0.028)),
+    Compartment("SOOF", Layer.DEEP_FAT, (0.025, 0.060), (0.020, 0.040)),
+    Compartment("deep_medial_cheek", Layer.DEEP_FAT, (0.015, 0.045), (-0.010, 0.020)),
+    Compartment("buccal", Layer.DEEP_FAT, (0.045, 0.075), (-0.035, -0.005)),
+)
+COMPARTMENT_NAMES = ("none",) + tuple(c.name for c in COMPARTMENTS)
+
+
+def assign_compartments(tet_layer: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Compartment index (into COMPARTMENT_NAMES) of each tetrahedron, from its layer and the
+    arc length ``s`` and height ``y`` of its column; 0 where none applies."""
+    out = np.zeros(len(tet_layer), np.int16)
+    a = np.abs(s)
+    for k, c in enumerate(COMPARTMENTS, start=1):
+        inside = ((tet_layer == c.layer) & (a >= c.s_range[0]) & (a < c.s_range[1])
+                  & (y >= c.y_range[0]) & (y < c.y_range[1]))
+        out[inside & (out == 0)] = k
+    return out
