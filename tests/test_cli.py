@@ -15,13 +15,16 @@ def test_demo_writes_results_and_pictures(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--resolution", "coarse"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert 0.05 < summary["max_displacement_mm"] < 5.0  # sub-millimetre to millimetre sag
-    assert summary["landmark_displacement_mm"]["skin_centre"][1] < 0  # it sags downwards
-    points, tets, point_data, cell_data = read_vtu(out / "slab.vtu")
+    assert all(v[1] < 0 for v in summary["landmark_displacement_mm"].values())  # it sags downwards
+    assert summary["model"].startswith("procedural face")
+    points, tets, point_data, cell_data = read_vtu(out / "result.vtu")
     assert len(tets) == summary["tetrahedra"]
     assert np.isfinite(point_data["displacement"]).all()
     for png in ("displacement.png", "layers.png"):
         assert (out / png).stat().st_size > 10_000
     assert "settled under gravity" in capsys.readouterr().out
+    assert main(["demo", "--out", str(tmp_path / "slab"), "--resolution", "coarse", "--model", "slab"]) == 0
+    assert json.loads((tmp_path / "slab" / "summary.json").read_text())["model"] == "layered slab"
 
 
 def test_bench_fem_prints_records(tmp_path):

@@ -33,6 +33,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import scipy.sparse as sp
 
 from sagsim.errors import LinearSolverError
@@ -249,13 +250,16 @@ class LinearSolver:
     def solve(self, A, b, rtol: float | None = None) -> tuple[np.ndarray, SolveInfo]:
         """Solve ``A x = b``. ``rtol`` overrides the relative residual CG must reach for this
         call only (an inexact Newton step asks for less while far from convergence)."""
-        if rtol is None:
-            return self._solve(A, b)
-        saved, self.rtol = self.rtol, float(rtol)
-        try:
-            return self._solve(A, b)
-        finally:
-            self.rtol = saved
+        saved = self.rtol
+        if rtol is not None:
+            self.rtol = float(rtol)
+        # BLAS threads (the coarse-level Cholesky, CHOLMOD's supernodes) on top of numba's
+        # oversubscribe the cores: the default face's demo took 50 s instead of 8.5 s that way
+        with threadpool_limits(limits=1, user_api="blas"):
+            try:
+                return self._solve(A, b)
+            finally:
+                self.rtol = saved
 
     def _solve(self, A, b) -> tuple[np.ndarray, SolveInfo]:
         A = _as_csr(A)
