@@ -151,6 +151,19 @@ def _ligaments(model: TissueModel, params: FaceParams, s: np.ndarray, y: np.ndar
     return lig.build_springs(s.shape, model.nodes, columns, dermis_level, stiffness)
 
 
+def layer_surfaces(model: TissueModel, resolution: str) -> dict[str, np.ndarray]:
+    """Triangle surfaces (F,3) of the bone and of the outer side of each layer, keyed "bone"
+    and the layer names ("SKIN" is the skin surface), oriented outwards. The grid's levels
+    repeat the skin's triangulation, so each surface is the skin's shifted down its levels."""
+    n_base = len(model.fixed)
+    levels = np.cumsum((0,) + lay.cells_through_thickness(resolution))
+    bone = model.skin_faces - levels[-1] * n_base
+    out = {"bone": bone}
+    for spec, level in zip(lay.LAYER_STACK, levels[1:]):
+        out[spec.layer.name] = bone + level * n_base
+    return out
+
+
 def _skin_faces(nu: int, nv: int, offset: int) -> np.ndarray:
     """Two triangles per cell of the outermost level, oriented outwards."""
     i, j = np.meshgrid(np.arange(nu), np.arange(nv), indexing="ij")
