@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     mesh = sub.add_parser("mesh", help="build the procedural face and write it (VTU + JSON sidecar)")
     mesh.add_argument("--resolution", choices=["coarse", "default", "fine"], default="default")
     mesh.add_argument("--out", type=Path, required=True, help="the .vtu file to write (the .json goes beside it)")
+    mesh.add_argument("--skin", type=Path, help="build the layers under this skin surface (STL, OBJ, PLY, VTK...)")
+    mesh.add_argument("--thickness", type=Path, help="JSON: layer name -> thickness in metres (with --skin)")
+    mesh.add_argument("--landmarks", type=Path, help="JSON: landmark name -> [x, y, z] on the skin (with --skin)")
     mesh.set_defaults(run=_run_mesh)
 
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
@@ -71,10 +74,21 @@ def _run_mesh(args: argparse.Namespace) -> int:
     from .anatomy.mesh import quality_report
     from .meshfile import save_model
 
-    params = FaceParams()
-    model = build_face(args.resolution, params)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    described = {"resolution": args.resolution, **{k: v for k, v in dataclasses.asdict(params).items()}}
+    if args.skin is not None:
+        from .anatomy.skin_import import layers_under_skin
+        from .io import read_json, read_surface
+
+        points, triangles = read_surface(args.skin)
+        thickness = read_json(args.thickness) if args.thickness else None
+        marks = read_json(args.landmarks) if args.landmarks else None
+        model = layers_under_skin(points, triangles, thickness, landmarks=marks, where=str(args.skin),
+                                  name=f"layers under {args.skin.name}")
+        described = {"skin": str(args.skin), "thickness_m": thickness or "defaults", "landmarks": marks or {}}
+    else:
+        params = FaceParams()
+        model = build_face(args.resolution, params)
+        described = {"resolution": args.resolution, **dataclasses.asdict(params)}
     provenance = save_model(args.out, model, described)
     q = quality_report(model.nodes, model.tets)
     print(f"{args.out}: {model.n_nodes} nodes, {model.n_tets} tetrahedra, {len(model.springs)} ligament fibres, "

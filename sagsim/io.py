@@ -335,6 +335,43 @@ def read_vtu(path: PathLike) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarr
     return np.asarray(mesh.points, np.float64), tets, point_data, cell_data
 
 
+# --------------------------------------------------------------------------- surfaces
+
+
+def read_surface(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """A triangulated surface from any format meshio reads (STL, OBJ, PLY, VTK, VTU...).
+
+    Returns points (N, 3) float64 and triangles (F, 3) int64; other cells are ignored.
+    Raises DataFileError when the file is missing, unreadable or holds no triangles.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataFileError(f"{p}: file not found")
+    try:
+        mesh = meshio.read(str(p)) if p.suffix.lower() != ".vtu" else meshio.vtu.read(str(p))
+    except SystemExit:  # meshio.read exits on an unknown format instead of raising
+        raise DataFileError(f"{p}: meshio cannot read this format") from None
+    except Exception as exc:
+        raise DataFileError(f"{p}: expected a triangulated surface, meshio says {_one_line(exc)}") from None
+    tri = [c.data for c in mesh.cells if c.type == "triangle"]
+    if not tri:
+        found = ", ".join(c.type for c in mesh.cells) or "none"
+        raise DataFileError(f"{p}: field 'cells': expected triangles, found {found}")
+    return np.asarray(mesh.points, np.float64)[:, :3], np.concatenate(tri).astype(np.int64)
+
+
+def write_surface(path: PathLike, points: np.ndarray, triangles: np.ndarray) -> Path:
+    """A triangulated surface in the format its suffix names (.stl, .ply, .obj, .vtk...)."""
+    where = str(path)
+    points = _checked(where, "points", points, len(np.asarray(points)))
+    mesh = meshio.Mesh(points, [("triangle", np.asarray(triangles, np.int64))])
+    suffix = Path(path).suffix
+    with atomic_path(path) as tmp:
+        meshio.write(str(tmp), mesh, file_format={".stl": "stl", ".ply": "ply", ".obj": "obj",
+                                                  ".vtk": "vtk", ".vtu": "vtu"}.get(suffix.lower()))
+    return Path(path)
+
+
 # --------------------------------------------------------------------------- XDMF series
 
 
