@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MeshError
-from ..model import Landmark, TissueModel
+from ..model import Landmark, Layer, TissueModel
 from . import layers as lay
 from . import ligaments as lig
 from .mesh import layered_tets, quality_report
@@ -125,12 +125,14 @@ def build_face(resolution: str = "default", params: FaceParams | None = None,
                         compartment_names=lay.COMPARTMENT_NAMES, name=f"procedural face ({resolution})")
     landmarks = _landmarks(model, params)
     model = model.with_(landmarks=landmarks)
-    springs = _ligaments(model, params, s, y, sum(cells) - cells[-1], ligament_stiffness)
+    levels = np.cumsum((0,) + cells)  # level index where each layer ends, deep to superficial
+    smas_top = int(levels[[spec.layer for spec in lay.LAYER_STACK].index(Layer.SMAS) + 1])
+    springs = _ligaments(model, params, s, y, (smas_top, int(levels[-2])), ligament_stiffness)
     return model.with_(springs=springs)
 
 
-def _ligaments(model: TissueModel, params: FaceParams, s: np.ndarray, y: np.ndarray, dermis_level: int,
-               stiffness: float):
+def _ligaments(model: TissueModel, params: FaceParams, s: np.ndarray, y: np.ndarray,
+               insertion_levels: tuple[int, int], stiffness: float):
     """Both sides' retaining ligaments as spring fans (see ligaments.py)."""
     n_base = s.size
     skin0 = model.n_nodes - n_base
@@ -148,7 +150,7 @@ def _ligaments(model: TissueModel, params: FaceParams, s: np.ndarray, y: np.ndar
             if near.size == 0:  # a coarse grid: take the nearest column
                 near = np.array([np.argmin(np.hypot(s_flat - side * site.s, y_flat - site.y))])
             columns[f"{site.name}_{tag}"] = [(k % s.shape[0], k // s.shape[0]) for k in near]
-    return lig.build_springs(s.shape, model.nodes, columns, dermis_level, stiffness)
+    return lig.build_springs(s.shape, model.nodes, columns, insertion_levels, stiffness)
 
 
 def layer_surfaces(model: TissueModel, resolution: str) -> dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
-"""Retaining ligaments: fans of tension-only springs from bone to the underside of the dermis.
+"""Retaining ligaments: fans of tension-only springs from bone through the SMAS to the dermis.
 
-Each ligament is a bundle: every dermis node within ``radius`` of its insertion point is tied
-to the bone node beneath it and to that node's four grid neighbours. The fibres therefore run
+Each ligament is a bundle: every SMAS node and dermis-underside node within ``radius`` of its
+insertion point is tied to the bone node beneath it and to that node's four grid neighbours. The fibres therefore run
 obliquely, and the bundle resists the skin sliding along the bone at first order (a single
 fibre normal to the bone would only resist it at second order). Fibres start at their rest
 length (no pre-tension unless asked).
@@ -82,8 +82,10 @@ def _zygomatic(tragus: np.ndarray, commissure: np.ndarray) -> np.ndarray:
 
 
 def build_springs(grid_shape: tuple[int, int], nodes: np.ndarray, sites_ij: dict[str, list[tuple[int, int]]],
-                  dermis_level: int, stiffness: float = LIGAMENT_STIFFNESS) -> Springs:
-    """Fans from the bone level (0) to ``dermis_level`` for each ligament's grid columns."""
+                  insertion_levels: tuple[int, ...], stiffness: float = LIGAMENT_STIFFNESS) -> Springs:
+    """Fans from the bone level (0) to each of ``insertion_levels`` (the SMAS the ligament
+    passes through, and the underside of the dermis where it ends) for each ligament's grid
+    columns; the bundle's stiffness is shared by all its fibres."""
     nu1, nv1 = grid_shape
     rows, anchors, groups, names = [], [], [], []
     for name, columns in sites_ij.items():
@@ -91,11 +93,12 @@ def build_springs(grid_shape: tuple[int, int], nodes: np.ndarray, sites_ij: dict
         names.append(name)
         fibres = []
         for i, j in columns:
-            top = i + nu1 * (j + nv1 * dermis_level)
-            for di, dj in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
-                ii, jj = i + di, j + dj
-                if 0 <= ii < nu1 and 0 <= jj < nv1:
-                    fibres.append((top, ii + nu1 * jj))
+            for level in insertion_levels:
+                top = i + nu1 * (j + nv1 * level)
+                for di, dj in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+                    ii, jj = i + di, j + dj
+                    if 0 <= ii < nu1 and 0 <= jj < nv1:
+                        fibres.append((top, ii + nu1 * jj))
         k_fibre = stiffness / max(len(fibres), 1)  # the bundle's stiffness, shared by its fibres
         for top, bone in fibres:
             rows.append((top, k_fibre))
