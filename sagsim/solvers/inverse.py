@@ -1,0 +1,73 @@
+"""The unloaded shape: the stress-free reference a captured geometry must have had.
+
+A face scanned or modelled upright already hangs under gravity. Taking it as stress-free and
+loading it again would sag it twice. The fixed-point iteration of Sellier (2011, the
+"backward displacement" method) finds the reference X whose loaded equilibrium x(X) is the
+captured shape x*: X <- X + (x* - x(X)), each forward solve warm-started from the last.
+Fixed (bone) nodes never move, so they keep their captured positions.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import ConvergenceError
+from ..model import Loads, State, TissueModel
+from .fem import NewtonOptions, solve_static
+from .system import FEMSystem
+
+log = logging.getLogger("sagsim.inverse")
+
+
+@dataclass
+class InverseLog:
+    """Largest misfit |x(X) - x*| (m) after each forward solve, and their Newton iterations."""
+
+    misfit: list[float] = field(default_factory=list)
+    newton_iterations: list[int] = field(default_factory=list)
+
+
+def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loads: Loads | None = None,
+                     options: NewtonOptions | None = None, tol: float = 1e-3, max_iterations: int = 30
+                     ) -> tuple[State, InverseLog]:
+    """The stress-free reference of a shape ``captured`` (N,3) under ``loads``.
+
+    ``captured`` defaults to the model's nodes (the usual case: the model was built from the
+    captured shape). Iterates until the largest misfit is below ``tol`` times the largest
+    displacement the loads cause (and below 1e-12 m absolutely at least).
+
+    Returns the State whose ``reference`` is the recovered unloaded shape and whose ``x`` is
+    its loaded equilibrium (the captured shape to within the tolerance), and the log.
+    Raises ConvergenceError when the misfit stops shrinking or max_iterations pass.
+    """
+    captured = np.asarray(model.nodes if captured is None else captured, np.float64)
+    if captured.shape != model.nodes.shape or not np.isfinite(captured).all():
+        raise ConvergenceError(f"{model.name}: the captured shape must be finite ({model.n_nodes}, 3) positions")
+    loads = loads or Loads()
+    opts = options or NewtonOptions(n_steps=2)
+    system = FEMSystem(model, captured, opts.formulation)
+    X = captured.copy()
+    u = np.zeros_like(X)  # displacement of the last forward solve: the next warm start
+    history = InverseLog()
+    scale = None
+    for it in range(1, max_iterations + 1):
+        start = State(x=X + u, reference=X)
+        state, slog = solve_static(model, start, loads, opts, from_loads=loads if it > 1 else None, system=system)
+        u = state.x - X
+        misfit = state.x - captured
+        worst = float(np.abs(misfit).max())
+        scale = scale or max(float(np.abs(u).max()), 1e-300)
+        history.misfit.append(worst)
+        history.newton_iterations.append(slog.newton_iterations)
+        log.info("unloaded shape: iteration %d, misfit %.3e m (%d Newton iterations)", it, worst,
+                 slog.newton_iterations)
+        if worst <= max(tol * scale, 1e-12):
+            return replace(state, reference=X.copy()), history
+        if it > 3 and worst > 0.9 * history.misfit[-2]:
+            break
+        X = X - misfit
+        X[model.fixed] = captured[model.fixed]
+    raise ConvergenceError(f"{model.name}: the unloaded shape did not converge: misfit {history.misfit[-1]:.3e} m "
+                           f"after {len(history.misfit)} iterations (target {tol * scale:.3e} m)")
