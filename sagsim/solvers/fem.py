@@ -118,13 +118,14 @@ def constrained_dofs(model: TissueModel, loads: Loads) -> tuple[np.ndarray, np.n
 
 def solve_static(model: TissueModel, state: State | None = None, loads: Loads | None = None,
                  options: NewtonOptions | None = None, *, from_loads: Loads | None = None,
-                 system: FEMSystem | None = None) -> tuple[State, SolveLog]:
+                 system: FEMSystem | None = None, linear: LinearSolver | None = None) -> tuple[State, SolveLog]:
     """Static equilibrium of ``model`` under ``loads``, starting from ``state``.
 
     Forces are ramped from ``from_loads`` (default: none) to ``loads``, and prescribed
     displacements from the start state's values to theirs, over ``options.n_steps`` load
     steps, cut back automatically where needed. ``state`` (default: the reference) is the
-    warm start. Pass a prepared ``system`` to reuse its set-up across solves.
+    warm start. Pass a prepared ``system``, and a ``linear`` solver, to reuse their set-up
+    (pattern, factorisation or AMG hierarchy) across a sequence of solves on one mesh.
 
     Returns the equilibrium State (same reference and internal variables) and the SolveLog.
     """
@@ -151,7 +152,7 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
 
     f_to = external(loads)
     f_from = external(from_loads) if from_loads is not None else np.zeros_like(f_to)
-    linear = LinearSolver(opts.linear_solver, coords=state.reference)
+    linear = linear or LinearSolver(opts.linear_solver, coords=state.reference)
     if not np.isfinite(u).all():
         raise ConvergenceError(f"{model.name}: the start state has non-finite positions")
     solve_log = SolveLog()

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import ConvergenceError
 from ..model import Loads, State, TissueModel
 from .fem import NewtonOptions, solve_static
+from .linear import LinearSolver
 from .system import FEMSystem
 
 log = logging.getLogger("sagsim.inverse")
@@ -48,13 +49,15 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
     loads = loads or Loads()
     opts = options or NewtonOptions(n_steps=2)
     system = FEMSystem(model, captured, opts.formulation)
+    linear = LinearSolver(opts.linear_solver, coords=captured)  # one AMG hierarchy for all passes
     X = captured.copy()
     u = np.zeros_like(X)  # displacement of the last forward solve: the next warm start
     history = InverseLog()
     scale = None
     for it in range(1, max_iterations + 1):
         start = State(x=X + u, reference=X)
-        state, slog = solve_static(model, start, loads, opts, from_loads=loads if it > 1 else None, system=system)
+        state, slog = solve_static(model, start, loads, opts, from_loads=loads if it > 1 else None,
+                                   system=system, linear=linear)
         u = state.x - X
         misfit = state.x - captured
         worst = float(np.abs(misfit).max())
