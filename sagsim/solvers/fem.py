@@ -127,16 +127,21 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     warm start. Pass a prepared ``system``, and a ``linear`` solver, to reuse their set-up
     (pattern, factorisation or AMG hierarchy) across a sequence of solves on one mesh.
 
+    ``state.internal["volume_growth"]`` (M,), when present, scales each element's stress-free
+    volume (fat deflation, for instance; see FEMSystem.set_reference).
+
     Returns the equilibrium State (same reference and internal variables) and the SolveLog.
     """
     opts = options or NewtonOptions()
     loads = loads or Loads()
     loads.validate(model)
     state = state or State.initial(model)
+    growth = state.internal.get("volume_growth")
     if system is None or system.model is not model or system.formulation != opts.formulation:
         system = FEMSystem(model, state.reference, opts.formulation)
-    elif not np.array_equal(system.reference, state.reference):
-        system.set_reference(state.reference)
+    if not (np.array_equal(system.reference, state.reference)
+            and _same(system.volume_growth, None if growth is None else np.asarray(growth))):
+        system.set_reference(state.reference, growth)
     X = state.reference.ravel()
     dofs, target = constrained_dofs(model, loads)
     # Newton iterates on displacements: positions far from the origin would cost the stress
@@ -266,3 +271,7 @@ def _linear_rtol(opts: NewtonOptions, r: float, r0: float) -> float:
     if opts.linear_rtol is not None:
         return opts.linear_rtol
     return min(1e-2, max(1e-12, 0.1 * r / r0))
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))

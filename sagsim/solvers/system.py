@@ -84,8 +84,11 @@ class FEMSystem:
 
     # -- reference-dependent data ---------------------------------------------------------------
 
-    def set_reference(self, X: np.ndarray) -> None:
-        """Recompute what depends on the stress-free shape (it remodels with age); the pattern stays."""
+    def set_reference(self, X: np.ndarray, volume_growth: np.ndarray | None = None) -> None:
+        """Recompute what depends on the stress-free shape (it remodels with age); the pattern
+        stays. ``volume_growth`` (M,), in model tet order: each element's stress-free volume
+        relative to its reference shape (0.8 = deflated by a fifth); neighbours that grow
+        differently no longer fit together, and the mismatch is carried as residual stress."""
         self.reference = np.ascontiguousarray(X, dtype=np.float64)
         p = self.reference[self.tets]
         Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))  # columns are edges
@@ -95,6 +98,17 @@ class FEMSystem:
             e = int(self.order[np.flatnonzero(bad)[0]])
             raise MeshError(f"{self.model.name}: reference tet {e} has volume {self.vol0[bad][0]:.3e} m^3; expected > 0")
         self.dminv = np.ascontiguousarray(np.linalg.inv(Dm))
+        self.hdiag = np.zeros(len(self.tets))
+        self.volume_growth = None
+        if volume_growth is not None:
+            growth = np.asarray(volume_growth, np.float64)
+            if growth.shape != (len(self.tets),) or not (np.isfinite(growth).all() and (growth > 0).all()):
+                raise ModelError(f"FEMSystem.volume_growth: expected ({len(self.tets)},) finite factors > 0")
+            self.volume_growth = growth.copy()
+            g = np.cbrt(growth[self.order])  # linear growth of each element, in system order
+            self.dminv /= g[:, None, None]
+            self.vol0 = self.vol0 * g**3
+            self.hdiag = 1.0 / g - 1.0
         # lumped body force per unit gravity: a quarter of each element's mass to each node
         w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
         self.lumped_mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
@@ -128,14 +142,14 @@ class FEMSystem:
         inverted = 0
         qvol = np.zeros(0)
         if self.formulation == "anp":
-            v, inverted = anp_k.patch_volumes(u, self.tets, self.dminv, self.vol0, self.elem_patch,
+            v, inverted = anp_k.patch_volumes(u, self.tets, self.dminv, self.hdiag, self.vol0, self.elem_patch,
                                               self.part_ptr, len(self.patch_V))
             if inverted == 0:
                 d1, d2, e_vol = anp_k.patch_pressures(v, self.patch_V, self.patch_k)
                 energy += e_vol
                 qvol = anp_k.element_pressure(self.elem_patch, d1)
         if inverted == 0:
-            e_el, inverted = assemble(u, self.tets, self.dminv, self.vol0, self.mat_kind, self.mat_par,
+            e_el, inverted = assemble(u, self.tets, self.dminv, self.hdiag, self.vol0, self.mat_kind, self.mat_par,
                                       self.elem_mat, self.part_ptr, self.node_ptr, qvol, self.pattern.bptr,
                                       self.pattern.deg3, self.kpos, R, data, want_tangent)
             energy += e_el
@@ -143,7 +157,7 @@ class FEMSystem:
             R[:] = np.nan  # the assembly stopped part-way; nothing here is usable
             return Evaluation(R, np.inf, None, int(inverted))
         if self.formulation == "anp" and want_tangent:
-            anp_k.assemble_patch_tangent(u, self.tets, self.dminv, self.vol0, self.patch_elem_ptr,
+            anp_k.assemble_patch_tangent(u, self.tets, self.dminv, self.hdiag, self.vol0, self.patch_elem_ptr,
                                          self.patch_elems, self.patch_node_ptr, self.patch_nodes,
                                          self.patch_kpos, d2, self.patch_V, self.pattern.bptr,
                                          self.pattern.deg3, data)
