@@ -18,11 +18,18 @@ def __getattr__(name: str):
     if name == "layered_slab":
         from .anatomy.slab import layered_slab
         return layered_slab
+    if name == "build_face":
+        from .anatomy.face import build_face
+        return build_face
+    if name in ("load_model", "save_model"):
+        from . import meshfile
+        return getattr(meshfile, name)
     raise AttributeError(f"module 'sagsim' has no attribute {name!r}")
 
 
 __all__ = [
     "ConvergenceError", "LinearSolverError", "MaterialError", "MeshError", "ModelError", "SagsimError",
     "ScenarioError", "MooneyRivlin", "NeoHookean", "Landmark", "Layer", "Loads", "Springs", "State",
-    "TissueModel", "solve_static", "NewtonOptions", "layered_slab", "__version__",
+    "TissueModel", "solve_static", "NewtonOptions", "layered_slab", "build_face", "load_model", "save_model",
+    "__version__",
 ]

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from sagsim.anatomy.face import FaceParams, build_face, face_quality
+from sagsim.anatomy.face import FaceParams, build_face
+from sagsim.anatomy.mesh import quality_report
 from sagsim.anatomy.layers import LAYER_STACK
 from sagsim.model import Layer, tet_volumes
 from sagsim.solvers.fem import NewtonOptions, solve_static
@@ -14,31 +15,28 @@ def face():
 
 
 def test_face_mesh_is_valid_and_reports_its_quality(face):
-    q = face_quality(face)
+    q = quality_report(face.nodes, face.tets)
     assert q["inverted"] == 0 and q["tetrahedra"] == face.n_tets <= 5000
     assert q["median_aspect_ratio"] < 5.0 and q["min_dihedral_deg"] > 1.0
     assert set(np.unique(face.tet_layer)) == {int(s.layer) for s in LAYER_STACK}
 
 
-def _level_area(face, level, per_level):
-    """Area of the triangulated surface at a node level of the layered grid."""
-    off = level * per_level
-    tri = face.skin_faces - (face.n_nodes - per_level) + off
-    p = face.nodes[tri]
-    return 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1).sum()
-
-
 def test_layer_volumes_equal_thickness_times_area(face):
+    """Each layer's volume against the sum over its prism columns of (thickness along the
+    mid-surface normal) x (mid-surface area): measured to agree within 4e-5 on the coarse face
+    (the difference is the prisms' curvature, second order)."""
     per_level = len(face.fixed)
     vol = tet_volumes(face.nodes, face.tets)
+    bone_tri = face.skin_faces - (face.n_nodes - per_level)
     level = 0
-    for spec, cells in zip(LAYER_STACK, (1, 1, 1, 1)):
-        inner, outer = face.nodes[level * per_level:(level + 1) * per_level], face.nodes[(level + cells) * per_level:(level + cells + 1) * per_level]
-        t = np.linalg.norm(outer - inner, axis=1).mean()  # the stacking direction is a unit vector
-        area = 0.5 * (_level_area(face, level, per_level) + _level_area(face, level + cells, per_level))
-        # thickness varies by region, so compare with the mean thickness: a loose, but failing, check
-        assert vol[face.tet_layer == spec.layer].sum() == pytest.approx(t * area, rel=0.15), spec.layer.name
-        level += cells
+    for spec in LAYER_STACK:  # one cell through each layer on the coarse face
+        inner, outer = face.nodes[bone_tri + level * per_level], face.nodes[bone_tri + (level + 1) * per_level]
+        mid = 0.5 * (inner + outer)
+        normal = np.cross(mid[:, 1] - mid[:, 0], mid[:, 2] - mid[:, 0])
+        area = 0.5 * np.linalg.norm(normal, axis=1)
+        thickness = np.einsum("fkj,fj->f", outer - inner, normal / (2 * area[:, None])) / 3
+        assert vol[face.tet_layer == spec.layer].sum() == pytest.approx((thickness * area).sum(), rel=1e-3), spec.layer.name
+        level += 1
 
 
 def test_bone_is_fixed_and_the_skin_faces_outwards(face):

@@ -19,7 +19,7 @@ from ..errors import MeshError
 from ..model import Landmark, Layer, TissueModel
 from . import layers as lay
 from . import ligaments as lig
-from .mesh import layered_tets, quality_report
+from .mesh import face_owners, layered_tets
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def _landmarks(model: TissueModel, params: FaceParams) -> dict[str, Landmark]:
     """Named points on the skin: each anatomical target, seen from the vertical axis, is
     placed where that ray meets the skin surface, as barycentric weights in the tetrahedron
     that owns the skin triangle there (so it survives as a material point)."""
-    face_tet = _tet_of_faces(model)
+    face_tet = face_owners(model.tets, model.skin_faces)
     p = model.nodes[model.skin_faces]
     out = {}
     for name, (phi, y) in lay.landmark_targets(params).items():
@@ -217,22 +217,3 @@ def _ray_triangles(origin: np.ndarray, direction: np.ndarray, p: np.ndarray):
         return None
     f = int(np.flatnonzero(hit)[np.argmin(t[hit])])
     return f, np.array([1.0 - u[f] - v[f], u[f], v[f]])
-
-
-def _tet_of_faces(model: TissueModel) -> np.ndarray:
-    """For each skin triangle, the tetrahedron that has it as a face."""
-    keys = np.sort(model.skin_faces, axis=1)
-    table = {tuple(k): i for i, k in enumerate(keys)}
-    out = np.full(len(keys), -1, np.int64)
-    for local in ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)):
-        tri = np.sort(model.tets[:, local], axis=1)
-        for e, k in enumerate(map(tuple, tri)):
-            i = table.get(k)
-            if i is not None:
-                out[i] = e
-    return out
-
-
-def face_quality(model: TissueModel) -> dict:
-    """quality_report of a face's mesh."""
-    return quality_report(model.nodes, model.tets)

@@ -167,3 +167,18 @@ def quality_report(nodes: np.ndarray, tets: np.ndarray) -> dict:
         "median_aspect_ratio": float(np.median(aspect)),
         "inverted": int((vol <= 0).sum()),
     }
+
+
+def face_owners(tets: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """For each boundary triangle of ``faces`` (F,3), the tetrahedron that has it as a face
+    (-1 if none): matched on sorted node triples, all at once."""
+    n = int(max(tets.max(), faces.max())) + 1
+    local = np.array([[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]])
+    tri = np.sort(tets[:, local].reshape(-1, 3), axis=1)
+    key = (tri[:, 0] * n + tri[:, 1]) * n + tri[:, 2]  # < 2^63 for meshes below ~2e6 nodes
+    want = np.sort(faces, axis=1)
+    want_key = (want[:, 0] * n + want[:, 1]) * n + want[:, 2]
+    order = np.argsort(key, kind="stable")
+    pos = np.clip(np.searchsorted(key[order], want_key), 0, len(key) - 1)
+    found = key[order][pos] == want_key
+    return np.where(found, order[pos] // 4, -1)

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import MeshError
 from ..model import Landmark, TissueModel, tet_volumes
 from . import layers as lay
+from .mesh import face_owners
 
 FACE_SIZE_RANGE_M = (0.03, 0.5)  # a face (or a patch of one) is centimetres to decimetres across
 
@@ -140,12 +141,8 @@ def _is_odd(permutation: np.ndarray) -> bool:
 def _place(model: TissueModel, landmarks: dict, where: str) -> dict[str, Landmark]:
     """Each named point on the skin triangle nearest to it (by centroid), as barycentric
     weights in the tetrahedron that owns that triangle."""
-    p = model.nodes[model.skin_faces]
-    centroid = p.mean(axis=1)
-    n_skin = int(model.skin_faces.max()) + 1  # the skin points come first (level 0)
-    on_skin = model.tets < n_skin
-    owner = {tuple(sorted(model.tets[e][on_skin[e]].tolist())): int(e)
-             for e in np.flatnonzero(on_skin.sum(axis=1) == 3)}
+    centroid = model.nodes[model.skin_faces].mean(axis=1)
+    owner = face_owners(model.tets, model.skin_faces)
     out = {}
     for name, xyz in landmarks.items():
         xyz = np.asarray(xyz, np.float64)
@@ -160,7 +157,7 @@ def _place(model: TissueModel, landmarks: dict, where: str) -> dict[str, Landmar
         if uv.sum() > 1:
             uv /= uv.sum()
         weights = np.array([1 - uv.sum(), uv[0], uv[1]])
-        e = owner[tuple(sorted(int(t) for t in tri))]
+        e = int(owner[f])
         bary = np.zeros(4)
         for node, wgt in zip(tri, weights):
             bary[np.flatnonzero(model.tets[e] == node)[0]] = wgt

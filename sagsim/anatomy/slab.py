@@ -1,6 +1,6 @@
 """The layered slab: a patch of cheek as a block of skin, superficial fat, SMAS and deep fat on
-bone. It is the default model until the procedural face exists, and a small, honest test bed:
-the same layers, materials and gravity as the face, in a shape whose behaviour is easy to read.
+bone. A small, honest test bed (`sagsim demo --model slab`): the same layers, materials and
+gravity as the face, in a shape whose behaviour is easy to read.
 
 Axes as everywhere in sagsim: x lateral, y superior (up), z anterior; bone is the plane z = 0,
 the skin faces +z, gravity pulls along -y, so the tissue shears downward over the bone.
