@@ -47,7 +47,7 @@ def test_element_kernel_equals_numpy_twin(name):
         if np.linalg.det(x[1:].T - x[0][:, None]) * V0 <= 0:
             continue
         dminv = np.linalg.inv((X[1:] - X[0]).T)
-        f, K, W = element_force_tangent(kind, p0, p1, k, x - X, dminv, V0, 0.0)
+        f, K, W = element_force_tangent(kind, p0, p1, k, x - X, dminv, V0, np.zeros((3, 3)))
         f2, K2, W2 = twins.element(kind, p0, p1, k, X, x)
         np.testing.assert_allclose(f, f2, rtol=1e-11, atol=1e-12 * np.abs(f2).max())
         np.testing.assert_allclose(K, K2, rtol=1e-11, atol=1e-12 * np.abs(K2).max())

@@ -48,9 +48,18 @@ def stress_and_tangent(kind: int, p0: float, p1: float, k: float, F: np.ndarray)
     return W + W_vol, P + P_vol, A + A_vol
 
 
-def element(kind, p0, p1, k, X, x):
-    """Element force (4,3), tangent (12,12) and energy."""
+def grown(X, Fg=None):
+    """Shape gradients and volume of the stress-free shape: the reference corners X mapped by
+    the growth tensor Fg (dN/dX Fg^-1, V0 det Fg)."""
     G, V0 = shape_gradients(X)
+    if Fg is None:
+        return G, V0
+    return G @ np.linalg.inv(Fg), V0 * np.linalg.det(Fg)
+
+
+def element(kind, p0, p1, k, X, x, Fg=None):
+    """Element force (4,3), tangent (12,12) and energy (stress-free shape: X grown by Fg)."""
+    G, V0 = grown(X, Fg)
     F = x.T @ G
     W, P, A = stress_and_tangent(kind, p0, p1, k, F)
     f = V0 * G @ P.T  # f_ai = V0 P_ij G_aj
@@ -58,16 +67,16 @@ def element(kind, p0, p1, k, X, x):
     return f, K, V0 * W
 
 
-def assemble_dense(model, x):
+def assemble_dense(model, x, growth=None):
     """Internal force (3N,), tangent (3N,3N) and energy of a TissueModel, element by element,
-    standard formulation, springs included."""
+    standard formulation, springs included; ``growth`` (M,3,3) growth tensors."""
     n = model.n_nodes
     R = np.zeros(3 * n)
     K = np.zeros((3 * n, 3 * n))
     E = 0.0
     for e, tet in enumerate(model.tets):
         kind, p0, p1, k = model.materials[model.tet_layer[e]].kernel_params()
-        f, Ke, We = element(kind, p0, p1, k, model.nodes[tet], x[tet])
+        f, Ke, We = element(kind, p0, p1, k, model.nodes[tet], x[tet], None if growth is None else growth[e])
         dofs = (3 * tet[:, None] + np.arange(3)).ravel()
         R[dofs] += f.ravel()
         K[np.ix_(dofs, dofs)] += Ke
@@ -105,9 +114,9 @@ def springs_dense(springs, x):
     return R, K, E
 
 
-def anp_energy_force(model, x):
+def anp_energy_force(model, x, growth=None):
     """Averaged-nodal-pressure energy and internal force: shear part per element, volumetric
-    part U = k/2 (ln J)^2 per (node, layer) patch with J_p = v_p / V_p."""
+    part U = k/2 (ln J)^2 per (node, layer) patch with J_p = v_p / V_p; ``growth`` as above."""
     n = model.n_nodes
     R = np.zeros(3 * n)
     E = 0.0
@@ -116,7 +125,7 @@ def anp_energy_force(model, x):
     for e, tet in enumerate(model.tets):
         mat = model.materials[model.tet_layer[e]]
         kind, p0, p1, k = mat.kernel_params()
-        G, V0 = shape_gradients(model.nodes[tet])
+        G, V0 = grown(model.nodes[tet], None if growth is None else growth[e])
         F = x[tet].T @ G
         W, P, _ = stress_and_tangent(kind, p0, p1, 0.0, F)  # k = 0: shear part only
         R[(3 * tet[:, None] + np.arange(3)).ravel()] += (V0 * G @ P.T).ravel()

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import ConvergenceError, LinearSolverError
 from ..model import Loads, State, TissueModel
 from .linear import LinearSolver
-from .system import FEMSystem
+from .system import FEMSystem, growth_tensors
 
 log = logging.getLogger("sagsim.fem")
 
@@ -118,7 +118,8 @@ def constrained_dofs(model: TissueModel, loads: Loads) -> tuple[np.ndarray, np.n
 
 def solve_static(model: TissueModel, state: State | None = None, loads: Loads | None = None,
                  options: NewtonOptions | None = None, *, from_loads: Loads | None = None,
-                 system: FEMSystem | None = None, linear: LinearSolver | None = None) -> tuple[State, SolveLog]:
+                 from_growth: np.ndarray | None = None, system: FEMSystem | None = None,
+                 linear: LinearSolver | None = None) -> tuple[State, SolveLog]:
     """Static equilibrium of ``model`` under ``loads``, starting from ``state``.
 
     Forces are ramped from ``from_loads`` (default: none) to ``loads``, and prescribed
@@ -127,8 +128,11 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     warm start. Pass a prepared ``system``, and a ``linear`` solver, to reuse their set-up
     (pattern, factorisation or AMG hierarchy) across a sequence of solves on one mesh.
 
-    ``state.internal["volume_growth"]`` (M,), when present, scales each element's stress-free
-    volume (fat deflation, for instance; see FEMSystem.set_reference).
+    ``state.internal["growth"]``, when present, maps each element's reference shape to its
+    stress-free shape: (M,) volume factors or (M,3,3) growth tensors (fat deflation, skin
+    thinning, creep; see FEMSystem.set_reference). With ``from_growth`` (the growth the start
+    state is in equilibrium with) the growth is ramped along with the loads, so that cut-backs
+    also shorten a growth increment too large to take at once.
 
     Returns the equilibrium State (same reference and internal variables) and the SolveLog.
     """
@@ -136,11 +140,18 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     loads = loads or Loads()
     loads.validate(model)
     state = state or State.initial(model)
-    growth = state.internal.get("volume_growth")
-    if system is None or system.model is not model or system.formulation != opts.formulation:
+    growth = state.internal.get("growth")
+    growth = None if growth is None else growth_tensors(growth, model.n_tets)
+    if system is None or system.formulation != opts.formulation:
         system = FEMSystem(model, state.reference, opts.formulation)
-    if not (np.array_equal(system.reference, state.reference)
-            and _same(system.volume_growth, None if growth is None else np.asarray(growth))):
+    if system.model is not model:
+        system.update_parameters(model)  # same mesh, new parameters (or a ModelError)
+    ramp = None
+    if from_growth is not None and growth is not None:
+        ramp = growth_tensors(from_growth, model.n_tets)
+        if np.array_equal(ramp, growth):
+            ramp = None
+    if ramp is None and not (np.array_equal(system.reference, state.reference) and _same(system.growth, growth)):
         system.set_reference(state.reference, growth)
     X = state.reference.ravel()
     dofs, target = constrained_dofs(model, loads)
@@ -170,6 +181,8 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
         trial = u.copy()
         trial[dofs] = (1.0 - lam_to) * u_start + lam_to * target
         f_ext = (1.0 - lam_to) * f_from + lam_to * f_to
+        if ramp is not None:
+            system.set_reference(state.reference, (1.0 - lam_to) * ramp + lam_to * growth)
         try:
             trial = _newton(system, trial, f_ext, dofs, opts, linear, rec)
             rec.converged = True

@@ -33,6 +33,24 @@ class Evaluation:
     inverted: int
 
 
+def growth_tensors(growth: np.ndarray, n_tets: int) -> np.ndarray:
+    """(M,3,3) growth tensors from (M,) volume factors or (M,3,3) tensors, checked: finite,
+    and each with a positive determinant (a growth cannot turn an element inside out)."""
+    g = np.asarray(growth, np.float64)
+    if g.shape == (n_tets,):
+        if not (np.isfinite(g).all() and (g > 0).all()):
+            raise ModelError(f"growth: expected ({n_tets},) finite volume factors > 0")
+        return np.cbrt(g)[:, None, None] * np.eye(3)
+    if g.shape != (n_tets, 3, 3) or not np.isfinite(g).all():
+        raise ModelError(f"growth: expected ({n_tets},) volume factors or ({n_tets}, 3, 3) finite growth tensors, "
+                         f"got shape {g.shape}")
+    det = np.linalg.det(g)
+    if not (det > 0).all():
+        e = int(np.flatnonzero(~(det > 0))[0])
+        raise ModelError(f"growth: tensor of tet {e} has determinant {det[e]:.3e}; expected > 0")
+    return g.copy()
+
+
 class FEMSystem:
     """Everything the kernels need for one model, reference configuration and formulation.
 
@@ -84,11 +102,12 @@ class FEMSystem:
 
     # -- reference-dependent data ---------------------------------------------------------------
 
-    def set_reference(self, X: np.ndarray, volume_growth: np.ndarray | None = None) -> None:
+    def set_reference(self, X: np.ndarray, growth: np.ndarray | None = None) -> None:
         """Recompute what depends on the stress-free shape (it remodels with age); the pattern
-        stays. ``volume_growth`` (M,), in model tet order: each element's stress-free volume
-        relative to its reference shape (0.8 = deflated by a fifth); neighbours that grow
-        differently no longer fit together, and the mismatch is carried as residual stress."""
+        stays. ``growth``, in model tet order, maps each element's reference shape to its
+        stress-free shape: (M,) volume factors (0.8 = deflated by a fifth, the same in every
+        direction) or (M,3,3) growth tensors Fg (thinning along a normal, creep). Neighbours
+        that grow differently no longer fit together; the mismatch is residual stress."""
         self.reference = np.ascontiguousarray(X, dtype=np.float64)
         p = self.reference[self.tets]
         Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))  # columns are edges
@@ -98,22 +117,42 @@ class FEMSystem:
             e = int(self.order[np.flatnonzero(bad)[0]])
             raise MeshError(f"{self.model.name}: reference tet {e} has volume {self.vol0[bad][0]:.3e} m^3; expected > 0")
         self.dminv = np.ascontiguousarray(np.linalg.inv(Dm))
-        self.hdiag = np.zeros(len(self.tets))
-        self.volume_growth = None
-        if volume_growth is not None:
-            growth = np.asarray(volume_growth, np.float64)
-            if growth.shape != (len(self.tets),) or not (np.isfinite(growth).all() and (growth > 0).all()):
-                raise ModelError(f"FEMSystem.volume_growth: expected ({len(self.tets)},) finite factors > 0")
-            self.volume_growth = growth.copy()
-            g = np.cbrt(growth[self.order])  # linear growth of each element, in system order
-            self.dminv /= g[:, None, None]
-            self.vol0 = self.vol0 * g**3
-            self.hdiag = 1.0 / g - 1.0
+        self.hoff = np.zeros((len(self.tets), 3, 3))
+        self.growth = None
+        if growth is not None:
+            Fg = growth_tensors(growth, len(self.tets))
+            self.growth = Fg
+            Fg = Fg[self.order]
+            Fg_inv = np.linalg.inv(Fg)
+            self.dminv = np.ascontiguousarray(self.dminv @ Fg_inv)
+            self.vol0 = self.vol0 * np.linalg.det(Fg)
+            self.hoff = np.ascontiguousarray(Fg_inv - np.eye(3))
         # lumped body force per unit gravity: a quarter of each element's mass to each node
         w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
         self.lumped_mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
         if self.formulation == "anp":
-            self._build_patches()
+            if not hasattr(self, "elem_patch"):
+                self._build_patches()
+            self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4),
+                                       minlength=len(self.patch_key))
+            self.patch_k = self.mat_par[self.patch_key % len(self.mat_kind), 2].copy()
+
+    def update_parameters(self, model: TissueModel) -> None:
+        """Take new material parameters and spring properties (aging changes them) from a
+        model with the same mesh and springs topology, keeping the pattern and partitions."""
+        old = self.model
+        same = (model.nodes.shape == old.nodes.shape and np.array_equal(model.tets, old.tets)
+                and np.array_equal(model.tet_layer, old.tet_layer)
+                and np.array_equal(model.springs.nodes, old.springs.nodes))
+        if not same:
+            raise ModelError(f"FEMSystem.update_parameters: {model.name} has another mesh or springs topology")
+        self.model = model
+        layers = sorted({int(v) for v in np.unique(model.tet_layer)})
+        params = [model.materials[lay].kernel_params() for lay in layers]
+        self.mat_kind = np.array([p[0] for p in params], np.int64)
+        self.mat_par = np.array([p[1:] for p in params], np.float64)
+        self.density = np.array([model.materials[lay].density for lay in layers])
+        self.set_reference(self.reference, self.growth)
 
     def gravity_force(self, gravity: np.ndarray) -> np.ndarray:
         """Nodal body force (3N,) of the given gravity acceleration (m/s^2)."""
@@ -142,14 +181,14 @@ class FEMSystem:
         inverted = 0
         qvol = np.zeros(0)
         if self.formulation == "anp":
-            v, inverted = anp_k.patch_volumes(u, self.tets, self.dminv, self.hdiag, self.vol0, self.elem_patch,
+            v, inverted = anp_k.patch_volumes(u, self.tets, self.dminv, self.hoff, self.vol0, self.elem_patch,
                                               self.part_ptr, len(self.patch_V))
             if inverted == 0:
                 d1, d2, e_vol = anp_k.patch_pressures(v, self.patch_V, self.patch_k)
                 energy += e_vol
                 qvol = anp_k.element_pressure(self.elem_patch, d1)
         if inverted == 0:
-            e_el, inverted = assemble(u, self.tets, self.dminv, self.hdiag, self.vol0, self.mat_kind, self.mat_par,
+            e_el, inverted = assemble(u, self.tets, self.dminv, self.hoff, self.vol0, self.mat_kind, self.mat_par,
                                       self.elem_mat, self.part_ptr, self.node_ptr, qvol, self.pattern.bptr,
                                       self.pattern.deg3, self.kpos, R, data, want_tangent)
             energy += e_el
@@ -157,7 +196,7 @@ class FEMSystem:
             R[:] = np.nan  # the assembly stopped part-way; nothing here is usable
             return Evaluation(R, np.inf, None, int(inverted))
         if self.formulation == "anp" and want_tangent:
-            anp_k.assemble_patch_tangent(u, self.tets, self.dminv, self.hdiag, self.vol0, self.patch_elem_ptr,
+            anp_k.assemble_patch_tangent(u, self.tets, self.dminv, self.hoff, self.vol0, self.patch_elem_ptr,
                                          self.patch_elems, self.patch_node_ptr, self.patch_nodes,
                                          self.patch_kpos, d2, self.patch_V, self.pattern.bptr,
                                          self.pattern.deg3, data)
@@ -202,14 +241,14 @@ class FEMSystem:
         return kpos
 
     def _build_patches(self) -> None:
-        """Patches are (node, material) pairs; see kernels/anp.py."""
+        """Patches are (node, material) pairs; see kernels/anp.py. Only their topology here:
+        their volumes and bulk moduli follow the reference and materials (set_reference)."""
         nm = len(self.mat_kind)
         key = self.tets * nm + self.elem_mat[:, None]
         uniq, inv = np.unique(key.ravel(), return_inverse=True)
         self.elem_patch = inv.reshape(-1, 4).astype(np.int64)
         n_p = len(uniq)
-        self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4), minlength=n_p)
-        self.patch_k = self.mat_par[uniq % nm, 2].copy()
+        self.patch_key = uniq
         # elements of each patch
         flat_p = self.elem_patch.ravel()
         flat_e = np.repeat(np.arange(len(self.tets)), 4)

@@ -23,7 +23,7 @@ from .tet4 import _element_kinematics
 
 
 @njit(cache=True, parallel=True)
-def patch_volumes(u, tets, dminv, hdiag, vol0, elem_patch, part_ptr, n_patches):
+def patch_volumes(u, tets, dminv, hoff, vol0, elem_patch, part_ptr, n_patches):
     """Volume changes v_p - V_p of the patches (kept apart from V_p so that small volumetric
     strains stay exact), over the element partitions of tet4.assemble.
     Returns (dv_p, inverted count)."""
@@ -31,17 +31,17 @@ def patch_volumes(u, tets, dminv, hdiag, vol0, elem_patch, part_ptr, n_patches):
     T = part_ptr.shape[0] - 2
     inverted = np.zeros(T + 1, np.int64)
     for t in prange(T):
-        inverted[t] = _patch_volumes_range(part_ptr[t], part_ptr[t + 1], u, tets, dminv, hdiag, vol0, elem_patch, v)
-    inverted[T] = _patch_volumes_range(part_ptr[T], part_ptr[T + 1], u, tets, dminv, hdiag, vol0, elem_patch, v)
+        inverted[t] = _patch_volumes_range(part_ptr[t], part_ptr[t + 1], u, tets, dminv, hoff, vol0, elem_patch, v)
+    inverted[T] = _patch_volumes_range(part_ptr[T], part_ptr[T + 1], u, tets, dminv, hoff, vol0, elem_patch, v)
     return v, inverted.sum()
 
 
 @njit(cache=True)
-def _patch_volumes_range(e0, e1, u, tets, dminv, hdiag, vol0, elem_patch, v):
+def _patch_volumes_range(e0, e1, u, tets, dminv, hoff, vol0, elem_patch, v):
     G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m = np.empty((4, 3))
     inverted = 0
     for e in range(e0, e1):
-        J, _, _ = _element_kinematics(u, tets[e], dminv[e], hdiag[e], G, f, c, m)
+        J, _, _ = _element_kinematics(u, tets[e], dminv[e], hoff[e], G, f, c, m)
         if J <= 0.0:
             inverted += 1
         for a in range(4):
@@ -77,7 +77,7 @@ def element_pressure(elem_patch, d1):
 
 
 @njit(cache=True)
-def assemble_patch_tangent(u, tets, dminv, hdiag, vol0, patch_elem_ptr, patch_elems, patch_node_ptr,
+def assemble_patch_tangent(u, tets, dminv, hoff, vol0, patch_elem_ptr, patch_elems, patch_node_ptr,
                            patch_nodes, patch_kpos, d2, V, bptr, deg3, data):
     """Add sum_p U''(J_p)/V_p g_p g_p^T. ``patch_nodes`` lists each patch's support nodes and
     ``patch_kpos`` the block positions of every (row node, column node) pair of that list,
@@ -95,7 +95,7 @@ def assemble_patch_tangent(u, tets, dminv, hdiag, vol0, patch_elem_ptr, patch_el
         nodes = patch_nodes[n0:n1]
         for q in range(patch_elem_ptr[p], patch_elem_ptr[p + 1]):
             e = patch_elems[q]
-            J, _, _ = _element_kinematics(u, tets[e], dminv[e], hdiag[e], G, f, c, mv)
+            J, _, _ = _element_kinematics(u, tets[e], dminv[e], hoff[e], G, f, c, mv)
             w = 0.25 * vol0[e] * J
             for a in range(4):
                 loc = np.searchsorted(nodes, tets[e, a])

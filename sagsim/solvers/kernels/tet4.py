@@ -25,12 +25,13 @@ MOONEY_RIVLIN = 1
 
 
 @njit(cache=True, inline="always")
-def _element_kinematics(u, tet, dminv, hdiag, G, f, c, m):
+def _element_kinematics(u, tet, dminv, hoff, G, f, c, m):
     """Fill G, f, c, m (4,3) for one element; return (J, ln J, I1 - 3).
 
-    Growth: an element whose stress-free volume grew by g^3 has ``dminv`` divided by g and
-    ``hdiag`` = 1/g - 1, so that F = (I + grad u) / g = I + H with H = grad u / g + hdiag I
-    (0 without growth).
+    Growth: an element whose stress-free shape is its reference shape mapped by a growth
+    tensor Fg has ``dminv`` = Dm^-1 Fg^-1 and ``hoff`` (3,3) = Fg^-1 - I, so that the elastic
+    deformation F = (I + grad u) Fg^-1 = I + H with H = grad u Fg^-1 + hoff (hoff = 0 without
+    growth).
 
     F = I + H with H = sum_a u_a G_a^T, the displacement gradient: working from
     displacements instead of positions keeps the stress exact to round-off relative to the
@@ -52,7 +53,9 @@ def _element_kinematics(u, tet, dminv, hdiag, G, f, c, m):
         H00 += u0 * g0; H01 += u0 * g1; H02 += u0 * g2
         H10 += u1 * g0; H11 += u1 * g1; H12 += u1 * g2
         H20 += u2 * g0; H21 += u2 * g1; H22 += u2 * g2
-    H00 += hdiag; H11 += hdiag; H22 += hdiag
+    H00 += hoff[0, 0]; H01 += hoff[0, 1]; H02 += hoff[0, 2]
+    H10 += hoff[1, 0]; H11 += hoff[1, 1]; H12 += hoff[1, 2]
+    H20 += hoff[2, 0]; H21 += hoff[2, 1]; H22 += hoff[2, 2]
     F00, F11, F22 = 1.0 + H00, 1.0 + H11, 1.0 + H22
     # cofactor matrix: F^-T = cof(F) / J
     C00 = F11 * F22 - H12 * H21; C01 = H12 * H20 - H10 * F22; C02 = H10 * H21 - F11 * H20
@@ -147,7 +150,7 @@ def _element_force_tangent(kind, p0, p1, V0, J, lnJ, I1m3, a1, a2, G, f, c, m, f
 
 
 @njit(cache=True, parallel=True)
-def assemble(u, tets, dminv, hdiag, vol0, mat_kind, mat_par, elem_mat, part_ptr, node_ptr, qvol,
+def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, node_ptr, qvol,
              bptr, deg3, kpos, R, data, want_K):
     """Element internal forces into R (3N,) and tangents into CSR ``data``, both zeroed here
     first, at displacements ``u`` (N,3) from the reference; returns (shear + standard volumetric energy, number of inverted elements).
@@ -166,10 +169,10 @@ def assemble(u, tets, dminv, hdiag, vol0, mat_kind, mat_par, elem_mat, part_ptr,
     for t in prange(T):
         _zero_rows(node_ptr[t], node_ptr[t + 1], bptr, R, data, want_K)
         energy[t], inverted[t] = _assemble_range(
-            part_ptr[t], part_ptr[t + 1], u, tets, dminv, hdiag, vol0, mat_kind, mat_par, elem_mat, qvol,
+            part_ptr[t], part_ptr[t + 1], u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
             bptr, deg3, kpos, R, data, want_K)
     energy[T], inverted[T] = _assemble_range(
-        part_ptr[T], part_ptr[T + 1], u, tets, dminv, hdiag, vol0, mat_kind, mat_par, elem_mat, qvol,
+        part_ptr[T], part_ptr[T + 1], u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
         bptr, deg3, kpos, R, data, want_K)
     return energy.sum(), inverted.sum()
 
@@ -186,7 +189,7 @@ def _zero_rows(n0, n1, bptr, R, data, want_K):
 
 
 @njit(cache=True)
-def _assemble_range(e0, e1, u, tets, dminv, hdiag, vol0, mat_kind, mat_par, elem_mat, qvol,
+def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
                     bptr, deg3, kpos, R, data, want_K):
     G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m4 = np.empty((4, 3))
     row = np.empty((4, 4, 3))  # per element node: the vectors a tangent row block is built from
@@ -198,7 +201,7 @@ def _assemble_range(e0, e1, u, tets, dminv, hdiag, vol0, mat_kind, mat_par, elem
         kind = mat_kind[m]
         p0, p1, kv = mat_par[m, 0], mat_par[m, 1], mat_par[m, 2]
         tet = tets[e]
-        J, lnJ, I1m3 = _element_kinematics(u, tet, dminv[e], hdiag[e], G, f, c, m4)
+        J, lnJ, I1m3 = _element_kinematics(u, tet, dminv[e], hoff[e], G, f, c, m4)
         if J <= 0.0:
             inverted += 1
             continue
@@ -276,13 +279,14 @@ def _scatter_tangent(e, tet, V0, ccoef, xcoef, kfc, kd, dd, sm, sc, full, G, f, 
 
 
 @njit(cache=True)
-def element_force_tangent(kind, p0, p1, kv, ue, dminv, V0, hdiag):
+def element_force_tangent(kind, p0, p1, kv, ue, dminv, V0, hoff):
     """One element's force (4,3), tangent (12,12) and energy, standard volumetric part, at
-    corner displacements ``ue`` (4,3), growth term ``hdiag`` (0: none). For tests and tools."""
+    corner displacements ``ue`` (4,3), growth term ``hoff`` (3,3; zeros: none). For tests and
+    tools."""
     G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m = np.empty((4, 3))
     fe = np.zeros((4, 3)); Ke = np.zeros((12, 12))
     tet = np.arange(4)
-    J, lnJ, I1m3 = _element_kinematics(ue, tet, dminv, hdiag, G, f, c, m)
+    J, lnJ, I1m3 = _element_kinematics(ue, tet, dminv, hoff, G, f, c, m)
     if J <= 0.0:
         return fe, Ke, np.nan
     e = _element_force_tangent(kind, p0, p1, V0, J, lnJ, I1m3, kv * lnJ, kv, G, f, c, m, fe, Ke)
