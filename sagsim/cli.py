@@ -32,6 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     mesh.add_argument("--landmarks", type=Path, help="JSON: landmark name -> [x, y, z] on the skin (with --skin)")
     mesh.set_defaults(run=_run_mesh)
 
+    age = sub.add_parser("age", help="age a face from a scenario (TOML): metrics, time series, pictures")
+    age.add_argument("scenario", type=Path, help="scenario file, e.g. examples/aging_default.toml")
+    age.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>); a run "
+                     "interrupted there resumes")
+    age.add_argument("--explain", action="store_true",
+                     help="also split the sag between the mechanisms (Shapley values; 2^n extra runs)")
+    age.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
+    age.add_argument("--quiet", action="store_true", help="no progress bar")
+    age.set_defaults(run=_run_age)
+
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
     bench_sub = bench.add_subparsers(dest="target", required=True)
     fem = bench_sub.add_parser("fem", help="the sagging cube: our FEM core against scikit-fem")
@@ -65,6 +75,52 @@ def _run_demo(args: argparse.Namespace) -> int:
     for line in summary["report"]:
         print(line)
     return 0
+
+
+def _run_age(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .aging.diagnosis import diagnose
+    from .aging.outputs import write_results
+    from .aging.run import run_aging
+    from .aging.scenario import check_against_model, load_scenario
+    from .meshfile import load_face
+
+    scenario = load_scenario(args.scenario)  # every scenario error surfaces here, before any solve
+    model = load_face(scenario.face)
+    check_against_model(scenario, model)
+    diag_model = None
+    if args.explain:
+        diag_model = model if scenario.diagnosis["face"] == scenario.face else load_face(scenario.diagnosis["face"])
+        check_against_model(scenario, diag_model)
+    out = args.out or Path("results") / scenario.name
+    result = run_aging(model, scenario.mechanisms, scenario.settings, out, progress=not args.quiet)
+    diagnosis = None
+    if args.explain:
+        settings = replace(scenario.settings, step_years=scenario.diagnosis["step_years"])
+        diagnosis = diagnose(diag_model, scenario.mechanisms, settings, scenario.diagnosis["mechanisms"],
+                             progress=not args.quiet)
+    paths = write_results(out, result, scenario, diagnosis, pictures=not args.no_pictures)
+    last = result.rows[-1]
+    t = result.timings
+    print(f"{scenario.name}: {model.name}, age {result.ages[0]:g} -> {result.ages[-1]:g} in "
+          f"{len(result.ages) - 1} steps (start {t['start_s']:.1f} s, median {_median(t['steps_s']):.2f} s per step)")
+    for key in ("jowl_descent_mm", "jawline_overhang_change_mm", "fat_moved_below_subnasale_ml",
+                "fat_centroid_descent_mm", "max_skin_displacement_mm"):
+        if key in last:
+            print(f"  {key:32s} {last[key]:8.3f}")
+    if diagnosis is not None:
+        print(f"what causes the sag ({diag_model.name}, {settings.step_years:g}-year steps; Shapley values, "
+              f"interaction = total - sum of each mechanism alone):")
+        print(diagnosis.table([o for o in diagnosis.outcomes if o in ("jowl_descent_mm", "jawline_overhang_change_mm",
+                               "fat_moved_below_subnasale_ml", "descent_mm:jowl_left",
+                               "descent_mm:malar_eminence_left", "descent_mm:oral_commissure_left")]))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _median(values) -> float:
+    return float(sorted(values)[len(values) // 2]) if values else 0.0
 
 
 def _run_mesh(args: argparse.Namespace) -> int:

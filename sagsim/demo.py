@@ -71,11 +71,5 @@ def _pictures(model, state, out: Path) -> list[Path]:
 
 
 def _face(resolution: str):
-    """The shipped face of that resolution when this is a source checkout, else built."""
-    from .anatomy.face import build_face
-    from .meshfile import load_model
-
-    shipped = Path(__file__).resolve().parents[1] / "meshes" / f"face_{resolution}.vtu"
-    if shipped.exists():
-        return load_model(shipped)[0]
-    return build_face(resolution)
+    from .meshfile import load_face
+    return load_face(resolution)

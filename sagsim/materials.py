@@ -14,7 +14,7 @@ next to the value. Where the literature gives a range, the middle is used and th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -70,6 +70,11 @@ class NeoHookean:
         """(kind, p0, p1, k) as the numba kernels read them."""
         return NEO_HOOKEAN, self.mu, 0.0, self.lam
 
+    def scaled(self, factor: float) -> "NeoHookean":
+        """The same solid with every modulus times ``factor`` (same Poisson ratio)."""
+        _check("factor", factor, factor > 0, "a modulus factor > 0")
+        return replace(self, mu=self.mu * factor, lam=self.lam * factor)
+
 
 @dataclass(frozen=True)
 class MooneyRivlin:
@@ -102,6 +107,11 @@ class MooneyRivlin:
 
     def kernel_params(self) -> tuple[int, float, float, float]:
         return MOONEY_RIVLIN, self.c10, self.c20, self.kappa
+
+    def scaled(self, factor: float) -> "MooneyRivlin":
+        """The same solid with every modulus times ``factor``."""
+        _check("factor", factor, factor > 0, "a modulus factor > 0")
+        return replace(self, c10=self.c10 * factor, c20=self.c20 * factor, kappa=self.kappa * factor)
 
 
 Material = NeoHookean | MooneyRivlin

@@ -98,3 +98,15 @@ def load_model(path: str | Path) -> tuple[TissueModel, dict]:
 
 def _fields(material) -> list[str]:
     return [f for f in ("mu", "lam", "c10", "c20", "kappa", "density", "source") if hasattr(material, f)]
+
+
+def load_face(face: str | Path) -> TissueModel:
+    """A face by name or file: "coarse", "default" or "fine" (the shipped mesh of a source
+    checkout, built when absent), or a model saved by `sagsim mesh` (.vtu + .json)."""
+    if str(face) in ("coarse", "default", "fine"):
+        shipped = Path(__file__).resolve().parents[1] / "meshes" / f"face_{face}.vtu"
+        if shipped.exists():
+            return load_model(shipped)[0]
+        from .anatomy.face import build_face
+        return build_face(str(face))
+    return load_model(face)[0]

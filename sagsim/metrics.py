@@ -39,7 +39,7 @@ def fold_depth_mm(model: TissueModel, x: np.ndarray, name: str, half_width: floa
     n = _skin_normal(model, p0)
     t = np.cross([0.0, 1.0, 0.0], n)  # horizontal and tangent to the skin
     t /= np.linalg.norm(t)
-    skin = np.unique(model.skin_faces)
+    skin = model.skin_nodes
     ref = model.nodes[skin]
     sides = [skin[np.argmin(np.linalg.norm(ref - (p0 + s * half_width * t), axis=1))] for s in (-1.0, 1.0)]
     p = model.landmark_position(name, x)
@@ -55,7 +55,7 @@ def jawline_overhang_mm(model: TissueModel, x: np.ndarray, bins: int = 12) -> fl
     the soft-tissue thickness; a blurred one (jowls over the border) increases it.
     """
     bone = model.nodes[model.fixed]
-    skin_nodes = np.unique(model.skin_faces)
+    skin_nodes = model.skin_nodes
     skin = x[skin_nodes]
     edges = np.linspace(bone[:, 0].min(), bone[:, 0].max(), bins + 1)
     overhang = []
@@ -77,6 +77,33 @@ def fat_volume_below_ml(model: TissueModel, x: np.ndarray, level_y: float) -> fl
     return float(1e6 * vol[centroid_y < level_y].sum())
 
 
+def fat_moved_below_ml(model: TissueModel, x_before: np.ndarray, x_after: np.ndarray, level_y: float) -> float:
+    """Fat volume (mL, in ``x_after``) that moved down across height ``level_y``: elements
+    whose centroid was above the level in ``x_before`` and is below it in ``x_after``, minus
+    those that moved up across it. Unlike the change of the volume below the level, this
+    does not count fat that deflated where it was: it is the midface volume *shift*."""
+    fat = np.isin(model.tet_layer, [int(layer) for layer in FAT_LAYERS])
+    tets = model.tets[fat]
+    y0 = x_before[tets].mean(axis=1)[:, 1]
+    y1 = x_after[tets].mean(axis=1)[:, 1]
+    vol = tet_volumes(x_after, tets)
+    down = (y0 >= level_y) & (y1 < level_y)
+    up = (y0 < level_y) & (y1 >= level_y)
+    return float(1e6 * (vol[down].sum() - vol[up].sum()))
+
+
+def fat_centroid_descent_mm(model: TissueModel, x_before: np.ndarray, x_after: np.ndarray) -> float:
+    """How far the volume-weighted centroid of all fat moved down (mm, positive = down)."""
+    fat = np.isin(model.tet_layer, [int(layer) for layer in FAT_LAYERS])
+    tets = model.tets[fat]
+
+    def centroid_y(x: np.ndarray) -> float:
+        v = tet_volumes(x, tets)
+        return float((v * x[tets].mean(axis=1)[:, 1]).sum() / v.sum())
+
+    return 1e3 * (centroid_y(x_before) - centroid_y(x_after))
+
+
 def summary(model: TissueModel, state: State, before: State | None = None) -> dict[str, float]:
     """The standard metrics of a face state, change from ``before`` (default: reference)."""
     x0 = model.nodes if before is None else before.x
@@ -91,6 +118,8 @@ def summary(model: TissueModel, state: State, before: State | None = None) -> di
     out["jawline_overhang_change_mm"] = jawline_overhang_mm(model, state.x) - jawline_overhang_mm(model, x0)
     level = model.landmark_position("subnasale")[1] if "subnasale" in marks else float(np.median(model.nodes[:, 1]))
     out["fat_below_subnasale_change_ml"] = fat_volume_below_ml(model, state.x, level) - fat_volume_below_ml(model, x0, level)
+    out["fat_moved_below_subnasale_ml"] = fat_moved_below_ml(model, x0, state.x, level)
+    out["fat_centroid_descent_mm"] = fat_centroid_descent_mm(model, x0, state.x)
     return out
 
 

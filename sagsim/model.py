@@ -6,6 +6,7 @@ patient's left), y superior (up), z anterior (out of the face); upright gravity 
 """
 from __future__ import annotations
 
+from functools import cached_property
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Mapping
@@ -197,6 +198,11 @@ class TissueModel:
     def volumes(self) -> np.ndarray:
         """Reference volume of each tetrahedron, m^3."""
         return tet_volumes(self.nodes, self.tets)
+
+    @cached_property
+    def skin_nodes(self) -> np.ndarray:
+        """Sorted indices of the nodes on the skin surface (computed once)."""
+        return np.unique(self.skin_faces)
 
     def with_(self, **changes) -> "TissueModel":
         """A copy with some fields replaced (validated again)."""

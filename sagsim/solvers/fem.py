@@ -160,14 +160,15 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     u = state.x.ravel() - X
     u_start = u[dofs].copy()
 
-    def external(ld: Loads) -> np.ndarray:
-        f = system.gravity_force(model.gravity * ld.gravity_scale)
+    def external(ld: Loads, grown: np.ndarray | None) -> np.ndarray:
+        f = system.gravity_force(model.gravity * ld.gravity_scale, grown)
         if ld.nodal_forces is not None:
             f = f + np.asarray(ld.nodal_forces, np.float64).ravel()
         return f
 
-    f_to = external(loads)
-    f_from = external(from_loads) if from_loads is not None else np.zeros_like(f_to)
+    # gravity follows the mass of the stress-free shape: with a growth ramp, each end its own
+    f_to = external(loads, growth)
+    f_from = external(from_loads, ramp if ramp is not None else growth) if from_loads is not None else np.zeros_like(f_to)
     linear = linear or LinearSolver(opts.linear_solver, coords=state.reference)
     if not np.isfinite(u).all():
         raise ConvergenceError(f"{model.name}: the start state has non-finite positions")

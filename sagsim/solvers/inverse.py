@@ -31,7 +31,8 @@ class InverseLog:
 
 
 def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loads: Loads | None = None,
-                     options: NewtonOptions | None = None, tol: float = 1e-3, max_iterations: int = 30
+                     options: NewtonOptions | None = None, tol: float = 1e-3, max_iterations: int = 30,
+                     *, system: FEMSystem | None = None, linear: LinearSolver | None = None
                      ) -> tuple[State, InverseLog]:
     """The stress-free reference of a shape ``captured`` (N,3) under ``loads``.
 
@@ -40,7 +41,8 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
     displacement the loads cause (and below 1e-12 m absolutely at least).
 
     Returns the State whose ``reference`` is the recovered unloaded shape and whose ``x`` is
-    its loaded equilibrium (the captured shape to within the tolerance), and the log.
+    its loaded equilibrium (the captured shape to within the tolerance), and the log. A
+    ``system`` and ``linear`` solver passed in are used (and left set up for what follows).
     Raises ConvergenceError when the misfit stops shrinking or max_iterations pass.
     """
     captured = np.asarray(model.nodes if captured is None else captured, np.float64)
@@ -48,8 +50,8 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
         raise ConvergenceError(f"{model.name}: the captured shape must be finite ({model.n_nodes}, 3) positions")
     loads = loads or Loads()
     opts = options or NewtonOptions(n_steps=2)
-    system = FEMSystem(model, captured, opts.formulation)
-    linear = LinearSolver(opts.linear_solver, coords=captured)  # one AMG hierarchy for all passes
+    system = system or FEMSystem(model, captured, opts.formulation)
+    linear = linear or LinearSolver(opts.linear_solver, coords=captured)  # one AMG hierarchy for all passes
     X = captured.copy()
     u = np.zeros_like(X)  # displacement of the last forward solve: the next warm start
     history = InverseLog()

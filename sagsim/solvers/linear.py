@@ -247,6 +247,43 @@ class LinearSolver:
         if self.requested == "auto":
             self._method = None
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever the kept state (an AMG hierarchy) is rebuilt."""
+        return getattr(self._backend, "generation", 0)
+
+    def snapshot(self) -> dict:
+        """What a later process needs to continue a sequence of solves bit-identically: the
+        back end, and for amg-cg the matrix values its hierarchy was built from (a direct
+        back end keeps nothing across different matrices). Arrays, for np.savez."""
+        snap = {"method": np.array(self._method or "")}
+        if self._method == "amg-cg" and self._backend is not None and self._backend.built_from is not None:
+            b = self._backend.snapshot()
+            snap.update(indptr=self._pattern[1], indices=self._pattern[2], built_from=b["built_from"],
+                        base_rate=np.array(np.nan if b["base_rate"] is None else b["base_rate"]),
+                        stale=np.array(b["stale"]), solves_since_build=np.array(b["solves_since_build"]))
+        return snap
+
+    def restore(self, snap) -> None:
+        """Continue from a snapshot (see ``snapshot``)."""
+        self.reset()
+        method = str(snap["method"])
+        if not method:
+            return
+        self._method = method
+        self._backend = _BACKENDS[method](self)
+        if "built_from" in snap and method == "amg-cg":
+            indptr, indices = np.asarray(snap["indptr"]), np.asarray(snap["indices"])
+            n = len(indptr) - 1
+            A = sp.csr_matrix((np.asarray(snap["built_from"]), indices, indptr), shape=(n, n))
+            self._pattern = (n, indptr.copy(), indices.copy())
+            rows = np.repeat(np.arange(n), np.diff(indptr))
+            self._diag_pos = np.flatnonzero(indices == rows)
+            rate = float(snap["base_rate"])
+            self._backend.restore(A, {"built_from": A.data, "base_rate": None if np.isnan(rate) else rate,
+                                      "stale": bool(snap["stale"]),
+                                      "solves_since_build": int(snap["solves_since_build"])})
+
     def solve(self, A, b, rtol: float | None = None) -> tuple[np.ndarray, SolveInfo]:
         """Solve ``A x = b``. ``rtol`` overrides the relative residual CG must reach for this
         call only (an inexact Newton step asks for less while far from convergence)."""

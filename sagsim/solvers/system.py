@@ -117,6 +117,7 @@ class FEMSystem:
             e = int(self.order[np.flatnonzero(bad)[0]])
             raise MeshError(f"{self.model.name}: reference tet {e} has volume {self.vol0[bad][0]:.3e} m^3; expected > 0")
         self.dminv = np.ascontiguousarray(np.linalg.inv(Dm))
+        self.vol_ref = self.vol0.copy()  # before growth
         self.hoff = np.zeros((len(self.tets), 3, 3))
         self.growth = None
         if growth is not None:
@@ -154,9 +155,16 @@ class FEMSystem:
         self.density = np.array([model.materials[lay].density for lay in layers])
         self.set_reference(self.reference, self.growth)
 
-    def gravity_force(self, gravity: np.ndarray) -> np.ndarray:
-        """Nodal body force (3N,) of the given gravity acceleration (m/s^2)."""
-        return (self.lumped_mass[:, None] * np.asarray(gravity, np.float64)[None, :]).ravel()
+    def gravity_force(self, gravity: np.ndarray, growth: np.ndarray | None = None) -> np.ndarray:
+        """Nodal body force (3N,) of the given gravity acceleration (m/s^2): the lumped mass of
+        the current stress-free shape, or of the reference grown by ``growth`` (model order;
+        a deflated pad weighs less)."""
+        mass = self.lumped_mass
+        if growth is not None:
+            det = np.linalg.det(growth_tensors(growth, len(self.tets)))[self.order]
+            w = np.repeat(0.25 * self.vol_ref * det * self.density[self.elem_mat], 4)
+            mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
+        return (mass[:, None] * np.asarray(gravity, np.float64)[None, :]).ravel()
 
     # -- evaluation ----------------------------------------------------------------------------
 

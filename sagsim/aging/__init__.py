@@ -1,0 +1,12 @@
+"""Aging over decades: the mechanisms, the time loop, scenarios and the diagnosis of the sag.
+
+See mechanisms.py for what ages and by how much (with sources), run.py for the time loop and
+its checkpoints, scenario.py for the TOML scenarios, diagnosis.py for the split of the sag
+between mechanisms.
+"""
+from .mechanisms import (MECHANISMS, BoneResorption, FatDeflation, FatDescent, LigamentLaxity, SkinAging,
+                         default_mechanisms)
+from .run import AgingResult, AgingSettings, run_aging
+
+__all__ = ["MECHANISMS", "BoneResorption", "FatDeflation", "FatDescent", "LigamentLaxity", "SkinAging",
+           "default_mechanisms", "AgingResult", "AgingSettings", "run_aging"]

@@ -1,0 +1,175 @@
+"""Which mechanism causes how much of the sag: Shapley values over the aging mechanisms.
+
+The face is aged once for every subset S of the n mechanisms (2^n runs, sharing the start
+state). An outcome v(S) (a landmark's descent, a metric) is split exactly:
+
+    phi_i = sum over S not containing i of |S|! (n - |S| - 1)! / n! * (v(S + i) - v(S)),
+
+so that sum_i phi_i = v(all) - v(none), the total sag (Shapley 1953). Each mechanism's main
+effect v({i}) - v(none) is reported beside it; the interaction share, total - sum of main
+effects, says how much of the sag only appears when mechanisms act together (fat that can
+only descend once the ligaments let it).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..model import TissueModel
+from .run import AgingSettings, run_aging, start_state
+
+
+@dataclass
+class Diagnosis:
+    """Outcomes (names), players (mechanism names and labels), v per subset, the Shapley split
+    (players x outcomes), the main effects, the total and the interaction."""
+
+    players: list
+    labels: list
+    outcomes: list
+    values: dict
+    shapley: np.ndarray
+    main: np.ndarray
+    total: np.ndarray
+
+    @property
+    def interaction(self) -> np.ndarray:
+        return self.total - self.main.sum(axis=0)
+
+    def rows(self) -> list[dict]:
+        """One row per outcome: the total, each mechanism's Shapley value and share (%), its
+        main effect, and the interaction."""
+        out = []
+        for j, name in enumerate(self.outcomes):
+            row = {"outcome": name, "total": float(self.total[j])}
+            for i, p in enumerate(self.players):
+                row[f"{p}"] = float(self.shapley[i, j])
+            for i, p in enumerate(self.players):
+                row[f"{p}_share_pct"] = _share(self.shapley[i, j], self.total[j])
+            for i, p in enumerate(self.players):
+                row[f"{p}_alone"] = float(self.main[i, j])
+            row["interaction"] = float(self.interaction[j])
+            out.append(row)
+        return out
+
+    def dominant(self, outcome: str) -> str:
+        """Label of the mechanism with the largest share of ``outcome``."""
+        j = self.outcomes.index(outcome)
+        return self.labels[int(np.argmax(np.abs(self.shapley[:, j])))]
+
+    def table(self, outcomes: list[str] | None = None) -> str:
+        """Aligned text: per outcome, the total and each mechanism's Shapley value (share)."""
+        names = outcomes or self.outcomes
+        head = f"{'outcome':34s} {'total':>8s}  " + "  ".join(f"{lab[:18]:>18s}" for lab in self.labels) \
+            + f"  {'interaction':>11s}"
+        lines = [head]
+        for name in names:
+            j = self.outcomes.index(name)
+            cells = "  ".join(f"{self.shapley[i, j]:8.3f} ({_share(self.shapley[i, j], self.total[j]):4.0f}%)"
+                              for i in range(len(self.players)))
+            lines.append(f"{name:34s} {self.total[j]:8.3f}  {cells}  {self.interaction[j]:11.3f}")
+        return "\n".join(lines)
+
+    def bar_chart(self, path: str | Path, outcomes: list[str] | None = None, title: str = "") -> Path:
+        """Stacked horizontal bars: each outcome's total split by mechanism (matplotlib)."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from ..io import atomic_path
+        names = outcomes or self.outcomes
+        idx = [self.outcomes.index(n) for n in names]
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.6))
+        colors = plt.get_cmap("tab10").colors
+        y = np.arange(len(names))
+        left_pos = np.zeros(len(names))
+        left_neg = np.zeros(len(names))
+        for i, label in enumerate(self.labels):
+            v = self.shapley[i, idx]
+            base = np.where(v >= 0, left_pos, left_neg)
+            ax.barh(y, v, left=base, color=colors[i % 10], label=label)
+            left_pos += np.maximum(v, 0)
+            left_neg += np.minimum(v, 0)
+        ax.plot(self.total[idx], y, "k|", markersize=14, label="total")
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        ax.axvline(0, color="0.3", lw=0.8)
+        ax.set_xlabel("contribution (units of each outcome: mm or mL)")
+        ax.set_title(title or "What causes the sag (Shapley values over mechanisms)")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+        plt.close(fig)
+        return path
+
+
+def outcomes_of(result) -> tuple[list[str], np.ndarray]:
+    """The outcomes split by the diagnosis: every landmark's descent (mm, down positive) and
+    the end-age metrics."""
+    names, values = [], []
+    for lm, d in sorted(result.landmarks.items()):
+        names.append(f"descent_mm:{lm}")
+        values.append(-float(d[1]))
+    last = result.rows[-1]
+    for k, v in last.items():
+        if k not in ("age", "years", "newton_iterations", "step_seconds"):
+            names.append(k)
+            values.append(float(v))
+    return names, np.array(values)
+
+
+def diagnose(model: TissueModel, mechanisms: list, settings: AgingSettings, players: list[str] | None = None,
+             progress: bool = False) -> Diagnosis:
+    """Age ``model`` for every subset of ``players`` (names of enabled mechanisms; default all
+    enabled ones; the other enabled mechanisms act in every run) and split the outcomes."""
+    enabled = [m.name for m in mechanisms if m.enabled]
+    players = list(players or enabled)
+    n = len(players)
+    start = start_state(model, settings)
+    values = {}
+    subsets = [frozenset(c) for k in range(n + 1) for c in itertools.combinations(players, k)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(subsets), desc=f"diagnosis ({n} mechanisms, {len(subsets)} runs)", unit="run")
+    names = None
+    for S in subsets:
+        mechs = [replace(m, enabled=(m.name in S)) if m.name in players else m for m in mechanisms]
+        result = run_aging(model, mechs, settings, start=start)
+        names, values[S] = outcomes_of(result)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    phi, main = shapley_values(values, players)
+    labels = [next(m.label for m in mechanisms if m.name == p) for p in players]
+    total = values[frozenset(players)] - values[frozenset()]
+    return Diagnosis(players, labels, names, values, phi, main, total)
+
+
+def shapley_values(values: dict, players: list) -> tuple[np.ndarray, np.ndarray]:
+    """Shapley values (players x outcomes) and main effects v({i}) - v(none) of the game
+    ``values``: frozenset of players -> outcome vector, for every subset."""
+    n = len(players)
+    none = np.asarray(values[frozenset()], float)
+    phi = np.zeros((n, len(none)))
+    main = np.zeros((n, len(none)))
+    for i, p in enumerate(players):
+        others = [q for q in players if q != p]
+        main[i] = values[frozenset([p])] - none
+        for k in range(n):
+            w = math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+            for c in itertools.combinations(others, k):
+                S = frozenset(c)
+                phi[i] += w * (np.asarray(values[S | {p}]) - values[S])
+    return phi, main
+
+
+def _share(part: float, total: float) -> float:
+    return float(100.0 * part / total) if abs(total) > 1e-12 else 0.0

@@ -1,0 +1,305 @@
+"""Aging scenarios as TOML: the documented schema, units, and validation before any solve.
+
+A scenario file has three tables: ``[scenario]`` (the face, the ages, solver settings),
+``[mechanisms.<name>]`` (switches and parameters, defaults where absent) and ``[diagnosis]``
+(how `--explain` runs its mechanism subsets). Quantities are numbers in the documented unit or
+strings with a unit ("15 %/decade", "10 years"). Every mistake (an unknown key, a wrong
+unit, a negative age span, a rate out of range) raises ScenarioError with one line naming
+the file, the key and what was expected. ``schema_markdown()`` writes docs/scenarios.md.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ScenarioError
+from .mechanisms import FAT_LOSS_PER_DECADE, MECHANISM_TYPES, MECHANISMS, parameters
+from .run import AgingSettings
+
+RESOLUTIONS = ("coarse", "default", "fine")
+
+#: accepted unit spellings -> factor to the canonical unit (the key of the outer dict)
+UNITS = {
+    "years": {"yr": 1.0, "y": 1.0, "year": 1.0, "years": 1.0, "month": 1 / 12, "months": 1 / 12,
+              "decade": 10.0, "decades": 10.0},
+    "1/decade": {"1/decade": 1.0, "/decade": 1.0, "per decade": 1.0, "%/decade": 0.01, "1/yr": 10.0, "/yr": 10.0,
+                 "1/year": 10.0, "%/yr": 0.1, "%/year": 0.1},
+    "mm/decade": {"mm/decade": 1.0, "mm/yr": 10.0, "mm/year": 10.0, "um/yr": 0.01},
+    "-": {"": 1.0, "%": 0.01},
+}
+UNIT_WORDS = {"years": "a duration in years", "1/decade": "a fraction per decade", "mm/decade": "a rate in mm per decade",
+              "-": "a dimensionless number"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # "quantity", "bool", "str", "choice"
+    default: Any
+    doc: str
+    unit: str = "-"
+    range: tuple = (None, None)
+    choices: tuple = ()
+
+
+SCENARIO_FIELDS = (
+    Field("name", "str", "aging", "short name, used in titles"),
+    Field("description", "str", "", "what the scenario is for"),
+    Field("face", "str", "default", "built-in face resolution (coarse, default, fine) or a .vtu written by "
+          "`sagsim mesh`, relative to the scenario file"),
+    Field("start_age", "quantity", 40.0, "age of the captured face", "years", (0.0, 120.0)),
+    Field("end_age", "quantity", 70.0, "last age simulated (after start_age)", "years", (0.0, 130.0)),
+    Field("step_years", "quantity", 1.0, "time step", "years", (0.05, 20.0)),
+    Field("unloaded", "bool", True, "recover the stress-free shape first (the captured face already hangs "
+          "under gravity)"),
+    Field("formulation", "choice", "anp", "element formulation (anp: locking-free for nearly incompressible "
+          "tissue)", choices=("anp", "standard")),
+    Field("ligament_prestrain", "quantity", 0.05, "stretch of the ligaments in the captured face, so they carry "
+          "part of its weight from the start (ESTIMATE, calibratable)", "-", (0.0, 0.5)),
+    Field("force_tol", "quantity", 1e-4, "converged when the out-of-balance force is below this fraction of "
+          "the tissue's weight", "-", (1e-10, 1e-2)),
+)
+
+DIAGNOSIS_FIELDS = (
+    Field("face", "str", "coarse", "face the 2^n mechanism-subset runs use (coarse keeps --explain quick)"),
+    Field("step_years", "quantity", 2.0, "time step of the subset runs", "years", (0.05, 20.0)),
+    Field("mechanisms", "list", None, "mechanisms to split the sag between (default: the enabled ones)"),
+)
+
+
+@dataclass
+class Scenario:
+    """A validated scenario: where it came from, the face to load, run settings, mechanism
+    objects and the diagnosis settings."""
+
+    path: Path | None
+    name: str
+    description: str
+    face: str
+    settings: AgingSettings
+    mechanisms: list
+    diagnosis: dict = field(default_factory=dict)
+
+    def record(self) -> dict:
+        """JSON-ready description (for summary.json)."""
+        from .run import mechanism_record
+        return {"name": self.name, "description": self.description, "face": self.face,
+                "file": str(self.path) if self.path else None,
+                "settings": {f.name: getattr(self.settings, f.name) for f in fields(self.settings)},
+                "mechanisms": [mechanism_record(m) for m in self.mechanisms], "diagnosis": self.diagnosis}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError naming file and key on any fault."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror or exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    return parse_scenario(raw, path)
+
+
+def parse_scenario(raw: dict, path: Path | None = None) -> Scenario:
+    where = str(path) if path else "<scenario>"
+    _known(raw, ("scenario", "mechanisms", "diagnosis"), where, "")
+    top = _table(raw, "scenario", where, "")
+    _known(top, [f.name for f in SCENARIO_FIELDS], where, "[scenario]")
+    sc = {f.name: _value(f, top, where, "[scenario]") for f in SCENARIO_FIELDS}
+    if not sc["end_age"] > sc["start_age"]:
+        raise ScenarioError(f"{where}: [scenario] end_age: expected an age after start_age ({sc['start_age']:g}), "
+                            f"got {sc['end_age']:g}")
+    face = _face(sc["face"], path, where, "[scenario] face")
+    settings = AgingSettings(start_age=sc["start_age"], end_age=sc["end_age"], step_years=sc["step_years"],
+                             unloaded=sc["unloaded"], formulation=sc["formulation"], force_tol=sc["force_tol"],
+                             ligament_prestrain=sc["ligament_prestrain"])
+    mech_raw = _table(raw, "mechanisms", where, "")
+    _known(mech_raw, list(MECHANISM_TYPES), where, "[mechanisms]")
+    mechanisms = [_mechanism(cls, _table(mech_raw, cls.name, where, "mechanisms."), where) for cls in MECHANISMS]
+    diag_raw = _table(raw, "diagnosis", where, "")
+    _known(diag_raw, [f.name for f in DIAGNOSIS_FIELDS], where, "[diagnosis]")
+    diag = {"face": _face(_value(DIAGNOSIS_FIELDS[0], diag_raw, where, "[diagnosis]"), path, where, "[diagnosis] face"),
+            "step_years": _value(DIAGNOSIS_FIELDS[1], diag_raw, where, "[diagnosis]")}
+    players = diag_raw.get("mechanisms")
+    enabled = [m.name for m in mechanisms if m.enabled]
+    if players is None:
+        players = enabled
+    elif not (isinstance(players, list) and all(isinstance(p, str) for p in players)):
+        raise ScenarioError(f"{where}: [diagnosis] mechanisms: expected a list of mechanism names, got {players!r}")
+    for p in players:
+        if p not in enabled:
+            raise ScenarioError(f"{where}: [diagnosis] mechanisms: {p!r} is not an enabled mechanism; "
+                                f"expected some of {enabled}")
+    diag["mechanisms"] = list(players)
+    return Scenario(path, sc["name"], sc["description"], face, settings, mechanisms, diag)
+
+
+def check_against_model(scenario: Scenario, model) -> None:
+    """Checks that need the loaded face (before any solve): compartment names exist."""
+    where = str(scenario.path) if scenario.path else "<scenario>"
+    names = set(model.compartment_names)
+    for m in scenario.mechanisms:
+        if m.name == "fat_deflation" and m.enabled:
+            for comp in m.loss:
+                if comp not in names:
+                    raise ScenarioError(f"{where}: [mechanisms.fat_deflation.loss] {comp}: no such compartment in "
+                                        f"{model.name}; expected one of {sorted(names - {'none'})}")
+
+
+# -- fields -------------------------------------------------------------------------------------
+
+def _mechanism(cls, table: dict, where: str):
+    section = f"[mechanisms.{cls.name}]"
+    specs = parameters(cls)
+    _known(table, ["enabled"] + [f.name for f in specs], where, section)
+    values = {}
+    defaults = cls()
+    if "enabled" in table:
+        if not isinstance(table["enabled"], bool):
+            raise ScenarioError(f"{where}: {section} enabled: expected true or false, got {table['enabled']!r}")
+        values["enabled"] = table["enabled"]
+    for f in specs:
+        if f.name not in table:
+            continue
+        meta = f.metadata
+        if isinstance(getattr(defaults, f.name), dict):  # a per-compartment table
+            values[f.name] = _compartment_table(f, table[f.name], where, section)
+        else:
+            values[f.name] = _quantity(table[f.name], meta["unit"], meta["range"], where, f"{section} {f.name}")
+    return replace(defaults, **values)
+
+
+def _compartment_table(f, value, where: str, section: str) -> dict:
+    key = f"{section} {f.name}"
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: {key}: expected a table of compartment = rate, got {value!r}")
+    out = {k: v[0] for k, v in FAT_LOSS_PER_DECADE.items()}  # unnamed compartments keep their defaults
+    for comp, v in value.items():  # names are checked against the face once it is loaded
+        out[comp] = _quantity(v, f.metadata["unit"], f.metadata["range"], where, f"{key}.{comp}")
+    return out
+
+
+def _value(f: Field, table: dict, where: str, section: str):
+    key = f"{section} {f.name}"
+    if f.name not in table:
+        return f.default
+    v = table[f.name]
+    if f.kind == "quantity":
+        return _quantity(v, f.unit, f.range, where, key)
+    if f.kind == "bool":
+        if not isinstance(v, bool):
+            raise ScenarioError(f"{where}: {key}: expected true or false, got {v!r}")
+        return v
+    if f.kind == "choice":
+        if v not in f.choices:
+            raise ScenarioError(f"{where}: {key}: expected one of {list(f.choices)}, got {v!r}")
+        return v
+    if f.kind == "list":
+        return v
+    if not isinstance(v, str):
+        raise ScenarioError(f"{where}: {key}: expected a string, got {v!r}")
+    return v
+
+
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+def _quantity(value, unit: str, bounds: tuple, where: str, key: str) -> float:
+    """A number in the canonical ``unit``, or a string "<number> <unit>" converted to it."""
+    spellings = UNITS[unit]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ScenarioError(f"{where}: {key}: expected {UNIT_WORDS[unit]}, got {value!r}")
+    if isinstance(value, str):
+        m = _QUANTITY.match(value)
+        if not m:
+            raise ScenarioError(f"{where}: {key}: expected {UNIT_WORDS[unit]} like '{_example(unit)}', got {value!r}")
+        number, given = float(m.group(1)), m.group(2).lower().replace(" ", "")
+        table = {k.replace(" ", ""): f for k, f in spellings.items()}
+        table[""] = 1.0  # a bare number in a string: the canonical unit
+        if given not in table:
+            units = ", ".join(u for u in spellings if u) or "none"
+            raise ScenarioError(f"{where}: {key}: expected {UNIT_WORDS[unit]} (units: {units}), got unit "
+                                f"{m.group(2)!r}")
+        value = number * table[given]
+    value = float(value)
+    lo, hi = bounds
+    if not (value == value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ScenarioError(f"{where}: {key}: out of range: expected {lo:g} to {hi:g} {unit}, got {value:g}")
+    return value
+
+
+def _example(unit: str) -> str:
+    return {"years": "10 years", "1/decade": "12 %/decade", "mm/decade": "0.5 mm/decade", "-": "2.0"}[unit]
+
+
+def _face(face: str, path: Path | None, where: str, key: str) -> str:
+    if face in RESOLUTIONS:
+        return face
+    p = Path(face)
+    if not p.is_absolute() and path is not None:
+        p = path.parent / p
+    if p.suffix != ".vtu" or not p.exists():
+        raise ScenarioError(f"{where}: {key}: expected one of {list(RESOLUTIONS)} or an existing .vtu mesh, got {face!r}")
+    return str(p)
+
+
+def _table(raw: dict, name: str, where: str, prefix: str) -> dict:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: [{prefix}{name}]: expected a table, got {value!r}")
+    return value
+
+
+def _known(table: dict, allowed, where: str, section: str) -> None:
+    for key in table:
+        if key not in allowed:
+            sec = f"{section} " if section else ""
+            raise ScenarioError(f"{where}: {sec}{key}: unknown key; expected one of {', '.join(allowed)}")
+
+
+# -- documentation ------------------------------------------------------------------------------
+
+def schema_markdown() -> str:
+    """The scenario schema as Markdown, generated from the fields above and the mechanisms'
+    parameter metadata (docs/scenarios.md is this text; a test keeps them in step)."""
+    lines = ["# Aging scenarios (TOML)", "",
+             "Generated by `sagsim.aging.scenario.schema_markdown()`; do not edit by hand.", "",
+             "Quantities are a number in the listed unit, or a string with a unit: "
+             + "; ".join(f"{u}: {', '.join(repr(s) for s in sp if s)}" for u, sp in UNITS.items() if u != "-") + ".",
+             "Unknown keys, wrong units, out-of-range values and an end age not after the start age are errors "
+             "that name the file and the key, raised before any solve.", "",
+             "## [scenario]", "", "| key | default | unit | range | meaning |", "|---|---|---|---|---|"]
+    for f in SCENARIO_FIELDS:
+        lines.append(_row(f.name, f.default, f.unit if f.kind == "quantity" else "", f.range if f.kind == "quantity" else None,
+                          f.doc + (f" ({', '.join(f.choices)})" if f.choices else "")))
+    for cls in MECHANISMS:
+        lines += ["", f"## [mechanisms.{cls.name}]", "", " ".join((cls.__doc__ or "").split()), "",
+                  "| key | default | unit | range | meaning | source |", "|---|---|---|---|---|---|",
+                  f"| enabled | {str(cls.enabled).lower()} | | | switch | |"]
+        for f in parameters(cls):
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            if isinstance(default, dict):
+                default = "see below"
+            lines.append(_row(f.name, default, f.metadata["unit"], f.metadata["range"], f.metadata["doc"])
+                         + f" {f.metadata['source']} |")
+        if cls.name == "fat_deflation":
+            lines += ["", "`[mechanisms.fat_deflation.loss]` per compartment (1/decade):", "",
+                      "| compartment | default | source |", "|---|---|---|"]
+            lines += [f"| {k} | {v[0]:g} | {v[1]} |" for k, v in FAT_LOSS_PER_DECADE.items()]
+    lines += ["", "## [diagnosis]", "", "| key | default | unit | range | meaning |", "|---|---|---|---|---|"]
+    for f in DIAGNOSIS_FIELDS:
+        lines.append(_row(f.name, f.default, f.unit if f.kind == "quantity" else "",
+                          f.range if f.kind == "quantity" else None, f.doc))
+    return "\n".join(lines) + "\n"
+
+
+def _row(name, default, unit, bounds, doc) -> str:
+    d = str(default).lower() if isinstance(default, bool) else ("" if default is None else f"{default}")
+    r = f"{bounds[0]:g} to {bounds[1]:g}" if bounds and bounds[0] is not None else ""
+    return f"| {name} | {d} | {unit} | {r} | {doc} |"

@@ -1,0 +1,170 @@
+"""Aging: each mechanism does what it says, the time loop resumes bit for bit, nothing moves
+without a mechanism, and the diagnosis splits the sag exactly."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sagsim.aging import AgingSettings, default_mechanisms, run_aging
+from sagsim.aging.context import AgingContext, aged_model
+from sagsim.aging.diagnosis import diagnose, shapley_values
+from sagsim.aging.mechanisms import BoneResorption, FatDeflation, FatDescent, LigamentLaxity, SkinAging
+from sagsim.aging.run import start_state
+from sagsim.errors import ScenarioError
+from sagsim.meshfile import load_face
+from sagsim.model import Layer
+
+
+@pytest.fixture(scope="module")
+def face():
+    return load_face("coarse")
+
+
+@pytest.fixture(scope="module")
+def ctx(face):
+    return AgingContext(face)
+
+
+def only(*names, **changes):
+    """The default mechanisms with only ``names`` enabled (parameters changed by ``changes``)."""
+    out = []
+    for m in default_mechanisms():
+        m = replace(m, enabled=m.name in names)
+        fields = {k: v for k, v in changes.items() if hasattr(m, k)}
+        out.append(replace(m, **fields) if fields else m)
+    return out
+
+
+def test_ligament_laxity_compounds_stiffness_and_lengthens(face, ctx):
+    p = ctx.base_parameters()
+    LigamentLaxity(stiffness_loss=0.2, elongation=0.05).apply(ctx, 20.0, p)
+    np.testing.assert_allclose(p.spring_stiffness, face.springs.stiffness * 0.8**2)
+    np.testing.assert_allclose(p.spring_rest, face.springs.rest_length * 1.10)
+
+
+def test_skin_aging_thins_along_the_depth_normal_and_stiffens(face, ctx):
+    p = ctx.base_parameters()
+    SkinAging(modulus_ratio=2.0, modulus_span_years=40.0, thinning=0.05, laxity=0.02).apply(ctx, 20.0, p)
+    skin = ctx.elements_of_layer(Layer.SKIN)
+    n = ctx.depth_normal[skin]
+    Fg = p.growth[skin]
+    np.testing.assert_allclose(np.einsum("ei,eij,ej->e", n, Fg, n), 0.9)  # 10% thinner
+    t = np.cross(n, [0.3, 1.0, 0.1])
+    t /= np.linalg.norm(t, axis=1)[:, None]
+    np.testing.assert_allclose(np.linalg.norm(np.einsum("eij,ej->ei", Fg, t), axis=1), 1.04)  # 4% more area per side
+    other = np.setdiff1d(np.arange(face.n_tets), skin)
+    assert np.array_equal(p.growth[other], np.broadcast_to(np.eye(3), (len(other), 3, 3)))
+    assert p.materials[Layer.SKIN].mu == pytest.approx(face.materials[Layer.SKIN].mu * np.sqrt(2.0))
+
+
+def test_depth_normals_point_out_of_the_face(face, ctx):
+    skin = ctx.elements_of_layer(Layer.SKIN)
+    c = face.nodes[face.tets[skin]].mean(axis=1)
+    bone = face.nodes[face.fixed].mean(axis=0)
+    outward = np.einsum("ij,ij->i", ctx.depth_normal[skin], c - bone)
+    assert (outward > 0).mean() > 0.95
+
+
+def test_fat_deflation_acts_on_its_compartments_only(face, ctx):
+    p = ctx.base_parameters()
+    FatDeflation(loss={"SOOF": 0.1}).apply(ctx, 30.0, p)
+    soof = ctx.elements_of_compartment("SOOF")
+    assert len(soof) > 0
+    np.testing.assert_allclose(np.linalg.det(p.growth[soof]), 0.7)  # thickness only: volume = thickness
+    rest = np.setdiff1d(np.arange(face.n_tets), soof)
+    assert np.allclose(np.linalg.det(p.growth[rest]), 1.0)
+
+
+def test_fat_creep_is_objective_and_relaxes_stretch(face, ctx):
+    descent = FatDescent(time_constant=10.0)
+    X = face.nodes
+    I = np.broadcast_to(np.eye(3), (face.n_tets, 3, 3)).copy()
+    c, s = np.cos(0.3), np.sin(0.3)
+    R = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+    assert np.allclose(descent.remodel(ctx, X, X @ R.T, I, I, 5.0), I)  # a rotation is not remodelled
+    stretch = np.diag([1.0, 1.2, 1.0])
+    out = descent.remodel(ctx, X, X @ stretch.T, I, I, 10.0)
+    beta = 1.0 - np.exp(-1.0)
+    fat = ctx.fat_elements
+    np.testing.assert_allclose(out[fat], np.broadcast_to(np.diag([1.0, 1.2**beta, 1.0]), (len(fat), 3, 3)), atol=1e-12)
+    others = np.setdiff1d(np.arange(face.n_tets), fat)
+    assert np.array_equal(out[others], I[others])
+
+
+def test_bone_resorption_moves_bone_and_ligament_ends_inward(face, ctx):
+    p = ctx.base_parameters()
+    BoneResorption(enabled=True, maxilla=1.0, mandible=2.0).apply(ctx, 10.0, p)
+    moved = np.linalg.norm(p.bone_displacement, axis=1)
+    assert set(np.round(1e3 * moved[moved > 0], 9)) == {1.0, 2.0}
+    model, loads = aged_model(ctx, p)
+    assert len(loads.prescribed_dofs) == 3 * len(face.fixed)
+    shift = np.linalg.norm(model.springs.anchors - face.springs.anchors, axis=1)
+    assert shift.max() > 0.9e-3  # some ligament bone ends went with the bone
+
+
+def test_without_mechanisms_nothing_moves(face):
+    result = run_aging(face, only(), AgingSettings(end_age=46, step_years=3))
+    assert np.abs(result.frames[-1] - result.frames[0]).max() < 1e-9
+    assert abs(result.rows[-1]["jowl_descent_mm"]) < 1e-6
+
+
+def test_the_unloaded_start_reproduces_the_captured_face(face):
+    X0, x0 = start_state(face, AgingSettings())
+    sag = np.abs(x0 - X0).max()
+    assert sag > 1e-4  # gravity does move the face
+    assert np.abs(x0 - face.nodes).max() < 0.02 * sag
+
+
+def test_aging_sags_the_jowl_and_blurs_the_jawline(face):
+    result = run_aging(face, default_mechanisms(), AgingSettings(end_age=70, step_years=5))
+    jowl = result.metric("jowl_descent_mm")
+    assert np.all(np.diff(jowl) > 0) and jowl[-1] > 0.5  # descends every step
+    assert result.rows[-1]["jawline_overhang_change_mm"] > 0.5
+    assert result.rows[-1]["fat_moved_below_subnasale_ml"] > 0.0
+
+
+@pytest.mark.parametrize("linear_solver", ["amg-cg", "auto"])
+def test_an_interrupted_run_resumes_bit_identical(face, tmp_path, linear_solver):
+    settings = AgingSettings(end_age=48, step_years=2, linear_solver=linear_solver, unloaded=False)
+    mechs = default_mechanisms()
+    whole = run_aging(face, mechs, settings, tmp_path / "whole")
+    part = run_aging(face, mechs, settings, tmp_path / "cut", stop_after=2)
+    assert len(part.frames) == 3
+    resumed = run_aging(face, mechs, settings, tmp_path / "cut")
+    assert len(resumed.frames) == len(whole.frames)
+    for a, b in zip(whole.frames, resumed.frames):
+        assert np.array_equal(a, b)
+    assert [r | {"step_seconds": 0} for r in whole.rows] == [r | {"step_seconds": 0} for r in resumed.rows]
+
+
+def test_a_checkpoint_of_another_run_is_refused(face, tmp_path):
+    settings = AgingSettings(end_age=44, step_years=2, unloaded=False)
+    run_aging(face, default_mechanisms(), settings, tmp_path, stop_after=1)
+    other = [replace(m, time_constant=3.0) if isinstance(m, FatDescent) else m for m in default_mechanisms()]
+    with pytest.raises(ScenarioError, match="another run"):
+        run_aging(face, other, settings, tmp_path)
+
+
+def test_shapley_values_of_known_games():
+    players = ["a", "b", "c"]
+    subsets = [frozenset(s) for s in ([], ["a"], ["b"], ["c"], ["a", "b"], ["a", "c"], ["b", "c"], ["a", "b", "c"])]
+    additive = {S: np.array([sum({"a": 1.0, "b": 2.0, "c": 4.0}[p] for p in S)]) for S in subsets}
+    phi, main = shapley_values(additive, players)
+    np.testing.assert_allclose(phi[:, 0], [1.0, 2.0, 4.0])
+    np.testing.assert_allclose(main, phi)
+    both = {S: np.array([1.0 if {"a", "b"} <= S else 0.0]) for S in subsets}  # only a and b together
+    phi, main = shapley_values(both, players)
+    np.testing.assert_allclose(phi[:, 0], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(main, 0.0)
+
+
+def test_diagnosis_sums_to_the_total_sag(face):
+    mechs = only("skin", "fat_descent", "ligament_laxity")
+    d = diagnose(face, mechs, AgingSettings(end_age=60, step_years=10))
+    assert len(d.values) == 8
+    np.testing.assert_allclose(d.shapley.sum(axis=0), d.total, atol=1e-12)
+    np.testing.assert_allclose(d.main.sum(axis=0) + d.interaction, d.total, atol=1e-12)
+    j = d.outcomes.index("jowl_descent_mm")
+    assert d.total[j] > 0.3
+    assert np.abs(d.values[frozenset()]).max() < 1e-6  # no mechanism, no sag
+    assert d.dominant("jowl_descent_mm") in d.labels
