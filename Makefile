@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   - builds .venv, installs sagsim, runs the default job (layered slab under gravity)
+#   make demo   - builds .venv, installs sagsim, ages the default face 40 -> 70 (examples/aging_demo.toml)
 #   make test   - builds .venv, installs sagsim with test extras, runs the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sagsim demo --out $(OUT)
+	$(BIN)/sagsim age examples/aging_demo.toml --out $(OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

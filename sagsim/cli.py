@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="also split the sag between the mechanisms (Shapley values; 2^n extra runs)")
     age.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
     age.add_argument("--quiet", action="store_true", help="no progress bar")
+    age.add_argument("--keep-checkpoint", action="store_true",
+                     help="keep DIR/checkpoint after a finished run (it is what an interrupted run resumes from)")
     age.set_defaults(run=_run_age)
 
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
@@ -50,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     fem.add_argument("--no-peer", action="store_true", help="skip the scikit-fem runs")
     fem.add_argument("--linear-solver", default="auto", help="back end of sagsim's linear solves")
     fem.set_defaults(run=_run_bench_fem)
+    aging = bench_sub.add_parser("aging", help="the default aging run: seconds per simulated year by face size")
+    aging.add_argument("--faces", nargs="+", choices=["coarse", "default", "fine"], default=["coarse", "default"])
+    aging.add_argument("--years", type=float, default=30.0, help="simulated years (from age 40)")
+    aging.add_argument("--json", type=Path, help="write the records to this file too")
+    aging.set_defaults(run=_run_bench_aging)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -101,6 +108,9 @@ def _run_age(args: argparse.Namespace) -> int:
         diagnosis = diagnose(diag_model, scenario.mechanisms, settings, scenario.diagnosis["mechanisms"],
                              progress=not args.quiet)
     paths = write_results(out, result, scenario, diagnosis, pictures=not args.no_pictures)
+    if not args.keep_checkpoint:
+        import shutil
+        shutil.rmtree(out / "checkpoint", ignore_errors=True)  # the results hold everything now
     last = result.rows[-1]
     t = result.timings
     print(f"{scenario.name}: {model.name}, age {result.ages[0]:g} -> {result.ages[-1]:g} in "
@@ -157,6 +167,10 @@ def _run_bench_fem(args: argparse.Namespace) -> int:
     bench = _benchmarks_module("bench_fem")
     return bench.main(n_values=args.n, json_path=args.json, peer=not args.no_peer,
                       linear_solver=args.linear_solver)
+
+
+def _run_bench_aging(args: argparse.Namespace) -> int:
+    return _benchmarks_module("bench_aging").main(faces=args.faces, years=args.years, json_path=args.json)
 
 
 def _benchmarks_module(name: str):

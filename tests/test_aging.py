@@ -168,3 +168,11 @@ def test_diagnosis_sums_to_the_total_sag(face):
     assert d.total[j] > 0.3
     assert np.abs(d.values[frozenset()]).max() < 1e-6  # no mechanism, no sag
     assert d.dominant("jowl_descent_mm") in d.labels
+
+
+def test_the_predictor_is_exact_for_a_quadratic_path():
+    from sagsim.aging.run import _extrapolate
+    ages = np.array([40.0, 41.0, 43.0, 44.5])
+    path = [np.full((2, 3), 1.0 + 0.3 * (a - 40) - 0.02 * (a - 40) ** 2) for a in ages]
+    np.testing.assert_allclose(_extrapolate(ages, path[:3]), path[3], rtol=1e-12)
+    np.testing.assert_allclose(_extrapolate(ages[:2], path[:1]), path[0])  # one frame: stay

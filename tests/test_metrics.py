@@ -55,3 +55,27 @@ def test_gravity_sags_the_jowls_and_blurs_the_jawline(face):
     assert 0.1 < m["jowl_descent_mm"] < 5.0
     assert m["jawline_overhang_change_mm"] > 0
     assert m["fat_below_subnasale_change_ml"] > 0
+
+
+def test_fat_moved_below_counts_what_crosses_the_level(face):
+    fat = np.isin(face.tet_layer, [int(v) for v in metrics.FAT_LAYERS])
+    cy = face.nodes[face.tets[fat]].mean(axis=1)[:, 1]
+    level = float(np.median(cy))
+    drop = np.zeros_like(face.nodes)
+    drop[:, 1] = -0.003
+    x = face.nodes + drop
+    crossing = (cy >= level) & (cy - 0.003 < level)
+    expected = 1e6 * metrics.tet_volumes(x, face.tets[fat][crossing]).sum()
+    assert metrics.fat_moved_below_ml(face, face.nodes, x, level) == pytest.approx(expected, rel=1e-12)
+    assert metrics.fat_moved_below_ml(face, x, face.nodes, level) == pytest.approx(-expected, rel=1e-12)
+    assert metrics.fat_centroid_descent_mm(face, face.nodes, x) == pytest.approx(3.0, rel=1e-9)
+
+
+def test_fat_that_shrinks_in_place_has_not_moved(face):
+    fat = np.isin(face.tet_layer, [int(v) for v in metrics.FAT_LAYERS])
+    level = float(np.median(face.nodes[face.tets[fat]].mean(axis=1)[:, 1]))
+    c = face.nodes.mean(axis=0)
+    x = c + 0.98 * (face.nodes - c)  # a uniform 2% shrink about the centre moves centroids little
+    moved_ml = metrics.fat_moved_below_ml(face, face.nodes, x, level)
+    change = metrics.fat_volume_below_ml(face, x, level) - metrics.fat_volume_below_ml(face, face.nodes, level)
+    assert abs(moved_ml) < abs(change)  # the volume below changed mostly by shrinking, not by moving

@@ -284,7 +284,12 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
 def _linear_rtol(opts: NewtonOptions, r: float, r0: float) -> float:
     if opts.linear_rtol is not None:
         return opts.linear_rtol
-    return min(1e-2, max(1e-12, 0.1 * r / r0))
+    eta = min(1e-2, max(1e-12, 0.1 * r / r0))
+    # within four digits of the absolute tolerance, ask for what lands under it in this
+    # iteration: a few more CG iterations instead of one more assembly and solve (an aging
+    # year started from a good prediction then converges in one Newton iteration, not two)
+    finish = 0.5 * opts.atol / r
+    return min(eta, finish) if finish >= 1e-4 else eta
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
