@@ -79,6 +79,7 @@ class AgingResult:
     rows: list = field(default_factory=list)
     landmarks: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    final: tuple | None = None  # (model, loads, growth) at the last age: what a thread lift starts from
 
     def metric(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.rows])
@@ -177,7 +178,10 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
             bar.update(1)
     if bar is not None:
         bar.close()
-    result = AgingResult(model, settings, list(mechanisms), ages[:len(frames)], X0, frames, rows, timings=timings)
+    model_f, loads_f = aged_model(ctx, _parameters(ctx, active, ages[len(frames) - 1] - ages[0]))
+    final = (model_f, loads_f, growth_prev)  # growth_prev: what the last frame is in equilibrium with
+    result = AgingResult(model, settings, list(mechanisms), ages[:len(frames)], X0, frames, rows, timings=timings,
+                         final=final)
     result.landmarks = {name: 1e3 * (model.landmark_position(name, frames[-1]) - model.landmark_position(name, x0))
                         for name in model.landmarks}
     return result

@@ -17,6 +17,7 @@ from ..errors import MeshError, ModelError
 from ..model import TissueModel
 from .kernels import anp as anp_k
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
+from .kernels.cogs import assemble_cogs
 from .kernels.springs import assemble_springs
 from .kernels.tet4 import assemble
 
@@ -99,6 +100,7 @@ class FEMSystem:
         self.spring_kpos = self._spring_positions()
         self.set_reference(X)
         self._dirichlet_cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.set_cogs(None)
 
     # -- reference-dependent data ---------------------------------------------------------------
 
@@ -137,6 +139,17 @@ class FEMSystem:
             self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4),
                                        minlength=len(self.patch_key))
             self.patch_k = self.mat_par[self.patch_key % len(self.mat_kind), 2].copy()
+
+    def set_cogs(self, cogs) -> None:
+        """Points embedded in elements pulled to targets (thread cogs; None: none): an object
+        with ``tet`` (S,) element indices (model order), ``bary`` (S,4), ``targets`` (S,3) and
+        ``stiffness`` (S,) N/m. Their elements' corners are already coupled in the pattern."""
+        self.cogs = cogs
+        if cogs is not None and len(cogs.stiffness):
+            corners = self.model.tets[np.asarray(cogs.tet)]
+            self.cog_corners = corners
+            self.cog_kpos = self.pattern.block_positions(np.repeat(corners, 4, axis=1).ravel(),
+                                                         np.tile(corners, (1, 4)).ravel()).reshape(-1, 16)
 
     def update_parameters(self, model: TissueModel) -> None:
         """Take new material parameters and spring properties (aging changes them) from a
@@ -213,6 +226,11 @@ class FEMSystem:
             energy += assemble_springs(self.reference + u, s.nodes, s.anchors, s.stiffness, s.rest_length, s.tension_only,
                                        self.spring_kpos, self.pattern.bptr, self.pattern.deg3, R, data,
                                        want_tangent)
+        if self.cogs is not None and len(self.cogs.stiffness):
+            energy += assemble_cogs(self.reference + u, self.cog_corners, np.asarray(self.cogs.bary, np.float64),
+                                    np.asarray(self.cogs.targets, np.float64),
+                                    np.asarray(self.cogs.stiffness, np.float64), self.cog_kpos, self.pattern.bptr,
+                                    self.pattern.deg3, R, data, want_tangent)
         if constrained is not None and len(constrained):
             zero_pos, diag_pos, dofs = self.dirichlet(constrained)
             apply_dirichlet(data if want_tangent else np.zeros(0), R, zero_pos if want_tangent else zero_pos[:0],

@@ -1,0 +1,111 @@
+"""Threads and thread plans, and where their cogs sit in the face.
+
+A thread runs straight from its entry point to its fixation anchor (both on the skin, given as
+landmark names or points in metres) at the depth of one layer; its cogs sit along it from the
+entry end, at a spacing, and hold against a pull towards the anchor. Each cog is placed in the
+element of that layer under its point on the skin, by barycentric coordinates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..errors import ScenarioError
+from ..model import Layer, TissueModel
+from .materials import COG_HOLDING_FORCE, COG_STIFFNESS, MATERIALS
+
+LAYERS = {"superficial_fat": Layer.SUPERFICIAL_FAT, "smas": Layer.SMAS}
+
+
+@dataclass(frozen=True)
+class Thread:
+    """One barbed thread. Lengths in metres, forces in N. ``pull``: how far the thread is drawn
+    towards the anchor before its end is fixed (the surgeon's pull length)."""
+
+    name: str
+    entry: object  # landmark name or (3,) point
+    anchor: object
+    material: str = "PDO"
+    layer: str = "superficial_fat"
+    cogs: int = 8
+    cog_spacing: float = 0.004
+    holding_force: float = COG_HOLDING_FORCE
+    cog_stiffness: float = COG_STIFFNESS
+    pull: float = 0.003
+
+    def __post_init__(self):
+        if self.material not in MATERIALS:
+            raise ScenarioError(f"thread {self.name}: material: expected one of {list(MATERIALS)}, got {self.material!r}")
+        if self.layer not in LAYERS:
+            raise ScenarioError(f"thread {self.name}: layer: expected one of {list(LAYERS)}, got {self.layer!r}")
+        for key, ok in (("cogs", self.cogs >= 1), ("cog_spacing", self.cog_spacing > 0),
+                        ("holding_force", self.holding_force > 0), ("cog_stiffness", self.cog_stiffness > 0),
+                        ("pull", self.pull >= 0)):
+            if not ok:
+                raise ScenarioError(f"thread {self.name}: {key}: out of range, got {getattr(self, key)!r}")
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    threads: tuple = field(default_factory=tuple)
+    name: str = "plan"
+
+
+@dataclass
+class Cogs:
+    """All cogs of a plan, placed: element (model order), barycentric coordinates, position on
+    the face (m), unit direction towards the thread's anchor, and per-cog properties."""
+
+    thread: np.ndarray  # index into plan.threads
+    tet: np.ndarray
+    bary: np.ndarray
+    position: np.ndarray
+    direction: np.ndarray
+    holding_force: np.ndarray
+    stiffness: np.ndarray
+
+
+def point(model: TissueModel, where, x: np.ndarray, name: str, key: str) -> np.ndarray:
+    if isinstance(where, str):
+        if where not in model.landmarks:
+            raise ScenarioError(f"thread {name}: {key}: no landmark {where!r}; expected one of {sorted(model.landmarks)}")
+        return model.landmark_position(where, x)
+    p = np.asarray(where, float)
+    if p.shape != (3,) or not np.isfinite(p).all():
+        raise ScenarioError(f"thread {name}: {key}: expected a landmark name or [x, y, z] in metres, got {where!r}")
+    return p
+
+
+def place_cogs(model: TissueModel, plan: ThreadPlan, x: np.ndarray) -> Cogs:
+    """Place every cog of ``plan`` in configuration ``x`` (the aged face the lift starts from)."""
+    centroids = x[model.tets].mean(axis=1)
+    rows = []
+    for i, th in enumerate(plan.threads):
+        entry, anchor = point(model, th.entry, x, th.name, "entry"), point(model, th.anchor, x, th.name, "anchor")
+        length = float(np.linalg.norm(anchor - entry))
+        if (th.cogs - 1) * th.cog_spacing >= length:
+            raise ScenarioError(f"thread {th.name}: {th.cogs} cogs at {1e3 * th.cog_spacing:g} mm do not fit in its "
+                                f"{1e3 * length:.1f} mm path")
+        axis = (anchor - entry) / length
+        in_layer = np.flatnonzero(model.tet_layer == int(LAYERS[th.layer]))
+        tree = cKDTree(centroids[in_layer])
+        for c in range(th.cogs):
+            on_skin = entry + c * th.cog_spacing * axis
+            e = int(in_layer[tree.query(on_skin)[1]])
+            rows.append((i, e, _bary(x[model.tets[e]], centroids[e]), centroids[e], th))
+    tet = np.array([r[1] for r in rows])
+    pos = np.array([r[3] for r in rows])
+    anchors = np.array([point(model, r[4].anchor, x, r[4].name, "anchor") for r in rows])
+    d = anchors - pos
+    return Cogs(thread=np.array([r[0] for r in rows]), tet=tet, bary=np.array([r[2] for r in rows]), position=pos,
+                direction=d / np.linalg.norm(d, axis=1)[:, None],
+                holding_force=np.array([r[4].holding_force for r in rows]),
+                stiffness=np.array([r[4].cog_stiffness for r in rows]))
+
+
+def _bary(corners: np.ndarray, p: np.ndarray) -> np.ndarray:
+    T = (corners[1:] - corners[0]).T
+    b123 = np.linalg.solve(T, p - corners[0])
+    return np.concatenate([[1.0 - b123.sum()], b123])
