@@ -99,8 +99,7 @@ def fingerprint(model: TissueModel, mechanisms: list, settings: AgingSettings) -
 
 def mechanism_record(m) -> dict:
     """A mechanism's name, switch and parameter values (for summaries and fingerprints)."""
-    d = {k: v for k, v in asdict(m).items()}
-    return {"name": m.name, **d}
+    return {"name": m.name, **asdict(m)}
 
 
 def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | None = None,
@@ -141,9 +140,9 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         x0 = frames[0]
         log.info("resuming %s at age %.1f (step %d of %d)", model.name, ages[k_done], k_done, len(ages) - 1)
     timings["start_s"] = time.perf_counter() - t0
-    start = State(x=x0, reference=X0)
+    at_start = State(x=x0, reference=X0)
     if not rows:
-        rows.append(_metrics_row(model, start, start, ages[0], ages[0], 0, 0.0))
+        rows.append(_metrics_row(model, at_start, at_start, ages[0], ages[0], 0, 0.0))
     descent = next((m for m in active if isinstance(m, FatDescent)), None)
     _, loads_prev = aged_model(ctx, _parameters(ctx, active, ages[k_done] - ages[0]))
 
@@ -167,7 +166,7 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         growth_prev, loads_prev = growth, loads_k
         frames.append(state.x)
         dt = time.perf_counter() - t_step
-        rows.append(_metrics_row(model, state, start, ages[k], ages[0], slog.newton_iterations, dt))
+        rows.append(_metrics_row(model, state, at_start, ages[k], ages[0], slog.newton_iterations, dt))
         if ckpt is not None:
             ckpt.save_step(k, state.x, creep, growth_prev, rows, linear)
         timings["steps_s"].append(dt)
