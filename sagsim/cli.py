@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="keep DIR/checkpoint after a finished run (it is what an interrupted run resumes from)")
     age.set_defaults(run=_run_age)
 
+    lift = sub.add_parser("lift", help="lift a face with a thread plan (TOML): repositioning, cog forces, lift map")
+    lift.add_argument("plan", type=Path, help="thread plan, e.g. examples/lift_default.toml")
+    lift.add_argument("--out", type=Path, help="results folder (default: results/<plan name>)")
+    lift.add_argument("--quiet", action="store_true", help="no progress bar")
+    lift.set_defaults(run=_run_lift)
+
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
     bench_sub = bench.add_subparsers(dest="target", required=True)
     fem = bench_sub.add_parser("fem", help="the sagging cube: our FEM core against scikit-fem")
@@ -126,6 +132,19 @@ def _run_age(args: argparse.Namespace) -> int:
                                "fat_moved_below_subnasale_ml", "descent_mm:jowl_left",
                                "descent_mm:malar_eminence_left", "descent_mm:oral_commissure_left")]))
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _run_lift(args: argparse.Namespace) -> int:
+    from .meshfile import load_face
+    from .threads.outputs import lift_from_plan
+    from .threads.planfile import load_plan
+
+    plan = load_plan(args.plan)  # every plan error surfaces here, before any solve
+    out = args.out or Path("results") / plan.plan.name
+    summary = lift_from_plan(plan, out, load_face, progress=not args.quiet)
+    for line in summary["report"]:
+        print(line)
     return 0
 
 

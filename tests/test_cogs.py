@@ -3,7 +3,6 @@ and a pulled cog moves the tissue towards its target."""
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from sagsim.anatomy.mesh import box_tets
 from sagsim.materials import NeoHookean

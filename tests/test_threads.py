@@ -70,3 +70,55 @@ def test_a_thread_longer_than_its_path_is_refused(face):
     model, start = face
     with pytest.raises(ScenarioError, match="do not fit"):
         place_cogs(model, plan(0.002, cogs=40), start.x)
+
+
+PLAN = """
+[plan]
+name = "quick"
+face = "coarse"
+[[thread]]
+name = "jowl_left"
+entry = "jowl_left"
+anchor = "tragus_left"
+cogs = 4
+cog_spacing = "6 mm"
+pull = "3 mm"
+"""
+
+
+@pytest.mark.parametrize("extra, key, expected", [
+    ("colour = 'blue'\n", "[[thread]] 1 colour", "unknown key"),
+    ("holding_force = '2 Pa'\n", "[[thread]] 1 holding_force", "unit 'Pa'"),
+    ("material = 'silk'\n", "[[thread]] 1 thread jowl_left: material", "PDO"),
+    ("cog_stiffness = -3\n", "[[thread]] 1 cog_stiffness", "out of range"),
+])
+def test_a_bad_plan_is_one_line_naming_file_and_key(tmp_path, extra, key, expected):
+    from sagsim.threads.planfile import load_plan
+    path = tmp_path / "plan.toml"
+    path.write_text(PLAN + extra)
+    with pytest.raises(ScenarioError) as err:
+        load_plan(path)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg and key in msg and expected in msg
+
+
+def test_sagsim_lift_writes_the_landmark_and_cog_tables_and_the_map(tmp_path):
+    import csv
+    import json
+    import subprocess
+    import sys
+    path = tmp_path / "plan.toml"
+    path.write_text(PLAN)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "lift", str(path), "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    marks = {r["landmark"]: r for r in csv.DictReader(open(out / "landmarks.csv"))}
+    assert float(marks["jowl_left"]["lift_mm"]) > 0.2 > abs(float(marks["jowl_right"]["lift_mm"]))
+    cogs = list(csv.DictReader(open(out / "cogs.csv")))
+    assert len(cogs) == 4 and all(0 < float(c["force_N"]) <= float(c["holding_force_N"]) * 1.001 for c in cogs)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["threads"][0]["anchor_safe"] and summary["threads"][0]["tension_N"] > 0
+    import meshio
+    lift = meshio.read(out / "lift.vtu").point_data["lift"]
+    assert 2e-4 < np.abs(lift).max() < 3e-3
