@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     lift.add_argument("plan", type=Path, help="thread plan, e.g. examples/lift_default.toml")
     lift.add_argument("--out", type=Path, help="results folder (default: results/<plan name>)")
     lift.add_argument("--quiet", action="store_true", help="no progress bar")
+    lift.add_argument("--sweep", help="threads=1:10 (fan each thread into 1..10) or pull=1:8[:step] (mm): the curve")
+    lift.add_argument("--assess", action="store_true", help="say whether threads suit this face and target")
+    lift.add_argument("--target-lift", type=float, help="target lift in mm (default with --assess: undo the aging)")
+    lift.add_argument("--no-months", action="store_true", help="skip the months after (absorption, collagen)")
     lift.set_defaults(run=_run_lift)
 
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
@@ -63,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     aging.add_argument("--years", type=float, default=30.0, help="simulated years (from age 40)")
     aging.add_argument("--json", type=Path, help="write the records to this file too")
     aging.set_defaults(run=_run_bench_aging)
+    lift_b = bench_sub.add_parser("lift", help="thread lifts: a 10-thread plan and the 1..N thread-count sweep")
+    lift_b.add_argument("--face", choices=["coarse", "default", "fine"], default="default")
+    lift_b.add_argument("--max-threads", type=_positive_int, default=10, help="threads per side in the sweep")
+    lift_b.add_argument("--json", type=Path, help="write the figures to this file too")
+    lift_b.set_defaults(run=_run_bench_lift)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -141,8 +150,12 @@ def _run_lift(args: argparse.Namespace) -> int:
     from .threads.planfile import load_plan
 
     plan = load_plan(args.plan)  # every plan error surfaces here, before any solve
+    if args.sweep:
+        from .threads.outputs import parse_sweep
+        parse_sweep(args.sweep)
     out = args.out or Path("results") / plan.plan.name
-    summary = lift_from_plan(plan, out, load_face, progress=not args.quiet)
+    summary = lift_from_plan(plan, out, load_face, progress=not args.quiet, sweep_spec=args.sweep,
+                             assess=args.assess, target_lift_mm=args.target_lift, months=not args.no_months)
     for line in summary["report"]:
         print(line)
     return 0
@@ -190,6 +203,10 @@ def _run_bench_fem(args: argparse.Namespace) -> int:
 
 def _run_bench_aging(args: argparse.Namespace) -> int:
     return _benchmarks_module("bench_aging").main(faces=args.faces, years=args.years, json_path=args.json)
+
+
+def _run_bench_lift(args: argparse.Namespace) -> int:
+    return _benchmarks_module("bench_lift").main(face=args.face, max_threads=args.max_threads, json_path=args.json)
 
 
 def _benchmarks_module(name: str):

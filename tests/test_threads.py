@@ -34,7 +34,8 @@ def test_cogs_sit_in_their_layer_pointing_at_the_anchor(face):
     cogs = place_cogs(model, plan(0.002), start.x)
     assert len(cogs.tet) == 8
     assert np.all(model.tet_layer[cogs.tet] == 1)  # superficial fat
-    assert np.allclose(cogs.bary.sum(axis=1), 1.0) and (cogs.bary > -1e-12).all()
+    assert np.allclose(np.bincount(cogs.part_cog, weights=cogs.part_weight), 1.0)  # parts share each cog
+    assert np.all(model.tet_layer[cogs.part_tet] == 1) and set(cogs.tet) <= set(cogs.part_tet)
     to_anchor = model.landmark_position("tragus_left", start.x) - cogs.position[0]
     assert cogs.direction[0] @ to_anchor / np.linalg.norm(to_anchor) > 0.999
 
@@ -122,3 +123,67 @@ def test_sagsim_lift_writes_the_landmark_and_cog_tables_and_the_map(tmp_path):
     import meshio
     lift = meshio.read(out / "lift.vtu").point_data["lift"]
     assert 2e-4 < np.abs(lift).max() < 3e-3
+
+
+def test_lift_strain_and_unevenness_of_known_motions(face):
+    from sagsim.threads.effects import lift_strain, unevenness, von_mises
+    model, start = face
+    x = start.x
+    shifted = x + [0.0, 0.002, 0.0]  # a rigid lift: no strain, no unevenness
+    assert np.abs(lift_strain(model, x, shifted)).max() < 1e-9
+    u = unevenness(model, x, shifted)
+    assert u["index_mm"] < 1e-6 and u["dents"] == 0
+    stretched = x * [1.0, 1.05, 1.0]  # 5 % vertical stretch
+    np.testing.assert_allclose(lift_strain(model, x, stretched), 0.05, rtol=1e-9)
+    assert np.abs(von_mises(model, x, x)).max() < 1e-9  # the reference is stress-free
+    dent = shifted.copy()
+    i = model.skin_nodes[len(model.skin_nodes) // 2]
+    n = np.zeros(3)
+    n[2] = 1.0
+    dent[i] -= 0.002 * n  # push one skin node 2 mm in: a dent there
+    u = unevenness(model, x, dent)
+    assert u["dents"] >= 1 and i in u["dent_nodes"]
+
+
+def test_thread_strength_decays_on_the_materials_timeline():
+    from sagsim.threads.materials import MATERIALS
+    pdo = MATERIALS["PDO"]
+    assert pdo.strength_fraction(0) == 1.0 and pdo.strength_fraction(4) == pytest.approx(0.58)
+    assert pdo.strength_fraction(8) == pytest.approx(0.14) and pdo.strength_fraction(30) == 0.0
+    assert MATERIALS["PCL"].strength_fraction(52) > MATERIALS["PLLA"].strength_fraction(52) > pdo.strength_fraction(52)
+
+
+def test_the_lift_fades_as_the_thread_absorbs(face):
+    from sagsim.threads.months import months_after
+    model, start = face
+    p = plan(0.003, holding=5.0)
+    res = solve_lift(model, start, p)
+    rows = months_after(model, start, res, p, landmarks=("jowl_left",), months=(0, 1, 3, 6))
+    kept = [r["retained_pct:jowl_left"] for r in rows]
+    assert kept[0] == pytest.approx(100.0) and kept[1] > kept[2] > kept[3]
+    assert abs(kept[3]) < 20.0 and rows[3]["cogs_holding"] == 0  # PDO gone by 6 months
+
+
+def test_more_threads_lift_more_and_the_sweep_reports_the_costs(face):
+    from sagsim.threads.sweep import fan, sweep
+    model, start = face
+    p = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", pull=0.002, cogs=3,
+                           cog_spacing=0.006, holding_force=5.0),))
+    fanned = fan(model, p, 3, start.x)
+    entries = np.array([t.entry for t in fanned.threads])
+    assert len(fanned.threads) == 3 and np.all(np.diff(entries[:, 1]) > 0)  # stacked upwards
+    rows = sweep(model, start, p, [1, 3], "threads", targets=("jowl_left",))
+    assert rows[1]["lift_mm"] > rows[0]["lift_mm"] > 0 and rows[1]["cogs"] == 9
+    assert all(k in rows[0] for k in ("unevenness_mm", "dents", "over_tension_ml", "max_cog_force_N"))
+
+
+def test_a_thread_drawn_to_a_tension_reaches_it_or_says_it_cannot(face):
+    model, start = face
+    p = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", tension=0.4, cogs=4,
+                           cog_spacing=0.006, holding_force=5.0),
+                    Thread("jowl_right", entry="jowl_right", anchor="tragus_right", tension=5.0, cogs=4,
+                           cog_spacing=0.006, holding_force=0.2)))
+    res = solve_lift(model, start, p)
+    assert res.tension[0] == pytest.approx(0.4, rel=0.03) and not res.tension_unreached[0]
+    assert res.tension_unreached[1] and res.tension[1] <= 4 * 0.2 * (1 + SLIP_TOL)  # 4 cogs at 0.2 N cannot give 5 N
+    assert res.thread_pull[0] > 0

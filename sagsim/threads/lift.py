@@ -2,8 +2,9 @@
 
 The thread is far stiffer than tissue (a 2-0 monofilament carries tens of newtons; cogs move
 tissue with about one), so it is taken as inextensible: drawing it a pull length d towards its
-anchor would carry every cog d along its direction to the anchor. Each cog is a spring (the
-barb-tissue interface, stiffness k) from its point in the tissue to that target. A cog whose
+anchor would carry every cog d along its direction to the anchor. Each cog pulls the tissue it
+engages (the elements within ENGAGEMENT_RADIUS, see plan.py) towards that target through a
+spring (the barb-tissue interface, stiffness k, shared by volume). A cog whose
 force along the thread exceeds its holding force slips: its target moves back along the thread
 (towards the entry) until the force equals the limit; slip only ever grows, and only that way.
 A cog the tissue has overtaken (force pointing away from the anchor) lets go: barbs fold
@@ -28,12 +29,15 @@ log = logging.getLogger("sagsim.threads")
 
 SLIP_TOL = 1e-3  # a slipping cog's force is within this fraction of its holding force
 PULL_INCREMENT = 0.001  # m
+TENSION_TOL = 0.02  # a thread drawn to a tension stops within 2 % of it
+MAX_INCREMENTS = 200
 
 
 @dataclass
 class LiftResult:
     """The lifted state, the cogs, each cog's pull, slip (m, towards the entry), force along the
-    thread (N) and whether it let go; per-thread tension at the anchor (N); iterations."""
+    thread (N), whether it let go, the stiffness and holding force it had; per-thread tension at
+    the anchor (N); equilibrium solves."""
 
     state: State
     cogs: Cogs
@@ -43,6 +47,10 @@ class LiftResult:
     released: np.ndarray
     tension: np.ndarray
     iterations: int
+    stiffness: np.ndarray
+    limit: np.ndarray
+    thread_pull: np.ndarray  # per thread (m)
+    tension_unreached: np.ndarray  # per thread: drawn to a tension its cogs could not hold
 
 
 def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads | None = None,
@@ -57,26 +65,64 @@ def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads 
     cogs = place_cogs(model, plan, start.x)
     system = system or FEMSystem(model, start.reference, opts.formulation)
     linear = linear or LinearSolver(opts.linear_solver, coords=model.nodes)
-    pull = np.array([plan.threads[i].pull for i in cogs.thread])
     k = cogs.stiffness * stiffness_factor
     limit = cogs.holding_force * strength
+    n = len(plan.threads)
+    goal_pull = np.array([th.pull if th.tension is None else np.inf for th in plan.threads])
+    goal_tension = np.array([np.nan if th.tension is None else th.tension for th in plan.threads])
+    by_tension = ~np.isnan(goal_tension)
     slip = np.zeros(len(k))
     released = np.zeros(len(k), bool)
     state = start
-    # the pull is drawn in increments of at most PULL_INCREMENT, as a surgeon draws it: slip
-    # depends on the path, and a large pull at once is too far for Newton
-    n_inc = max(1, int(np.ceil(pull.max(initial=0.0) / PULL_INCREMENT)))
+    force = np.zeros(len(k))
+    tension = np.zeros(n)
+    pulled = np.zeros(n)  # per thread
+    slope = np.full(n, np.nan)  # d tension / d pull of the last increment
+    stuck = np.zeros(n, bool)  # tension-controlled threads whose cogs slip instead of pulling harder
     iterations = 0
     try:
-        for j in range(1, n_inc + 1):
+        # threads are drawn in increments of at most PULL_INCREMENT, as a surgeon draws them:
+        # slip depends on the path, and a large pull at once is too far for Newton; a thread
+        # drawn to a tension takes a secant step towards it once it has a slope
+        for _ in range(MAX_INCREMENTS):
+            step = np.minimum(goal_pull - pulled, PULL_INCREMENT)
+            want = by_tension & ~stuck & (tension < goal_tension * (1.0 - TENSION_TOL))
+            secant = want & (slope > 0)
+            step[by_tension] = np.where(want, PULL_INCREMENT, 0.0)[by_tension]
+            step[secant] = np.clip((goal_tension[secant] - tension[secant]) / slope[secant], 0.0, PULL_INCREMENT)
+            step = np.maximum(step, 0.0)
+            if not (step > 1e-12).any():
+                break
             state, force, slip, released, its = _settle(model, state, loads, opts, system, linear, cogs,
-                                                        pull * j / n_inc, k, limit, slip, released, max_iterations,
-                                                        plan.name)
+                                                        (pulled + step)[cogs.thread], k, limit, slip, released,
+                                                        max_iterations, plan.name)
             iterations += its
+            new_tension = np.bincount(cogs.thread, weights=force, minlength=n)
+            moved = step > 1e-12
+            slope[moved] = (new_tension[moved] - tension[moved]) / step[moved]
+            stuck |= by_tension & moved & (slope < 1e-3 * np.nanmax(np.append(slope, 1e-300)))
+            pulled, tension = pulled + step, new_tension
     finally:
         system.set_cogs(None)
-    tension = np.bincount(cogs.thread, weights=force, minlength=len(plan.threads))
-    return LiftResult(state, cogs, pull, slip, force, released, tension, iterations)
+    return LiftResult(state, cogs, pulled[cogs.thread], slip, force, released, tension, iterations, k, limit,
+                      pulled, by_tension & (tension < goal_tension * (1.0 - TENSION_TOL)))
+
+
+def cog_springs(cogs: Cogs, travel: np.ndarray, k: np.ndarray) -> SimpleNamespace:
+    """The embedded springs of every cog's engaged parts: each part pulled ``travel`` (per cog,
+    m) along its cog's direction, with its share of the cog's stiffness ``k``."""
+    c = cogs.part_cog
+    targets = cogs.part_position + travel[c][:, None] * cogs.direction[c]
+    return SimpleNamespace(tet=cogs.part_tet, bary=cogs.part_bary, targets=targets, stiffness=k[c] * cogs.part_weight)
+
+
+def cog_forces(model: TissueModel, cogs: Cogs, x: np.ndarray, travel: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Force of each cog along its thread (N): the sum over its parts."""
+    c = cogs.part_cog
+    p = np.einsum("sa,sai->si", cogs.part_bary, x[model.tets[cogs.part_tet]])
+    targets = cogs.part_position + travel[c][:, None] * cogs.direction[c]
+    along = np.einsum("si,si->s", targets - p, cogs.direction[c])
+    return np.bincount(c, weights=k[c] * cogs.part_weight * along, minlength=len(cogs.tet))
 
 
 def _settle(model, state, loads, opts, system, linear, cogs, pull, k, limit, slip, released, max_iterations, name):
@@ -85,12 +131,9 @@ def _settle(model, state, loads, opts, system, linear, cogs, pull, k, limit, sli
     committed, released = slip, released.copy()  # slip never undoes what an earlier pull did
     slip = slip.copy()
     for it in range(1, max_iterations + 1):
-        targets = cogs.position + (pull - slip)[:, None] * cogs.direction
-        system.set_cogs(SimpleNamespace(tet=cogs.tet, bary=cogs.bary, targets=targets,
-                                        stiffness=np.where(released, 0.0, k)))
+        system.set_cogs(cog_springs(cogs, pull - slip, np.where(released, 0.0, k)))
         state, _ = solve_static(model, state, loads, opts, from_loads=loads, system=system, linear=linear)
-        p = np.einsum("sa,sai->si", cogs.bary, state.x[model.tets[cogs.tet]])
-        force = np.where(released, 0.0, k * np.einsum("si,si->s", targets - p, cogs.direction))
+        force = cog_forces(model, cogs, state.x, pull - slip, np.where(released, 0.0, k))
         let_go = ~released & (force < -SLIP_TOL * limit)
         # out of balance: over the limit, or slipped in this pull but now under it (overshoot)
         off = ~released & ((force > limit * (1.0 + SLIP_TOL))

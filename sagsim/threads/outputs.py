@@ -10,12 +10,51 @@ import numpy as np
 
 from ..io import write_csv, write_json, write_vtu
 from ..model import State
+from .effects import (DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, expression_motion, fixed_cogs, lift_strain,
+                      unevenness, von_mises)
 from .lift import LiftResult, solve_lift
 from .materials import MATERIALS, TEMPORAL_FASCIA_TEARING
+from .months import months_after
+from .sweep import sweep
+
+#: the smile-like probe: mouth corner pulled towards the malar eminence (zygomaticus major's
+#: line) by a small force; only the ratio with and without threads is reported
+SMILE = ("oral_commissure_left", "malar_eminence_left", 0.05)
+#: excess skin (stress-free area growth since the start age, %) beyond which threads alone are
+#: not advised: ESTIMATE (clinical judgement has no number in the reference table)
+EXCESS_SKIN_LIMIT_PCT = 8.0
+#: over-tensioned tissue (mL) or dimpling cogs (share) beyond which a plan counts as pulling too
+#: hard: ESTIMATES, like the thresholds they count
+OVER_TENSION_ML = 1.0
+DIMPLING_SHARE = 0.1
 
 
-def lift_from_plan(planfile, out: Path, load_face, progress: bool = False) -> dict:
-    """Age the face as the plan says (or take it as it is), lift it, write the results."""
+def target_landmarks(model, plan) -> tuple:
+    """The landmarks a plan aims at: its threads' entry landmarks."""
+    return tuple(dict.fromkeys(th.entry for th in plan.threads if isinstance(th.entry, str)))
+
+
+def parse_sweep(spec: str) -> tuple[str, list]:
+    """"threads=1:10" (fan sizes) or "pull=1:8" / "pull=1:8:0.5" (mm) -> (kind, values)."""
+    from ..errors import ScenarioError
+    try:
+        kind, rng = spec.split("=")
+        parts = [float(v) for v in rng.split(":")]
+        lo, hi = parts[0], parts[1]
+        step = parts[2] if len(parts) > 2 else 1.0
+        if kind not in ("threads", "pull") or not (0 < lo <= hi) or step <= 0:
+            raise ValueError
+    except ValueError:
+        raise ScenarioError(f"--sweep: expected threads=LO:HI or pull=LO:HI[:STEP] (mm), got {spec!r}") from None
+    values = list(np.arange(lo, hi + 1e-9, step))
+    return kind, [int(v) for v in values] if kind == "threads" else [1e-3 * v for v in values]
+
+
+def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep_spec: str | None = None,
+                   assess: bool = False, target_lift_mm: float | None = None, months: bool = True) -> dict:
+    """Age the face as the plan says (or take it as it is), lift it, write the results; with
+    ``sweep_spec`` ("threads=1:10" or "pull=1:8", mm) also the sweep curve, with ``assess``
+    the suitability verdict."""
     from ..aging.run import AgingSettings, run_aging, start_state
     from ..aging.scenario import check_against_model, load_scenario
     from ..solvers.fem import NewtonOptions
@@ -29,15 +68,52 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False) -> di
         model, loads, growth = aged.final
         start = State(x=aged.frames[-1], reference=aged.reference, internal={"growth": growth})
         where = f"{face.name} aged {aged.ages[0]:g} -> {aged.ages[-1]:g} ({planfile.aging.name})"
+        young = aged.frames[0]
+        laxity = next((m for m in scenario.mechanisms if m.name == "skin" and m.enabled), None)
+        decades = (aged.ages[-1] - aged.ages[0]) / 10.0
+        excess_skin = 100.0 * ((1.0 + laxity.laxity * decades) ** 2 - 1.0) if laxity else 0.0
     else:
         model = load_face(planfile.face)
         X0, x0 = start_state(model, AgingSettings())
         start, loads, where = State(x=x0, reference=X0), None, f"{model.name} as captured"
+        young, excess_skin = None, 0.0
     t_start = time.perf_counter() - t0
+    from ..solvers.linear import LinearSolver
+    from ..solvers.system import FEMSystem
+    opts = NewtonOptions(n_steps=1, formulation="anp")
+    system = FEMSystem(model, start.reference, opts.formulation)
+    linear = LinearSolver(opts.linear_solver, coords=model.nodes)
     t1 = time.perf_counter()
-    result = solve_lift(model, start, planfile.plan, loads, NewtonOptions(n_steps=1, formulation="anp"))
-    t_lift = time.perf_counter() - t1
-    return write_lift(out, model, start, result, planfile, where, {"start_s": t_start, "lift_s": t_lift})
+    result = solve_lift(model, start, planfile.plan, loads, opts, system=system, linear=linear)
+    timings = {"start_s": t_start, "lift_s": time.perf_counter() - t1}
+    targets = target_landmarks(model, planfile.plan)
+    extra = {}
+    t2 = time.perf_counter()
+    without = expression_motion(model, start, loads, *SMILE, system=system, linear=linear)
+    with_threads = expression_motion(model, result.state, loads, *SMILE, cogs=fixed_cogs(result), system=system,
+                                     linear=linear)
+    extra["expression"] = {"landmark": SMILE[0], "towards": SMILE[1], "probe_force_N": SMILE[2],
+                           "motion_without_mm": without, "motion_with_mm": with_threads,
+                           "restriction_pct": 100.0 * (1.0 - with_threads / without) if without > 0 else 0.0}
+    timings["expression_s"] = time.perf_counter() - t2
+    if months:
+        t3 = time.perf_counter()
+        extra["months"] = months_after(model, start, result, planfile.plan, loads, targets, system=system,
+                                       linear=linear)
+        timings["months_s"] = time.perf_counter() - t3
+    if sweep_spec:
+        kind, values = parse_sweep(sweep_spec)
+        t4 = time.perf_counter()
+        extra["sweep"] = (kind, sweep(model, start, planfile.plan, values, kind, loads, targets, progress))
+        timings["sweep_s"] = time.perf_counter() - t4
+    if assess:
+        descent = None
+        if young is not None:
+            descent = float(np.mean([-1e3 * (model.landmark_position(t, start.x) - model.landmark_position(t, young))[1]
+                                     for t in targets]))
+        extra["assessment"] = {"target_lift_mm": target_lift_mm if target_lift_mm is not None else descent,
+                               "descent_since_start_age_mm": descent, "excess_skin_pct": excess_skin}
+    return write_lift(out, model, start, result, planfile, where, timings, targets, extra)
 
 
 def landmark_table(model, start: State, result: LiftResult) -> list[dict]:
@@ -62,14 +138,38 @@ def cog_table(plan, result: LiftResult) -> list[dict]:
     return rows
 
 
-def write_lift(out: Path, model, start: State, result: LiftResult, planfile, where: str, timings: dict) -> dict:
+def write_lift(out: Path, model, start: State, result: LiftResult, planfile, where: str, timings: dict,
+               targets: tuple = (), extra: dict | None = None) -> dict:
+    extra = extra or {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plan = planfile.plan
     marks = landmark_table(model, start, result)
-    paths = [write_csv(out / "landmarks.csv", marks), write_csv(out / "cogs.csv", cog_table(plan, result))]
+    strain = lift_strain(model, start.x, result.state.x)
+    growth = start.internal.get("growth")
+    vm_before = von_mises(model, start.reference, start.x, growth)
+    vm_after = von_mises(model, start.reference, result.state.x, growth)
+    uneven = unevenness(model, start.x, result.state.x)
+    dents = cog_dents_mm(model, result.cogs, uneven["field_mm"], start.x)
+    cogs = cog_table(plan, result)
+    for row, d in zip(cogs, dents, strict=True):
+        row["dent_mm"] = float(d)
+    paths = [write_csv(out / "landmarks.csv", marks), write_csv(out / "cogs.csv", cogs)]
     lifted = State(x=result.state.x, reference=start.x)
-    paths.append(write_vtu(out / "lift.vtu", model, lifted, point_data={"lift": result.state.x - start.x}))
+    field = np.zeros(model.n_nodes)
+    field[model.skin_nodes] = uneven["field_mm"]
+    over = strain > STRAIN_THRESHOLD
+    paths.append(write_vtu(out / "lift.vtu", model, lifted,
+                           point_data={"lift": result.state.x - start.x, "unevenness_mm": field},
+                           cell_data={"lift_strain": strain, "over_tension": over.astype(np.int8),
+                                      "von_mises_kPa": 1e-3 * vm_after,
+                                      "von_mises_change_kPa": 1e-3 * (vm_after - vm_before)}))
+    vol = np.abs(np.linalg.det(np.transpose(start.x[model.tets[:, 1:]] - start.x[model.tets[:, :1]], (0, 2, 1)))) / 6
+    if "months" in extra:
+        paths.append(write_csv(out / "months.csv", extra["months"]))
+    if "sweep" in extra:
+        paths.append(write_csv(out / "sweep.csv", extra["sweep"][1]))
+        paths.append(plot_sweep(out / "sweep.png", *extra["sweep"], plan.name))
     threads = []
     for i, th in enumerate(plan.threads):
         t = float(result.tension[i])
@@ -82,7 +182,21 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
     summary = {"plan": plan.name, "file": str(planfile.path), "face": where, "threads": threads,
                "landmarks_mm": {r["landmark"]: [r["dx_mm"], r["dy_mm"], r["dz_mm"]] for r in marks},
                "max_lift_mm": float(1e3 * np.abs(result.state.x - start.x).max()),
+               "targets": list(targets),
+               "target_lift_mm": float(np.mean([r["lift_mm"] for r in marks if r["landmark"] in targets]))
+               if targets else None,
+               "over_tension": {"strain_threshold": STRAIN_THRESHOLD, "max_strain": float(strain.max()),
+                                "volume_ml": float(1e6 * vol[over].sum()),
+                                "max_von_mises_increase_kPa": float(1e-3 * (vm_after - vm_before).max())},
+               "unevenness": {"index_mm": uneven["index_mm"], "dents": uneven["dents"],
+                              "dent_threshold_mm": DENT_THRESHOLD_MM,
+                              "cogs_dimpling": int(np.sum(dents > DENT_THRESHOLD_MM))},
                "equilibrium_solves": result.iterations, "timing_s": timings}
+    for key in ("expression", "months"):
+        if key in extra:
+            summary[key] = extra[key]
+    if "assessment" in extra:
+        summary["assessment"] = assess(summary, result, extra["assessment"])
     top = sorted(marks, key=lambda r: -r["lift_mm"])[:3]
     summary["report"] = [
         f"{plan.name}: {len(plan.threads)} threads, {len(result.cogs.tet)} cogs on {where}; lift solved in "
@@ -90,7 +204,73 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
         "most lifted: " + ", ".join(f"{r['landmark']} {r['lift_mm']:.2f} mm" for r in top),
         f"thread tensions {min(t['tension_N'] for t in threads):.2f} to {max(t['tension_N'] for t in threads):.2f} N; "
         f"{int(np.sum(result.slip > 0))} cogs slipped, {int(result.released.sum())} let go",
+        f"over-tension: max lift strain {strain.max():.3f}, {summary['over_tension']['volume_ml']:.3f} mL above "
+        f"{STRAIN_THRESHOLD:.0%}; unevenness {uneven['index_mm']:.3f} mm, {uneven['dents']} dents, "
+        f"{summary['unevenness']['cogs_dimpling']} cogs dimpling",
     ]
+    if "expression" in extra:
+        e = extra["expression"]
+        summary["report"].append(f"smile probe: mouth corner moves {e['motion_with_mm']:.3f} mm with the threads "
+                                 f"against {e['motion_without_mm']:.3f} mm without ({e['restriction_pct']:.0f} % less)")
+    if "months" in extra and targets:
+        t = targets[0]
+        summary["report"].append("lift retained at " + t + ": " + ", ".join(
+            f"{r['month']} mo {r[f'retained_pct:{t}']:.0f} %" for r in extra["months"]))
+    if "assessment" in summary:
+        summary["report"].append("assessment: " + summary["assessment"]["verdict"])
     paths.append(write_json(out / "summary.json", summary))
     summary["report"].append("wrote " + ", ".join(str(p) for p in paths))
     return summary
+
+
+def assess(summary: dict, result: LiftResult, info: dict) -> dict:
+    """Whether the plan reaches the target lift without over-tension, and when the sag is too
+    large for threads alone. Rules (stated, not learned): reached and no over-tension or
+    dimpling -> suitable; not reached while cogs slip or tissue is over-tensioned, or excess
+    skin above EXCESS_SKIN_LIMIT_PCT -> threads alone cannot hold it, a facelift would serve
+    better; not reached otherwise -> more pull or threads may (run the sweep)."""
+    target = info.get("target_lift_mm")
+    lift = summary.get("target_lift_mm") or 0.0
+    over = (summary["over_tension"]["volume_ml"] > OVER_TENSION_ML
+            or summary["unevenness"]["cogs_dimpling"] > DIMPLING_SHARE * len(result.cogs.tet))
+    slipping = bool(np.any(result.slip > 0))
+    excess = info.get("excess_skin_pct") or 0.0
+    if target is None:
+        verdict = "no target: give --target-lift or age the face in the plan"
+    elif excess > EXCESS_SKIN_LIMIT_PCT:
+        verdict = (f"excess skin {excess:.1f} % (> {EXCESS_SKIN_LIMIT_PCT:g} %): threads alone will not hold it; "
+                   "a facelift would serve better")
+    elif lift >= target and not over:
+        verdict = f"suitable: {lift:.2f} mm of the {target:.2f} mm target without over-tension"
+    elif lift >= target:
+        verdict = f"reaches {lift:.2f} mm of {target:.2f} mm but over-tensions the tissue: use more threads with less pull"
+    elif slipping or over:
+        verdict = (f"reaches only {lift:.2f} mm of {target:.2f} mm with cogs at their limit or tissue over-tensioned: "
+                   "the sag is too large for threads alone; a facelift would serve better")
+    else:
+        verdict = f"reaches {lift:.2f} mm of {target:.2f} mm: more pull or more threads may reach it (run --sweep)"
+    return {**info, "lift_mm": lift, "over_tension_or_dimpling": over, "cogs_slipping": slipping,
+            "verdict": verdict}
+
+
+def plot_sweep(path: Path, kind: str, rows: list, name: str) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_path
+    key = "threads" if kind == "threads" else "pull_mm"
+    x = [r[key] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.0))
+    for ax, (k, label) in zip(axes, (("lift_mm", "lift at the targets (mm)"), ("unevenness_mm", "unevenness (mm RMS)"),
+                                     ("over_tension_ml", "over-tensioned tissue (mL)")), strict=True):
+        ax.plot(x, [r[k] for r in rows], "o-")
+        ax.set_xlabel("threads per template" if kind == "threads" else "pull (mm)")
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{name}: where more stops helping", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path

@@ -15,7 +15,7 @@
     cog_spacing = "5 mm"
     holding_force = "1 N"         # per cog (ESTIMATE by default)
     cog_stiffness = "200 N/m"
-    pull = "4 mm"
+    pull = "4 mm"                 # or: tension = "1.5 N" (drawn until the anchor feels it)
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from ..errors import ScenarioError
 from .plan import Thread, ThreadPlan
 
 QUANTITIES = {"cog_spacing": ("m", (1e-4, 0.05)), "holding_force": ("N", (0.01, 50.0)),
-              "cog_stiffness": ("N/m", (1.0, 1e5)), "pull": ("m", (0.0, 0.03))}
+              "cog_stiffness": ("N/m", (1.0, 1e5)), "pull": ("m", (0.0, 0.03)), "tension": ("N", (0.01, 50.0))}
 
 
 @dataclass
