@@ -26,20 +26,14 @@ def ten_thread_plan():
 
 
 def main(face: str = "default", max_threads: int = 10, json_path: Path | None = None) -> int:
-    from sagsim.aging import AgingSettings
-    from sagsim.aging.run import start_state
+    from sagsim.aging.run import captured_start
     from sagsim.meshfile import load_face
-    from sagsim.model import State
     from sagsim.threads import Thread, ThreadPlan, solve_lift
     from sagsim.threads.sweep import sweep
 
-    warm = load_face("coarse")
-    X, x = start_state(warm, AgingSettings())
-    solve_lift(warm, State(x=x, reference=X), ten_thread_plan())
-    model = load_face(face)
+    solve_lift(*captured_start(load_face("coarse")), ten_thread_plan())
     t0 = time.perf_counter()
-    X0, x0 = start_state(model, AgingSettings())
-    start = State(x=x0, reference=X0)
+    model, start = captured_start(load_face(face))
     t_start = time.perf_counter() - t0
     t1 = time.perf_counter()
     res = solve_lift(model, start, ten_thread_plan())

@@ -154,7 +154,7 @@ def _run_lift(args: argparse.Namespace) -> int:
         from .threads.outputs import parse_sweep
         parse_sweep(args.sweep)
     out = args.out or Path("results") / plan.plan.name
-    summary = lift_from_plan(plan, out, load_face, progress=not args.quiet, sweep_spec=args.sweep,
+    summary = lift_from_plan(plan, out, load_face, progress=not args.quiet, sweep_spec=args.sweep or plan.sweep,
                              assess=args.assess, target_lift_mm=args.target_lift, months=not args.no_months)
     for line in summary["report"]:
         print(line)

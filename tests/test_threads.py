@@ -1,23 +1,22 @@
 """Thread lifts: nothing moves without a pull, cogs never exceed their holding force, slip
 only goes towards the entry and only where a cog is at its limit, lift grows with the pull
 until the cogs slip."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from sagsim.aging import AgingSettings
-from sagsim.aging.run import start_state
+from sagsim.aging.run import captured_start
 from sagsim.errors import ScenarioError
 from sagsim.meshfile import load_face
-from sagsim.model import State
 from sagsim.threads import Thread, ThreadPlan, place_cogs, solve_lift
 from sagsim.threads.lift import SLIP_TOL
 
 
 @pytest.fixture(scope="module")
 def face():
-    model = load_face("coarse")
-    X0, x0 = start_state(model, AgingSettings(unloaded=False, ligament_prestrain=0.0))
-    return model, State(x=x0, reference=X0)
+    return captured_start(load_face("coarse"), AgingSettings(unloaded=False))
 
 
 def plan(pull, holding=0.3, cogs=4):
@@ -187,3 +186,11 @@ def test_a_thread_drawn_to_a_tension_reaches_it_or_says_it_cannot(face):
     assert res.tension[0] == pytest.approx(0.4, rel=0.03) and not res.tension_unreached[0]
     assert res.tension_unreached[1] and res.tension[1] <= 4 * 0.2 * (1 + SLIP_TOL)  # 4 cogs at 0.2 N cannot give 5 N
     assert res.thread_pull[0] > 0
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "examples").glob("lift_*.toml")),
+                         ids=lambda p: p.stem)
+def test_the_example_plans_are_valid(path):
+    from sagsim.threads.planfile import load_plan
+    plan = load_plan(path)
+    assert plan.plan.threads and (plan.aging is None or plan.aging.exists())

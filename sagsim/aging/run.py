@@ -196,6 +196,14 @@ def with_ligament_prestrain(model: TissueModel, prestrain: float) -> TissueModel
     return model.with_(springs=replace(s, rest_length=rest))
 
 
+def captured_start(model: TissueModel, settings: AgingSettings | None = None) -> tuple[TissueModel, State]:
+    """The captured face ready to load further (a lift without aging): the model with its
+    ligaments pre-stretched as ``settings`` say, and its equilibrium at the start age."""
+    settings = settings or AgingSettings()
+    X0, x0 = start_state(model, settings)
+    return with_ligament_prestrain(model, settings.ligament_prestrain), State(x=x0, reference=X0)
+
+
 def start_state(model: TissueModel, settings: AgingSettings, system: FEMSystem | None = None,
                 linear: LinearSolver | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stress-free reference and equilibrium at the start age of the captured ``model`` (its

@@ -17,7 +17,7 @@ STRAIN_THRESHOLD = 0.30
 #: A dent deeper than this (mm) at the skin counts as a dimple: ESTIMATE, chosen so that the
 #: default plan dimples at a few of its cogs (dimpling is reported in 6-16 % of patients,
 #: Niu et al. 2021), to be calibrated.
-DENT_THRESHOLD_MM = 0.3
+DENT_THRESHOLD_MM = 0.5
 #: Smoothing radius separating the lift's broad shape from local unevenness (m): a modelling
 #: choice of the scale at which unevenness is judged (about a cog spacing).
 UNEVENNESS_RADIUS = 0.006

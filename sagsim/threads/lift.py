@@ -8,7 +8,7 @@ spring (the barb-tissue interface, stiffness k, shared by volume). A cog whose
 force along the thread exceeds its holding force slips: its target moves back along the thread
 (towards the entry) until the force equals the limit; slip only ever grows, and only that way.
 A cog the tissue has overtaken (force pointing away from the anchor) lets go: barbs fold
-that way. The slip state is found by a fixed point over equilibrium solves, each warm-started.
+that way; it catches again once the thread has caught up. The slip state is found by a fixed point over equilibrium solves, each warm-started.
 """
 from __future__ import annotations
 
@@ -133,16 +133,20 @@ def _settle(model, state, loads, opts, system, linear, cogs, pull, k, limit, sli
     for it in range(1, max_iterations + 1):
         system.set_cogs(cog_springs(cogs, pull - slip, np.where(released, 0.0, k)))
         state, _ = solve_static(model, state, loads, opts, from_loads=loads, system=system, linear=linear)
-        force = cog_forces(model, cogs, state.x, pull - slip, np.where(released, 0.0, k))
-        let_go = ~released & (force < -SLIP_TOL * limit)
+        # what each cog would pull with if engaged: barbs fold while the tissue is ahead of the
+        # thread (let go) and catch again once the thread has caught up (re-engage)
+        would = cog_forces(model, cogs, state.x, pull - slip, k)
+        force = np.where(released, 0.0, would)
+        let_go = ~released & (would < -SLIP_TOL * limit)
+        catch = released & (would > SLIP_TOL * limit)
         # out of balance: over the limit, or slipped in this pull but now under it (overshoot)
         off = ~released & ((force > limit * (1.0 + SLIP_TOL))
                            | ((slip > committed) & (force < limit * (1.0 - SLIP_TOL))))
-        log.info("lift at pull %.2f mm, iteration %d: %d cogs off their limit, %d let go", 1e3 * pull.max(), it,
-                 off.sum(), let_go.sum())
-        if not off.any() and not let_go.any():
+        log.info("lift at pull %.2f mm, iteration %d: %d cogs off their limit, %d let go, %d catch again",
+                 1e3 * pull.max(), it, off.sum(), let_go.sum(), catch.sum())
+        if not off.any() and not let_go.any() and not catch.any():
             return state, force, slip, released, it
-        released |= let_go
+        released = (released | let_go) & ~catch
         # the tissue gives way as a cog slips: step by the measured force-slip slope (secant),
         # k itself the first time (an underestimate of the step: monotone from below)
         slope = k.copy()

@@ -55,7 +55,7 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
     """Age the face as the plan says (or take it as it is), lift it, write the results; with
     ``sweep_spec`` ("threads=1:10" or "pull=1:8", mm) also the sweep curve, with ``assess``
     the suitability verdict."""
-    from ..aging.run import AgingSettings, run_aging, start_state
+    from ..aging.run import captured_start, run_aging
     from ..aging.scenario import check_against_model, load_scenario
     from ..solvers.fem import NewtonOptions
 
@@ -73,9 +73,8 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
         decades = (aged.ages[-1] - aged.ages[0]) / 10.0
         excess_skin = 100.0 * ((1.0 + laxity.laxity * decades) ** 2 - 1.0) if laxity else 0.0
     else:
-        model = load_face(planfile.face)
-        X0, x0 = start_state(model, AgingSettings())
-        start, loads, where = State(x=x0, reference=X0), None, f"{model.name} as captured"
+        model, start = captured_start(load_face(planfile.face))
+        loads, where = None, f"{model.name} as captured"
         young, excess_skin = None, 0.0
     t_start = time.perf_counter() - t0
     from ..solvers.linear import LinearSolver
@@ -167,6 +166,10 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
     vol = np.abs(np.linalg.det(np.transpose(start.x[model.tets[:, 1:]] - start.x[model.tets[:, :1]], (0, 2, 1)))) / 6
     if "months" in extra:
         paths.append(write_csv(out / "months.csv", extra["months"]))
+        if targets:
+            paths.append(plot_months(out / "months.png", extra["months"], targets, plan.name))
+    if "expression" in extra:
+        paths.append(plot_expression(out / "expression.png", extra["expression"], plan.name))
     if "sweep" in extra:
         paths.append(write_csv(out / "sweep.csv", extra["sweep"][1]))
         paths.append(plot_sweep(out / "sweep.png", *extra["sweep"], plan.name))
@@ -251,6 +254,47 @@ def assess(summary: dict, result: LiftResult, info: dict) -> dict:
         verdict = f"reaches {lift:.2f} mm of {target:.2f} mm: more pull or more threads may reach it (run --sweep)"
     return {**info, "lift_mm": lift, "over_tension_or_dimpling": over, "cogs_slipping": slipping,
             "verdict": verdict}
+
+
+def _figure(path: Path, fig) -> Path:
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_path
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def plot_months(path: Path, rows: list, targets: tuple, name: str) -> Path:
+    """Lift retained (%) at each target against months after the lift."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for t in targets:
+        ax.plot([r["month"] for r in rows], [r[f"retained_pct:{t}"] for r in rows], "o-", label=t)
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_xlabel("months after the lift")
+    ax.set_ylabel("lift retained (%)")
+    ax.set_title(f"{name}: the months after", fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _figure(path, fig)
+
+
+def plot_expression(path: Path, e: dict, name: str) -> Path:
+    """The smile probe: mouth-corner motion without and with the threads."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(4, 3.0))
+    ax.bar(["without threads", "with threads"], [e["motion_without_mm"], e["motion_with_mm"]],
+           color=["#8aa", "#c66"])
+    ax.set_ylabel(f"{e['landmark']} motion (mm)")
+    ax.set_title(f"{name}: smile probe, {e['restriction_pct']:.0f} % less motion", fontsize=9)
+    return _figure(path, fig)
 
 
 def plot_sweep(path: Path, kind: str, rows: list, name: str) -> Path:

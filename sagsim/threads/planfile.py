@@ -4,6 +4,7 @@
     name = "lift_default"
     aging = "aging_default.toml"  # optional: age the face with this scenario first (relative path)
     face = "default"              # used when there is no aging scenario
+    sweep = "threads=1:10"        # optional: the curve `--sweep` draws (or "pull=1:8" mm)
 
     [[thread]]
     name = "jowl_left"
@@ -37,6 +38,7 @@ class PlanFile:
     plan: ThreadPlan
     aging: Path | None
     face: str
+    sweep: str | None = None
 
 
 def load_plan(path: str | Path) -> PlanFile:
@@ -50,7 +52,14 @@ def load_plan(path: str | Path) -> PlanFile:
         raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
     _known(raw, ("plan", "thread"), where, "")
     head = raw.get("plan", {})
-    _known(head, ("name", "aging", "face"), where, "[plan]")
+    _known(head, ("name", "aging", "face", "sweep"), where, "[plan]")
+    sweep = head.get("sweep")
+    if sweep is not None:
+        from .outputs import parse_sweep
+        try:
+            parse_sweep(sweep)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: [plan] sweep: {exc}") from None
     aging = None
     if "aging" in head:
         aging = (path.parent / head["aging"]) if not Path(head["aging"]).is_absolute() else Path(head["aging"])
@@ -80,4 +89,4 @@ def load_plan(path: str | Path) -> PlanFile:
             threads.append(Thread(**values))
         except ScenarioError as exc:
             raise ScenarioError(f"{where}: {section} {exc}") from None
-    return PlanFile(path, ThreadPlan(tuple(threads), head.get("name", path.stem)), aging, face)
+    return PlanFile(path, ThreadPlan(tuple(threads), head.get("name", path.stem)), aging, face, sweep)
