@@ -25,6 +25,12 @@ class ThreadMaterial:
     breaking_force: float
     breaking_source: str
 
+    def breaking_force_of(self, size: str) -> float:
+        """Breaking force (N) of a thread of USP ``size``: the 2-0 value scaled by cross-section."""
+        d = sum(USP_DIAMETER_MM[size]) / 2
+        d20 = sum(USP_DIAMETER_MM["2-0"]) / 2
+        return self.breaking_force * (d / d20) ** 2
+
     def strength_fraction(self, weeks: float) -> float:
         w, f = np.array(self.retention, float).T
         return float(np.interp(weeks, w, f, right=0.0))
@@ -47,6 +53,10 @@ MATERIALS = {
         "PCL resorbs completely in 2-3 years (Deshpande et al. 2023 Polymers 15:3819): linear to 0 at "
         "2.5 years, ESTIMATE of the shape", *BARBED_2_0_BREAKING),
 }
+
+#: USP suture sizes: diameter range (mm), Wikipedia (de) 'Fadenstaerke' table (secondary).
+USP_DIAMETER_MM = {"4-0": (0.150, 0.199), "3-0": (0.200, 0.249), "2-0": (0.250, 0.299), "0": (0.350, 0.399),
+                   "1": (0.400, 0.499)}
 
 #: Pull-out (holding) force of one cog in facial soft tissue (N): no value in the literature
 #: we hold (Hong 2022, Fundaro 2026: not in the abstracts). Mean and relative spread.

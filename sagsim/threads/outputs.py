@@ -110,8 +110,15 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
         if young is not None:
             descent = float(np.mean([-1e3 * (model.landmark_position(t, start.x) - model.landmark_position(t, young))[1]
                                      for t in targets]))
+        # the holding force is uncertain: does the plan still lift as much at the low end?
+        spread = max(th.holding_spread for th in planfile.plan.threads)
+        low = solve_lift(model, start, planfile.plan, loads, opts, strength=1.0 - spread, system=system, linear=linear)
+        low_lift = float(np.mean([1e3 * (model.landmark_position(t, low.state.x) - model.landmark_position(t, start.x))[1]
+                                  for t in targets])) if targets else None
         extra["assessment"] = {"target_lift_mm": target_lift_mm if target_lift_mm is not None else descent,
-                               "descent_since_start_age_mm": descent, "excess_skin_pct": excess_skin}
+                               "descent_since_start_age_mm": descent, "excess_skin_pct": excess_skin,
+                               "holding_force_low_end": 1.0 - spread, "lift_at_low_holding_mm": low_lift,
+                               "cogs_slipping_at_low_holding": int(np.sum(low.slip > 0))}
     return write_lift(out, model, start, result, planfile, where, timings, targets, extra)
 
 
@@ -176,7 +183,7 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
     threads = []
     for i, th in enumerate(plan.threads):
         t = float(result.tension[i])
-        strength = MATERIALS[th.material].breaking_force
+        strength = MATERIALS[th.material].breaking_force_of(th.size)
         threads.append({"name": th.name, "material": th.material, "layer": th.layer, "cogs": th.cogs,
                         "pull_mm": 1e3 * th.pull, "tension_N": t, "anchor_tearing_force_N": TEMPORAL_FASCIA_TEARING,
                         "anchor_safe": t < TEMPORAL_FASCIA_TEARING, "thread_strength_N": strength,
@@ -252,6 +259,10 @@ def assess(summary: dict, result: LiftResult, info: dict) -> dict:
                    "the sag is too large for threads alone; a facelift would serve better")
     else:
         verdict = f"reaches {lift:.2f} mm of {target:.2f} mm: more pull or more threads may reach it (run --sweep)"
+    low = info.get("lift_at_low_holding_mm")
+    if low is not None and target is not None and lift >= target and low < target:
+        verdict += (f"; but with cogs holding {info['holding_force_low_end']:.0%} of the estimate it reaches only "
+                    f"{low:.2f} mm: not robust")
     return {**info, "lift_mm": lift, "over_tension_or_dimpling": over, "cogs_slipping": slipping,
             "verdict": verdict}
 

@@ -1,7 +1,7 @@
 """Threads and thread plans, and where their cogs sit in the face.
 
-A thread runs straight from its entry point to its fixation anchor (both on the skin, given as
-landmark names or points in metres) at the depth of one layer; its cogs sit along it from the
+A thread runs from its entry point through optional waypoints to its fixation anchor (on the
+skin, given as landmark names or points in metres) at the depth of one layer; its cogs sit along it from the
 entry end, at a spacing, and hold against a pull towards the anchor. Each cog is placed in the
 element of that layer under its point on the skin, by barycentric coordinates.
 """
@@ -14,16 +14,22 @@ from scipy.spatial import cKDTree
 
 from ..errors import ScenarioError
 from ..model import Layer, TissueModel
-from .materials import COG_HOLDING_FORCE, COG_STIFFNESS, MATERIALS
+from .materials import COG_HOLDING_FORCE, COG_HOLDING_SPREAD, COG_STIFFNESS, MATERIALS, USP_DIAMETER_MM
 
 LAYERS = {"superficial_fat": Layer.SUPERFICIAL_FAT, "smas": Layer.SMAS}
 
 
 @dataclass(frozen=True)
 class Thread:
-    """One barbed thread. Lengths in metres, forces in N. ``pull``: how far the thread is drawn
-    towards the anchor before its end is fixed (the surgeon's pull length); or ``tension``:
-    draw it until its tension at the anchor reaches this (then ``pull`` is ignored)."""
+    """One barbed thread. Lengths in metres, forces in N. The path is a polyline from ``entry``
+    through the ``via`` points (landmark names or points) to ``anchor``, at the depth of
+    ``layer``; its cogs sit from the entry end every ``cog_spacing``, their barbs facing the
+    entry (they hold against a pull towards the anchor). ``size``: USP size (diameter from the
+    reference table; the breaking force scales with the cross-section). ``pull``: how far the
+    thread is drawn towards the anchor before its end is fixed (the surgeon's pull length); or
+    ``tension``: draw it until its tension at the anchor reaches this (then ``pull`` is
+    ignored). ``holding_spread``: relative uncertainty of the holding force (the assessment
+    checks the plan at its low end)."""
 
     name: str
     entry: object  # landmark name or (3,) point
@@ -36,17 +42,30 @@ class Thread:
     cog_stiffness: float = COG_STIFFNESS
     pull: float = 0.003
     tension: float | None = None
+    via: tuple = ()
+    size: str = "2-0"
+    holding_spread: float = COG_HOLDING_SPREAD
 
     def __post_init__(self):
+        if self.size not in USP_DIAMETER_MM:
+            raise ScenarioError(f"thread {self.name}: size: expected one of {list(USP_DIAMETER_MM)}, got {self.size!r}")
         if self.material not in MATERIALS:
             raise ScenarioError(f"thread {self.name}: material: expected one of {list(MATERIALS)}, got {self.material!r}")
         if self.layer not in LAYERS:
             raise ScenarioError(f"thread {self.name}: layer: expected one of {list(LAYERS)}, got {self.layer!r}")
         for key, ok in (("cogs", self.cogs >= 1), ("cog_spacing", self.cog_spacing > 0),
                         ("holding_force", self.holding_force > 0), ("cog_stiffness", self.cog_stiffness > 0),
-                        ("pull", self.pull >= 0), ("tension", self.tension is None or self.tension > 0)):
+                        ("pull", self.pull >= 0), ("tension", self.tension is None or self.tension > 0),
+                        ("holding_spread", 0 <= self.holding_spread < 1)):
             if not ok:
                 raise ScenarioError(f"thread {self.name}: {key}: out of range, got {getattr(self, key)!r}")
+
+
+    @property
+    def diameter(self) -> float:
+        """Nominal diameter (m): the middle of the USP size's range."""
+        lo, hi = USP_DIAMETER_MM[self.size]
+        return 0.5e-3 * (lo + hi)
 
 
 @dataclass(frozen=True)
@@ -99,25 +118,30 @@ def place_cogs(model: TissueModel, plan: ThreadPlan, x: np.ndarray) -> Cogs:
     centroids = x[model.tets].mean(axis=1)
     rows = []
     for i, th in enumerate(plan.threads):
-        entry, anchor = point(model, th.entry, x, th.name, "entry"), point(model, th.anchor, x, th.name, "anchor")
-        length = float(np.linalg.norm(anchor - entry))
-        if (th.cogs - 1) * th.cog_spacing >= length:
+        path = np.array([point(model, th.entry, x, th.name, "entry")]
+                        + [point(model, v, x, th.name, "via") for v in th.via]
+                        + [point(model, th.anchor, x, th.name, "anchor")])
+        seg = np.diff(path, axis=0)
+        seg_len = np.linalg.norm(seg, axis=1)
+        length = float(seg_len.sum())
+        if (th.cogs - 1) * th.cog_spacing >= length or not (seg_len > 0).all():
             raise ScenarioError(f"thread {th.name}: {th.cogs} cogs at {1e3 * th.cog_spacing:g} mm do not fit in its "
                                 f"{1e3 * length:.1f} mm path")
-        axis = (anchor - entry) / length
         in_layer = np.flatnonzero(model.tet_layer == int(LAYERS[th.layer]))
         tree = cKDTree(centroids[in_layer])
+        ends = np.concatenate([[0.0], np.cumsum(seg_len)])
         for c in range(th.cogs):
-            on_skin = entry + c * th.cog_spacing * axis
+            s_c = c * th.cog_spacing
+            j = min(int(np.searchsorted(ends, s_c, side="right")) - 1, len(seg) - 1)
+            on_skin = path[j] + (s_c - ends[j]) * seg[j] / seg_len[j]
             e = int(in_layer[tree.query(on_skin)[1]])
-            rows.append((i, e, None, centroids[e], th))
+            # an inextensible thread moves along itself: each cog along its own segment
+            rows.append((i, e, seg[j] / seg_len[j], centroids[e], th))
     tet = np.array([r[1] for r in rows])
     pos = np.array([r[3] for r in rows])
-    anchors = np.array([point(model, r[4].anchor, x, r[4].name, "anchor") for r in rows])
-    d = anchors - pos
     parts = _engagement(model, x, centroids, tet, [LAYERS[r[4].layer] for r in rows])
     return Cogs(thread=np.array([r[0] for r in rows]), tet=tet, position=pos,
-                direction=d / np.linalg.norm(d, axis=1)[:, None],
+                direction=np.array([r[2] for r in rows]),
                 holding_force=np.array([r[4].holding_force for r in rows]),
                 stiffness=np.array([r[4].cog_stiffness for r in rows]), **parts)
 

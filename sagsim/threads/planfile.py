@@ -10,13 +10,16 @@
     name = "jowl_left"
     entry = "jowl_left"           # a landmark name, or [x, y, z] in metres
     anchor = "tragus_left"
+    via = []                      # optional waypoints (landmarks or points): a polyline path
     material = "PDO"              # PDO, PLLA, PCL
+    size = "2-0"                  # USP: 4-0, 3-0, 2-0, 0, 1
     layer = "superficial_fat"     # or "smas"
     cogs = 6
     cog_spacing = "5 mm"
     holding_force = "1 N"         # per cog (ESTIMATE by default)
     cog_stiffness = "200 N/m"
     pull = "4 mm"                 # or: tension = "1.5 N" (drawn until the anchor feels it)
+    holding_spread = 0.5          # relative uncertainty of the holding force
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from ..aging.scenario import RESOLUTIONS, _known, _quantity
 from ..errors import ScenarioError
 from .plan import Thread, ThreadPlan
 
-QUANTITIES = {"cog_spacing": ("m", (1e-4, 0.05)), "holding_force": ("N", (0.01, 50.0)),
+QUANTITIES = {"holding_spread": ("-", (0.0, 0.95)), "cog_spacing": ("m", (1e-4, 0.05)), "holding_force": ("N", (0.01, 50.0)),
               "cog_stiffness": ("N/m", (1.0, 1e5)), "pull": ("m", (0.0, 0.03)), "tension": ("N", (0.01, 50.0))}
 
 
@@ -80,6 +83,10 @@ def load_plan(path: str | Path) -> PlanFile:
             if key not in item:
                 raise ScenarioError(f"{where}: {section} {key}: missing; expected a value")
         values = dict(item)
+        if "via" in values:
+            if not isinstance(values["via"], list):
+                raise ScenarioError(f"{where}: {section} via: expected a list of landmark names or [x, y, z] points")
+            values["via"] = tuple(v if isinstance(v, str) else tuple(v) for v in values["via"])
         for key, (unit, bounds) in QUANTITIES.items():
             if key in values:
                 values[key] = _quantity(values[key], unit, bounds, where, f"{section} {key}")
