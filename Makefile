@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - builds .venv, installs sagsim, ages the default face 40 -> 70 (examples/aging_demo.toml)
+#                 and renders it: pictures, animation, $(OUT)/render/index.html
 #   make test   - builds .venv, installs sagsim with test extras, runs the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,6 +24,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/sagsim age examples/aging_demo.toml --out $(OUT)
+	$(BIN)/sagsim render $(OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

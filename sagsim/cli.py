@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     lift.add_argument("--no-months", action="store_true", help="skip the months after (absorption, collagen)")
     lift.set_defaults(run=_run_lift)
 
+    render = sub.add_parser("render", help="pictures, animation and an HTML page for an aging results folder")
+    render.add_argument("folder", type=Path, help="a folder written by `sagsim age`")
+    render.add_argument("--fps", type=_positive_int, default=6, help="frames per second of the animation")
+    render.set_defaults(run=_run_render)
+
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
     bench_sub = bench.add_subparsers(dest="target", required=True)
     fem = bench_sub.add_parser("fem", help="the sagging cube: our FEM core against scikit-fem")
@@ -158,6 +163,13 @@ def _run_lift(args: argparse.Namespace) -> int:
                              assess=args.assess, target_lift_mm=args.target_lift, months=not args.no_months)
     for line in summary["report"]:
         print(line)
+    return 0
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from .render import render_folder
+    files = render_folder(args.folder, fps=args.fps)
+    print("wrote " + ", ".join(str(p) for p in files))
     return 0
 
 

@@ -468,3 +468,24 @@ def _write_steps(writer: _SeriesWriter, path: Path, model: TissueModel,
         last, steps = t, steps + 1
     if steps == 0:
         raise ModelError(f"{path}: field 'states_with_times': expected at least one (time, State) pair, got none")
+
+
+def read_xdmf_series(path: PathLike, field: str = "warp") -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Times, mesh points and the point data ``field`` of every step of an XDMF time series
+    (as write_xdmf_series writes it). Raises DataFileError naming the file and what is wrong."""
+    where = str(path)
+    try:
+        with meshio.xdmf.TimeSeriesReader(where) as reader:
+            points, _ = reader.read_points_cells()
+            times, values = [], []
+            for k in range(reader.num_steps):
+                t, pdata, _ = reader.read_data(k)
+                if field not in pdata:
+                    raise DataFileError(f"{where}: step {k} has no point data '{field}'")
+                times.append(float(t))
+                values.append(np.asarray(pdata[field], np.float64))
+    except DataFileError:
+        raise
+    except Exception as exc:  # meshio raises plain errors for a missing or broken file
+        raise DataFileError(f"{where}: cannot read the time series ({_one_line(exc)})") from None
+    return np.array(times), np.asarray(points, np.float64), values

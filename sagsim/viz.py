@@ -54,6 +54,8 @@ CAMERAS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]
     "iso": ((1.0, 1.0, 1.0), (0.0, 1.0, 0.0)),
     "front": ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0)),
     "side": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+    "three_quarter": ((0.7, 0.15, 1.0), (0.0, 1.0, 0.0)),
+    "profile": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
 }
 
 DISPLACEMENT_BAR_TITLE = "displacement [mm]"
