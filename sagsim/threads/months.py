@@ -22,7 +22,7 @@ from ..model import Loads, State, TissueModel
 from ..solvers.fem import NewtonOptions, solve_static
 from ..solvers.linear import LinearSolver
 from ..solvers.system import FEMSystem, growth_tensors
-from .lift import LiftResult, _settle
+from .lift import LiftResult, _settle, cog_springs
 from .materials import MATERIALS
 
 MONTHS = (0, 1, 3, 6, 12, 18)
@@ -67,9 +67,13 @@ def months_after(model: TissueModel, start: State, result: LiftResult, plan, loa
             growth = _relax(model, start.reference, state.x, growth, fat, beta_f)
             keep = np.array([MATERIALS[mat].strength_fraction(weeks) for mat in materials])
             state = State(x=state.x, reference=start.reference, internal={"growth": growth})
-            state, _ = solve_static(model, state, loads, opts, from_loads=loads, from_growth=old, system=system,
-                                    linear=linear)
             try:
+                # the remodelled shape is solved with the cogs still holding (the tissue never
+                # hangs free between two check-ups), then their weakening is settled
+                system.set_cogs(cog_springs(cogs, result.pull - slip,
+                                            np.where(released, 0.0, result.stiffness * keep)))
+                state, _ = solve_static(model, state, loads, opts, from_loads=loads, from_growth=old, system=system,
+                                        linear=linear)
                 state, force, slip, released, _ = _settle(model, state, loads, opts, system, linear, cogs,
                                                           result.pull, result.stiffness * keep,
                                                           result.limit * np.maximum(keep, 1e-9), slip, released,
