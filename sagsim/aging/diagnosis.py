@@ -80,7 +80,7 @@ class Diagnosis:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from ..io import atomic_path
+        from ..io import save_figure
         names = outcomes or self.outcomes
         idx = [self.outcomes.index(n) for n in names]
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.6))
@@ -101,12 +101,7 @@ class Diagnosis:
         ax.set_xlabel("contribution (units of each outcome: mm or mL)")
         ax.set_title(title or "What causes the sag (Shapley values over mechanisms)")
         ax.legend(loc="lower right", fontsize=8)
-        fig.tight_layout()
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
-        plt.close(fig)
-        return path
+        return save_figure(path, fig, dpi=120)
 
 
 def outcomes_of(result) -> tuple[list[str], np.ndarray]:

@@ -156,15 +156,27 @@ class FatDescent:
         """The creep tensors after ``dt`` years at configuration ``x``: each fat element's
         elastic stretch U (F Fg^-1 = R U) relaxes by U^beta, beta = 1 - exp(-dt/tau); the
         rotation R is not remodelled (objective)."""
-        e = ctx.fat_elements
         beta = 1.0 - np.exp(-dt / self.time_constant)
-        F = ctx.deformation_gradient(reference, x, e)
-        Fe = F @ np.linalg.inv(growth[e])
-        w, V = np.linalg.eigh(np.transpose(Fe, (0, 2, 1)) @ Fe)  # C = U^2
-        U_beta = (V * np.maximum(w, 1e-300)[:, None, :] ** (0.5 * beta)) @ np.transpose(V, (0, 2, 1))
-        out = creep.copy()
-        out[e] = U_beta @ creep[e]
-        return out
+        return relax(ctx.model.tets, reference, x, growth, creep, ctx.fat_elements, beta)
+
+
+def relax(tets: np.ndarray, reference: np.ndarray, x: np.ndarray, growth: np.ndarray, tensor: np.ndarray,
+          elements: np.ndarray, beta: float) -> np.ndarray:
+    """``tensor`` (M,3,3) with the given elements' entries multiplied on the left by U^beta,
+    where F Fg^-1 = R U is their elastic deformation (F = dx/d reference, Fg = ``growth``):
+    the stress-free shape moved a fraction beta (in log-stretch) towards the current one,
+    rotations untouched (objective). Creep of fat, collagen setting around threads."""
+    if beta <= 0.0 or not len(elements):
+        return tensor
+    t = tets[elements]
+    P, Q = reference[t], x[t]
+    F = np.transpose(Q[:, 1:] - Q[:, :1], (0, 2, 1)) @ np.linalg.inv(np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1)))
+    Fe = F @ np.linalg.inv(growth[elements])
+    w, V = np.linalg.eigh(np.transpose(Fe, (0, 2, 1)) @ Fe)  # C = U^2
+    U_beta = (V * np.maximum(w, 1e-300)[:, None, :] ** (0.5 * beta)) @ np.transpose(V, (0, 2, 1))
+    out = tensor.copy()
+    out[elements] = U_beta @ tensor[elements]
+    return out
 
 
 @dataclass(frozen=True)

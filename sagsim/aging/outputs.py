@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..io import atomic_path, write_csv, write_json, write_vtu, write_xdmf_series
+from ..io import save_figure, write_csv, write_json, write_vtu, write_xdmf_series
 from ..model import State
 from .diagnosis import Diagnosis
 from .run import AgingResult, mechanism_record
@@ -94,11 +94,7 @@ def plot_metrics(result: AgingResult, path: Path) -> Path:
         ax.set_title(label, fontsize=9)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{result.model.name}: aging from {result.ages[0]:g} to {result.ages[-1]:g}", fontsize=10)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(path, fig)
 
 
 def _render_change(result: AgingResult, path: Path) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..aging.mechanisms import relax
 from ..model import Loads, State, TissueModel
 from ..solvers.fem import NewtonOptions, solve_static
 from ..solvers.linear import LinearSolver
@@ -62,9 +63,9 @@ def months_after(model: TissueModel, start: State, result: LiftResult, plan, loa
         if weeks > t_prev:
             old = growth
             beta_c = setting * (deposited(weeks) - deposited(t_prev))
-            growth = _relax(model, start.reference, state.x, growth, near, beta_c)
+            growth = relax(model.tets, start.reference, state.x, growth, growth, near, beta_c)
             beta_f = 1.0 - np.exp(-(weeks - t_prev) / 52.0 / fat_creep_years)
-            growth = _relax(model, start.reference, state.x, growth, fat, beta_f)
+            growth = relax(model.tets, start.reference, state.x, growth, growth, fat, beta_f)
             keep = np.array([MATERIALS[mat].strength_fraction(weeks) for mat in materials])
             state = State(x=state.x, reference=start.reference, internal={"growth": growth})
             try:
@@ -109,19 +110,3 @@ def _near_threads(model: TissueModel, x: np.ndarray, cogs, plan) -> np.ndarray:
         d = np.linalg.norm(c - (a + t[:, None] * ab), axis=1)
         near |= d < COLLAGEN_RADIUS
     return np.flatnonzero(near)
-
-
-def _relax(model: TissueModel, reference: np.ndarray, x: np.ndarray, growth: np.ndarray, elements: np.ndarray,
-           beta: float) -> np.ndarray:
-    """The growth with the given elements' stress-free shapes moved by U^beta towards x."""
-    if beta <= 0.0 or not len(elements):
-        return growth
-    t = model.tets[elements]
-    P, Q = reference[t], x[t]
-    F = np.transpose(Q[:, 1:] - Q[:, :1], (0, 2, 1)) @ np.linalg.inv(np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1)))
-    Fe = F @ np.linalg.inv(growth[elements])
-    w, V = np.linalg.eigh(np.transpose(Fe, (0, 2, 1)) @ Fe)
-    U_beta = (V * np.maximum(w, 1e-300)[:, None, :] ** (0.5 * beta)) @ np.transpose(V, (0, 2, 1))
-    out = growth.copy()
-    out[elements] = U_beta @ growth[elements]
-    return out

@@ -268,14 +268,8 @@ def assess(summary: dict, result: LiftResult, info: dict) -> dict:
 
 
 def _figure(path: Path, fig) -> Path:
-    import matplotlib.pyplot as plt
-
-    from ..io import atomic_path
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    from ..io import save_figure
+    return save_figure(path, fig)
 
 
 def plot_months(path: Path, rows: list, targets: tuple, name: str) -> Path:
@@ -313,7 +307,6 @@ def plot_sweep(path: Path, kind: str, rows: list, name: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io import atomic_path
     key = "threads" if kind == "threads" else "pull_mm"
     x = [r[key] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.0))
@@ -324,8 +317,4 @@ def plot_sweep(path: Path, kind: str, rows: list, name: str) -> Path:
         ax.set_title(label, fontsize=9)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{name}: where more stops helping", fontsize=10)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return _figure(path, fig)
