@@ -261,6 +261,14 @@ class Loads:
             raise ModelError(f"{o}.prescribed_dofs: expected dof indices in [0, {3 * model.n_nodes})")
 
 
+def deformation_gradients(tets: np.ndarray, X: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """F = dx/dX of each tetrahedron (M,3,3), from reference corners X and current corners x."""
+    P, Q = X[tets], x[tets]
+    Dm = np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1))
+    Ds = np.transpose(Q[:, 1:] - Q[:, :1], (0, 2, 1))
+    return Ds @ np.linalg.inv(Dm)
+
+
 def tet_volumes(nodes: np.ndarray, tets: np.ndarray) -> np.ndarray:
     """Signed volume of each tetrahedron."""
     p = nodes[tets]

@@ -53,15 +53,6 @@ class AgingContext:
             return np.zeros(0, np.int64)
         return np.flatnonzero(self.model.tet_compartment == names.index(name))
 
-    def deformation_gradient(self, reference: np.ndarray, x: np.ndarray, elements: np.ndarray) -> np.ndarray:
-        """F = dx/dX of the given elements, X the current stress-free reference (M_e,3,3)."""
-        t = self.model.tets[elements]
-        P = reference[t]
-        Dm_inv = np.linalg.inv(np.transpose(P[:, 1:, :] - P[:, :1, :], (0, 2, 1)))
-        q = x[t]
-        Ds = np.transpose(q[:, 1:, :] - q[:, :1, :], (0, 2, 1))
-        return Ds @ Dm_inv
-
     def base_parameters(self) -> AgedParameters:
         m = self.model
         return AgedParameters(materials=dict(m.materials), spring_stiffness=m.springs.stiffness.copy(),

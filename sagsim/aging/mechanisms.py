@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..model import Layer
+from ..model import Layer, deformation_gradients
 from .context import AgedParameters, AgingContext
 
 ESTIMATE = "ESTIMATE (no value in the reference table; calibratable)"
@@ -168,10 +168,7 @@ def relax(tets: np.ndarray, reference: np.ndarray, x: np.ndarray, growth: np.nda
     rotations untouched (objective). Creep of fat, collagen setting around threads."""
     if beta <= 0.0 or not len(elements):
         return tensor
-    t = tets[elements]
-    P, Q = reference[t], x[t]
-    F = np.transpose(Q[:, 1:] - Q[:, :1], (0, 2, 1)) @ np.linalg.inv(np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1)))
-    Fe = F @ np.linalg.inv(growth[elements])
+    Fe = deformation_gradients(tets[elements], reference, x) @ np.linalg.inv(growth[elements])
     w, V = np.linalg.eigh(np.transpose(Fe, (0, 2, 1)) @ Fe)  # C = U^2
     U_beta = (V * np.maximum(w, 1e-300)[:, None, :] ** (0.5 * beta)) @ np.transpose(V, (0, 2, 1))
     out = tensor.copy()

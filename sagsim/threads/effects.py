@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..model import Loads, State, TissueModel
+from ..model import Loads, State, TissueModel, deformation_gradients
 from ..solvers.fem import NewtonOptions, solve_static
 
 #: Lift-induced strain above which tissue counts as over-tensioned: ESTIMATE (no threshold in
@@ -26,10 +26,7 @@ UNEVENNESS_RADIUS = 0.006
 def lift_strain(model: TissueModel, x_from: np.ndarray, x_to: np.ndarray) -> np.ndarray:
     """Largest principal strain of the lift in each element (M,): F = dx_to/dx_from, the
     largest eigenvalue of F^T F gives the stretch lambda; strain = lambda - 1."""
-    P, Q = x_from[model.tets], x_to[model.tets]
-    Dm = np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1))
-    Ds = np.transpose(Q[:, 1:] - Q[:, :1], (0, 2, 1))
-    F = Ds @ np.linalg.inv(Dm)
+    F = deformation_gradients(model.tets, x_from, x_to)
     w = np.linalg.eigvalsh(np.transpose(F, (0, 2, 1)) @ F)
     return np.sqrt(np.maximum(w[:, -1], 0.0)) - 1.0
 
@@ -38,10 +35,7 @@ def von_mises(model: TissueModel, reference: np.ndarray, x: np.ndarray, growth=N
     """Von Mises equivalent of the Cauchy stress in each element (Pa), from the element's own
     deformation (growth included): sqrt(3/2 s:s), s the deviator of sigma = P F^T / J."""
     from ..solvers.system import growth_tensors
-    P0, Q = reference[model.tets], x[model.tets]
-    Dm = np.transpose(P0[:, 1:] - P0[:, :1], (0, 2, 1))
-    Ds = np.transpose(Q[:, 1:] - Q[:, :1], (0, 2, 1))
-    F = Ds @ np.linalg.inv(Dm)
+    F = deformation_gradients(model.tets, reference, x)
     if growth is not None:
         F = F @ np.linalg.inv(growth_tensors(growth, model.n_tets))
     J = np.linalg.det(F)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import write_csv, write_json, write_vtu
-from ..model import State
+from ..model import State, tet_volumes
 from .effects import (DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, expression_motion, fixed_cogs, lift_strain,
                       unevenness, von_mises)
 from .lift import LiftResult, solve_lift
@@ -170,7 +170,7 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
                            cell_data={"lift_strain": strain, "over_tension": over.astype(np.int8),
                                       "von_mises_kPa": 1e-3 * vm_after,
                                       "von_mises_change_kPa": 1e-3 * (vm_after - vm_before)}))
-    vol = np.abs(np.linalg.det(np.transpose(start.x[model.tets[:, 1:]] - start.x[model.tets[:, :1]], (0, 2, 1)))) / 6
+    vol = np.abs(tet_volumes(start.x, model.tets))
     if "months" in extra:
         paths.append(write_csv(out / "months.csv", extra["months"]))
         if targets:

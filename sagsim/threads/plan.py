@@ -13,7 +13,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..errors import ScenarioError
-from ..model import Layer, TissueModel
+from ..model import Layer, TissueModel, tet_volumes
 from .materials import COG_HOLDING_FORCE, COG_HOLDING_SPREAD, COG_STIFFNESS, MATERIALS, USP_DIAMETER_MM
 
 LAYERS = {"superficial_fat": Layer.SUPERFICIAL_FAT, "smas": Layer.SMAS}
@@ -149,8 +149,7 @@ def place_cogs(model: TissueModel, plan: ThreadPlan, x: np.ndarray) -> Cogs:
 def _engagement(model: TissueModel, x: np.ndarray, centroids: np.ndarray, tet: np.ndarray, layers: list) -> dict:
     """The elements each cog engages: those of its layer with centroids within
     ENGAGEMENT_RADIUS of its own element's centroid (always including it), weighted by volume."""
-    P = x[model.tets]
-    vol = np.abs(np.linalg.det(np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1)))) / 6.0
+    vol = np.abs(tet_volumes(x, model.tets))
     trees = {}
     cog, part = [], []
     for s, (e, layer) in enumerate(zip(tet, layers, strict=True)):

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..model import Loads, State, TissueModel
+from ..model import Loads, State, TissueModel, tet_volumes
 from ..solvers.fem import NewtonOptions
 from ..solvers.linear import LinearSolver
 from ..solvers.system import FEMSystem
@@ -59,8 +59,7 @@ def sweep(model: TissueModel, start: State, plan: ThreadPlan, values, kind: str 
             p = ThreadPlan(tuple(replace(th, pull=float(v)) for th in plan.threads), plan.name)
         res = solve_lift(model, start, p, loads, opts, system=system, linear=linear)
         strain = lift_strain(model, start.x, res.state.x)
-        vol = np.abs(np.linalg.det(np.transpose(start.x[model.tets[:, 1:]] - start.x[model.tets[:, :1]],
-                                                (0, 2, 1)))) / 6.0
+        vol = np.abs(tet_volumes(start.x, model.tets))
         uneven = unevenness(model, start.x, res.state.x)
         lifts = [1e3 * (model.landmark_position(t, res.state.x) - model.landmark_position(t, start.x))[1]
                  for t in targets]
