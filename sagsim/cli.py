@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     age.add_argument("--explain", action="store_true",
                      help="also split the sag between the mechanisms (Shapley values; 2^n extra runs)")
     age.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
+    age.add_argument("--render", action="store_true", help="then `sagsim render` the folder (pictures, animation, page)")
     age.add_argument("--quiet", action="store_true", help="no progress bar")
     age.add_argument("--keep-checkpoint", action="store_true",
                      help="keep DIR/checkpoint after a finished run (it is what an interrupted run resumes from)")
@@ -52,10 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     lift.add_argument("--assess", action="store_true", help="say whether threads suit this face and target")
     lift.add_argument("--target-lift", type=float, help="target lift in mm (default with --assess: undo the aging)")
     lift.add_argument("--no-months", action="store_true", help="skip the months after (absorption, collagen)")
+    lift.add_argument("--render", action="store_true", help="then `sagsim render` the folder (pictures, page)")
     lift.set_defaults(run=_run_lift)
 
-    render = sub.add_parser("render", help="pictures, animation and an HTML page for an aging results folder")
-    render.add_argument("folder", type=Path, help="a folder written by `sagsim age`")
+    render = sub.add_parser("render", help="pictures, animation, a 3D view and an HTML page for a results folder")
+    render.add_argument("folder", type=Path, help="a folder written by `sagsim age` or `sagsim lift`")
     render.add_argument("--fps", type=_positive_int, default=6, help="frames per second of the animation")
     render.set_defaults(run=_run_render)
 
@@ -146,7 +148,15 @@ def _run_age(args: argparse.Namespace) -> int:
                                "fat_moved_below_subnasale_ml", "descent_mm:jowl_left",
                                "descent_mm:malar_eminence_left", "descent_mm:oral_commissure_left")]))
     print("wrote " + ", ".join(str(p) for p in paths))
+    if args.render:
+        _render(out)
     return 0
+
+
+def _render(folder: Path, fps: int = 6) -> None:
+    from .render import render_folder
+    files = render_folder(folder, fps=fps)
+    print(f"rendered {len(files)} files; open {folder / 'render' / 'index.html'}")
 
 
 def _run_lift(args: argparse.Namespace) -> int:
@@ -163,13 +173,13 @@ def _run_lift(args: argparse.Namespace) -> int:
                              assess=args.assess, target_lift_mm=args.target_lift, months=not args.no_months)
     for line in summary["report"]:
         print(line)
+    if args.render:
+        _render(out)
     return 0
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from .render import render_folder
-    files = render_folder(args.folder, fps=args.fps)
-    print("wrote " + ", ".join(str(p) for p in files))
+    _render(args.folder, args.fps)
     return 0
 
 

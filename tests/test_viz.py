@@ -127,3 +127,27 @@ def test_bad_camera_is_a_sagsim_error(model, state, tmp_path):
     with pytest.raises(SagsimError, match="camera"):
         viz.render_displacement(model, state, tmp_path / "x.png", camera="top")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cutaway_dissects_the_far_side_down_to_bone_and_ligaments(model, tmp_path):
+    from sagsim.model import Springs
+    bottom = np.flatnonzero(model.nodes[:, 2] == 0.0)
+    top = np.flatnonzero((model.nodes[:, 2] == model.nodes[:, 2].max()) & (model.nodes[:, 0] > 0.03))
+    lig = Springs(nodes=np.column_stack([top, np.full(len(top), -1)]), anchors=model.nodes[top] * [1, 1, 0],
+                  stiffness=np.ones(len(top)), rest_length=np.full(len(top), 0.009),
+                  tension_only=np.ones(len(top), bool), group=np.zeros(len(top), np.int64), names=("zygomatic_left",))
+    fixed = model.with_(fixed=bottom, springs=lig)
+    assert len(viz.bone_faces(fixed)) == 2 * 4 * 3  # the slab's bottom: 4 x 3 cells of two triangles
+    plotter = viz.layers_plotter(fixed, None, window_size=SIZE, camera="cutaway", cut=0.5)
+    try:
+        labels = [plotter.actors["legend"].GetEntryString(i) for i in range(plotter.actors["legend"].GetNumberOfEntries())]
+        assert labels[-2:] == ["bone", "zygomatic ligament"]
+        bone = plotter.actors["bone"].GetMapper().GetInput()
+        assert np.asarray(bone.GetBounds())[0] >= 0.02 - 1e-12  # only beyond the cut
+        assert {"ligament_zygomatic", "layer_SKIN"} <= set(plotter.actors)
+    finally:
+        plotter.close()
+    img = png(viz.render_layers(fixed, None, tmp_path / "cut.png", window_size=SIZE, camera="cutaway", legend=False))
+    assert colour_count(img, viz.LIGAMENT_COLORS["zygomatic"], tol=3) > 10  # drawn unlit: exactly its colour
+    with pytest.raises(SagsimError, match="cut"):
+        viz.layers_plotter(fixed, None, cut=1.5)

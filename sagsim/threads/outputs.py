@@ -15,6 +15,7 @@ from .effects import (DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, express
 from .lift import LiftResult, solve_lift
 from .materials import MATERIALS, TEMPORAL_FASCIA_TEARING
 from .months import months_after
+from .plan import point
 from .sweep import sweep
 
 #: the smile-like probe: mouth corner pulled towards the malar eminence (zygomaticus major's
@@ -68,6 +69,7 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
         model, loads, growth = aged.final
         start = State(x=aged.frames[-1], reference=aged.reference, internal={"growth": growth})
         where = f"{face.name} aged {aged.ages[0]:g} -> {aged.ages[-1]:g} ({planfile.aging.name})"
+        face_source = scenario.face
         young = aged.frames[0]
         laxity = next((m for m in scenario.mechanisms if m.name == "skin" and m.enabled), None)
         decades = (aged.ages[-1] - aged.ages[0]) / 10.0
@@ -75,6 +77,7 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
     else:
         model, start = captured_start(load_face(planfile.face))
         loads, where = None, f"{model.name} as captured"
+        face_source = planfile.face
         young, excess_skin = None, 0.0
     t_start = time.perf_counter() - t0
     from ..solvers.linear import LinearSolver
@@ -119,6 +122,7 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
                                "descent_since_start_age_mm": descent, "excess_skin_pct": excess_skin,
                                "holding_force_low_end": 1.0 - spread, "lift_at_low_holding_mm": low_lift,
                                "cogs_slipping_at_low_holding": int(np.sum(low.slip > 0))}
+    extra["face_source"] = str(face_source)  # what load_face takes: `sagsim render` rebuilds the mesh from it
     return write_lift(out, model, start, result, planfile, where, timings, targets, extra)
 
 
@@ -188,8 +192,11 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
                         "pull_mm": 1e3 * th.pull, "tension_N": t, "anchor_tearing_force_N": TEMPORAL_FASCIA_TEARING,
                         "anchor_safe": t < TEMPORAL_FASCIA_TEARING, "thread_strength_N": strength,
                         "thread_safe": t < strength,
-                        "cogs_slipped": int(np.sum((result.slip > 0) & (result.cogs.thread == i)))})
-    summary = {"plan": plan.name, "file": str(planfile.path), "face": where, "threads": threads,
+                        "cogs_slipped": int(np.sum((result.slip > 0) & (result.cogs.thread == i))),
+                        "path_m": [point(model, p, start.x, th.name, "path").tolist()
+                                   for p in (th.entry, *th.via, th.anchor)]})
+    summary = {"plan": plan.name, "file": str(planfile.path), "face": where, "face_source": extra.get("face_source"),
+               "threads": threads,
                "landmarks_mm": {r["landmark"]: [r["dx_mm"], r["dy_mm"], r["dz_mm"]] for r in marks},
                "max_lift_mm": float(1e3 * np.abs(result.state.x - start.x).max()),
                "targets": list(targets),
