@@ -185,7 +185,8 @@ def _union_bounds(*grids: pv.DataSet) -> tuple[float, ...]:
 def displacement_plotter(model: TissueModel, state: State, *, camera: str = "iso",
                          title: str | None = None, window_size: Sequence[int] = (1200, 900),
                          show_reference: bool = True, clim: tuple[float, float] | None = None,
-                         cmap: str = "viridis", opacity: float = 1.0) -> pv.Plotter:
+                         cmap: str = "viridis", opacity: float = 1.0,
+                         bar_title: str = DISPLACEMENT_BAR_TITLE) -> pv.Plotter:
     """Build (not render) the displacement picture: the deformed outer surface coloured by
     displacement magnitude in mm.
 
@@ -202,7 +203,7 @@ def displacement_plotter(model: TissueModel, state: State, *, camera: str = "iso
     Returns
     -------
     An off-screen Plotter; the surface actor is ``plotter.actors["deformed"]``, the colour
-    bar ``plotter.scalar_bars["displacement [mm]"]``. Close it when done.
+    bar ``plotter.scalar_bars[bar_title]`` ("displacement [mm]" by default). Close it when done.
     """
     _check_camera(camera)
     grid = to_pyvista(model, state.x, reference=state.reference)
@@ -217,7 +218,7 @@ def displacement_plotter(model: TissueModel, state: State, *, camera: str = "iso
         # colour map enough to misread the displacement; a little diffuse keeps the shape.
         plotter.add_mesh(surf, scalars="displacement_magnitude_mm", clim=(lo, hi), cmap=cmap, name="deformed",
                          opacity=opacity, ambient=0.45, diffuse=0.55, specular=0.0,
-                         scalar_bar_args={"title": DISPLACEMENT_BAR_TITLE, "fmt": "%.3g", "vertical": True,
+                         scalar_bar_args={"title": bar_title, "fmt": "%.3g", "vertical": True,
                                           "position_x": 0.85, "position_y": 0.1, "height": 0.8, "width": 0.08})
         shown = [grid]
         if show_reference:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import matplotlib
 import numpy as np
 import pyvista as pv
+from matplotlib.colors import ListedColormap
 
 from .errors import RenderError
 from .model import State, TissueModel
@@ -24,12 +26,18 @@ from .viz import (_apply_fonts, _plotter, _save, _surface, _union_bounds, displa
 #: so they show on skin).
 THREAD_COLORS = {"PDO": "#6a2c91", "PLLA": "#3c3c3c", "PCL": "#1d4e89"}
 COG_FORCE_BAR = "cog force [N]"
+LIFT_BAR = "lift [mm]"
 STRAIN_BAR = "lift strain [-]"
 UNEVENNESS_BAR = "unevenness [mm]"
-DIMPLE_COLOR = "#000000"
+DIMPLE_COLOR = "#ffc000"  # amber: stands out on the dark blue of a dent and on the reds
 LIFT_CMAP = "YlGn"  # light where nothing moved, so the threads and the force-coloured cogs show
 THREAD_RADIUS = 0.5e-3  # m, drawn (a 2-0 thread is ~0.35 mm thick; thinner would vanish)
 COG_RADIUS = 1.0e-3  # m, drawn
+
+
+# matplotlib's Reds without its near-white start: the least over-tensioned element must still
+# stand out against the pale translucent skin
+_HOT = ListedColormap(matplotlib.colormaps["Reds"](np.linspace(0.35, 1.0, 256)), name="hot_reds")
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ def threads_plotter(model: TissueModel, before: np.ndarray, after: np.ndarray, d
     coloured by the force each holds."""
     plotter = displacement_plotter(model, State(x=after, reference=before), camera=camera, title=title,
                                    window_size=window_size, show_reference=False, clim=clim, opacity=opacity,
-                                   cmap=LIFT_CMAP)
+                                   cmap=LIFT_CMAP, bar_title=LIFT_BAR)
     try:
         add_threads(plotter, drawn)
         _apply_fonts(plotter)
@@ -98,7 +106,7 @@ def overtension_plotter(model: TissueModel, x: np.ndarray, strain: np.ndarray, t
                         window_size: Sequence[int] = (1200, 900)) -> pv.Plotter:
     """Where the lift over-tensions the tissue: the elements whose lift strain is above
     ``threshold``, coloured by it, inside the translucent face, with the threads; the cogs that
-    dimple the skin (dent above ``dent_threshold_mm``) drawn black, the others grey."""
+    dimple the skin (dent above ``dent_threshold_mm``) drawn amber, the others grey."""
     strain = np.asarray(strain, float)
     if strain.shape != (model.n_tets,):
         raise RenderError(f"viz_threads: field 'strain': expected one value per tetrahedron ({model.n_tets}), "
@@ -111,7 +119,7 @@ def overtension_plotter(model: TissueModel, x: np.ndarray, strain: np.ndarray, t
         hot = np.flatnonzero(strain > threshold)
         top = max(float(strain.max()), threshold * 1.0001)
         if len(hot):
-            plotter.add_mesh(grid.extract_cells(hot), scalars="lift_strain", cmap="Reds", clim=(threshold, top),
+            plotter.add_mesh(grid.extract_cells(hot), scalars="lift_strain", cmap=_HOT, clim=(threshold, top),
                              name="over_tension", ambient=0.4,
                              scalar_bar_args={"title": STRAIN_BAR, "fmt": "%.2f", "vertical": True,
                                               "position_x": 0.85, "position_y": 0.1, "height": 0.8, "width": 0.08})
@@ -140,7 +148,7 @@ def unevenness_plotter(model: TissueModel, x: np.ndarray, field_mm: np.ndarray, 
                        window_size: Sequence[int] = (1200, 900)) -> pv.Plotter:
     """The skin coloured by the lift's unevenness (mm along the outward normal, the broad lift
     taken out: blue dents, red bumps, one symmetric range), the cogs that dimple the skin by
-    more than ``dent_threshold_mm`` marked black above it."""
+    more than ``dent_threshold_mm`` marked amber above it."""
     field_mm = np.asarray(field_mm, float)
     if field_mm.shape != (model.n_nodes,):
         raise RenderError(f"viz_threads: field 'field_mm': expected one value per node ({model.n_nodes}), "
@@ -162,7 +170,7 @@ def unevenness_plotter(model: TissueModel, x: np.ndarray, field_mm: np.ndarray, 
             # marked on the skin straight above each cog, so that the mark is not hidden
             skin_pts = x[model.skin_nodes]
             near = np.argmin(((skin_pts[None, :, :] - drawn.cog_position[dimpling][:, None, :]) ** 2).sum(-1), axis=1)
-            marks = pv.PolyData(skin_pts[near]).glyph(geom=pv.Sphere(radius=0.7 * COG_RADIUS), scale=False,
+            marks = pv.PolyData(skin_pts[near]).glyph(geom=pv.Sphere(radius=1.3 * COG_RADIUS), scale=False,
                                                       orient=False)
             plotter.add_mesh(marks, color=DIMPLE_COLOR, name="dimples")
         if title:

@@ -96,13 +96,13 @@ def render_lift(folder: Path) -> list[Path]:
                                    title=f"{name}: tissue over-tensioned (lift strain > {STRAIN_THRESHOLD:.0%})"),
                out / "overtension.png")
     shows[p.name] = (f"Over-tension hot spots: the elements stretched by the lift beyond {STRAIN_THRESHOLD:.0%} "
-                     "(coloured by their strain) inside the translucent face; cogs that dimple the skin in black.")
+                     "(coloured by their strain) inside the translucent face; cogs that dimple the skin in amber.")
     files.append(p)
     field = pdata["unevenness_mm"]
     p = render(unevenness_plotter(model, after, field, on_after, DENT_THRESHOLD_MM,
                                   title=f"{name}: unevenness of the skin (dents blue, bumps red)"),
                out / "unevenness.png")
-    shows[p.name] = (f"The skin's unevenness after the lift (mm along the normal, the broad lift taken out); black "
+    shows[p.name] = (f"The skin's unevenness after the lift (mm along the normal, the broad lift taken out); amber "
                      f"marks above the cogs that dent the skin by more than {DENT_THRESHOLD_MM:g} mm.")
     files.append(p)
     left = plan_plotter(model, before, on_before, title="before: the planned threads", window_size=(900, 700))
