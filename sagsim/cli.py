@@ -61,6 +61,26 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--fps", type=_positive_int, default=6, help="frames per second of the animation")
     render.set_defaults(run=_run_render)
 
+    sweep = sub.add_parser("sweep", help="many runs on Dask (grid, Latin hypercube, Morris, Sobol): table, "
+                           "sensitivity indices")
+    sweep.add_argument("sweep", type=Path, help="sweep file, e.g. examples/sweep_default.toml (docs/sweeps.md)")
+    sweep.add_argument("--out", type=Path, help="results folder (default: results/<sweep name>); rerunning "
+                       "there skips the finished runs")
+    sweep.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                       "(default: a LocalCluster on this machine)")
+    sweep.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (default: one per core)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(run=_run_sweep)
+
+    calib = sub.add_parser("calibrate", help="fit scenario parameters to measured landmark displacements "
+                           "(least squares on Dask)")
+    calib.add_argument("calibration", type=Path, help="calibration file, e.g. examples/calibrate_default.toml")
+    calib.add_argument("--out", type=Path, help="results folder (default: results/<calibration name>)")
+    calib.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
+    calib.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (default: one per core)")
+    calib.add_argument("--quiet", action="store_true", help="no progress bar")
+    calib.set_defaults(run=_run_calibrate)
+
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
     bench_sub = bench.add_subparsers(dest="target", required=True)
     fem = bench_sub.add_parser("fem", help="the sagging cube: our FEM core against scikit-fem")
@@ -79,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     lift_b.add_argument("--max-threads", type=_positive_int, default=10, help="threads per side in the sweep")
     lift_b.add_argument("--json", type=Path, help="write the figures to this file too")
     lift_b.set_defaults(run=_run_bench_lift)
+    sweep_b = bench_sub.add_parser("sweep", help="sweep throughput with 1 and 2 Dask workers, overhead per task")
+    sweep_b.add_argument("--runs", type=_positive_int, default=12, help="aging runs (coarse face) per measurement")
+    sweep_b.add_argument("--json", type=Path, help="write the figures to this file too")
+    sweep_b.set_defaults(run=_run_bench_sweep)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -178,6 +202,41 @@ def _run_lift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_sweep(args: argparse.Namespace) -> int:
+    from .sweep import load_sweep, run_sweep
+    from .sweep.sensitivity import text_table
+
+    logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    sweep = load_sweep(args.sweep)  # every fault of the file surfaces here, before anything is written
+    result = run_sweep(sweep, args.out or Path("results") / sweep.name, scheduler=args.scheduler,
+                       workers=args.workers, progress=not args.quiet)
+    c = result.counts
+    print(f"{sweep.name}: {c['runs']} runs ({sweep.design}, {sweep.kind}): {c['ran']} ran"
+          + (f" on {result.workers} workers" if c["ran"] else "") + f", {c['skipped']} finished before; "
+          f"{c['ok']} ok, {c['failed']} failed; {result.seconds:.1f} s")
+    failed = result.table[result.table["status"] != "ok"]
+    for _, row in failed.head(5).iterrows():
+        print(f"  failed run {row['index']} ({row['run']}): {row['error']}")
+    if result.sensitivity is not None:
+        print(text_table(result.sensitivity))
+    for note in result.notes:
+        print(note)
+    print("wrote " + ", ".join(str(p) for p in result.paths))
+    return 0
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from .sweep.calibrate import calibrate, load_calibration
+
+    logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    cal = load_calibration(args.calibration)  # every fault of the files surfaces here
+    result = calibrate(cal, args.out or Path("results") / cal.name, scheduler=args.scheduler, workers=args.workers,
+                       progress=not args.quiet)
+    for line in result.summary["report"]:
+        print(line)
+    return 0
+
+
 def _run_render(args: argparse.Namespace) -> int:
     _render(args.folder, args.fps)
     return 0
@@ -229,6 +288,10 @@ def _run_bench_aging(args: argparse.Namespace) -> int:
 
 def _run_bench_lift(args: argparse.Namespace) -> int:
     return _benchmarks_module("bench_lift").main(face=args.face, max_threads=args.max_threads, json_path=args.json)
+
+
+def _run_bench_sweep(args: argparse.Namespace) -> int:
+    return _benchmarks_module("bench_sweep").main(runs=args.runs, json_path=args.json)
 
 
 def _benchmarks_module(name: str):

@@ -140,8 +140,8 @@ def write_page(folder: Path, summary: dict, rendered: list[Path], shows: dict[st
     parts = [page.paragraph(f"{summary.get('face', '')}; plan file {summary.get('file', '')}")]
     if "assessment" in summary:
         parts.append(page.paragraph("Assessment: " + summary["assessment"]["verdict"], cls="verdict"))
-    parts += [page.heading("Report"), "<ul>" + "".join(f"<li>{page.esc(line)}</li>"
-                                                         for line in summary.get("report", [])[:-1]) + "</ul>"]
+    lines = [line for line in summary.get("report", []) if not line.startswith(("wrote ", "assessment: "))]
+    parts += [page.heading("Report"), "<ul>" + "".join(f"<li>{page.esc(line)}</li>" for line in lines) + "</ul>"]
     for p in rendered:
         if p.suffix == ".png":
             parts.append(page.figure(p.name, shows.get(p.name, p.stem)))
