@@ -206,7 +206,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from .sweep import load_sweep, run_sweep
     from .sweep.sensitivity import text_table
 
-    logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    logging.getLogger("distributed").propagate = args.verbose  # Dask's own log keeps its errors only
     sweep = load_sweep(args.sweep)  # every fault of the file surfaces here, before anything is written
     result = run_sweep(sweep, args.out or Path("results") / sweep.name, scheduler=args.scheduler,
                        workers=args.workers, progress=not args.quiet)
@@ -228,7 +228,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
 def _run_calibrate(args: argparse.Namespace) -> int:
     from .sweep.calibrate import calibrate, load_calibration
 
-    logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    logging.getLogger("distributed").propagate = args.verbose  # Dask's own log keeps its errors only
     cal = load_calibration(args.calibration)  # every fault of the files surfaces here
     result = calibrate(cal, args.out or Path("results") / cal.name, scheduler=args.scheduler, workers=args.workers,
                        progress=not args.quiet)

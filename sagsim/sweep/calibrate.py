@@ -1,0 +1,481 @@
+"""Calibration: fit chosen parameters of an aging scenario to measured landmark displacements.
+
+    [calibration]
+    base = "aging_default.toml"                 # the scenario the parameters belong to
+    measurements = "calibrate_measurements.csv"  # landmark, age, dx_mm, dy_mm, dz_mm[, sigma_mm]
+
+    [fixed]                                     # overrides of every evaluation, as in a sweep
+    "scenario.face" = "coarse"
+
+    [parameters."fat_descent.time_constant"]
+    initial = "10 years"                        # default: the base scenario's value
+    bounds = ["2 years", "100 years"]           # default: the parameter's allowed range
+
+The measurements are displacements from the scenario's start age to the row's age (mm; x
+lateral, y up, z forward: the columns of an aging run's landmarks.csv); an empty cell is a
+component not measured; ``sigma_mm`` (default 1) weighs each row. scipy's least_squares
+minimises the weighted residuals (model minus measured) over the parameters, on a log scale
+for positive ones; the Jacobian is taken by forward differences whose columns run in
+parallel on Dask. The uncertainty is the linearised one at the optimum: covariance
+s^2 (J^T J)^-1 with s^2 = sum of squared residuals / (measurements - parameters).
+"""
+from __future__ import annotations
+
+import csv
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SagsimError, ScenarioError
+from ..io import atomic_path, save_figure, write_csv, write_json
+from .address import Spec, aging_scenario, convert, spec_for
+from .design import _known, _table
+
+CALIBRATION_FIELDS = {
+    "name": "short name (default: the file's stem)",
+    "base": "the aging scenario file, relative to this file (required)",
+    "measurements": "CSV of landmark displacements: landmark, age, dx_mm, dy_mm, dz_mm[, sigma_mm] (required)",
+    "max_evaluations": "most model runs least_squares may ask for, Jacobian runs not counted (default 30)",
+    "diff_step": "forward-difference step, relative, on the parameters' scale (default 1e-3)",
+    "tolerance": "ftol = xtol = gtol of least_squares (default 1e-6)",
+}
+CALIBRATION_PARAMETER_FIELDS = {
+    "initial": "starting value (default: the base scenario's), in the parameter's unit",
+    "bounds": "[low, high] (default: the parameter's allowed range)",
+    "log": "fit on a log scale (default: true when the bounds are non-negative)",
+}
+COMPONENTS = ("dx_mm", "dy_mm", "dz_mm")
+
+
+class CalibrationError(SagsimError):
+    """A calibration could not evaluate its model."""
+
+
+@dataclass
+class FitParameter:
+    key: str
+    spec: Spec
+    initial: float
+    low: float
+    high: float
+    log: bool
+
+    def to_x(self, value: float) -> float:
+        return float(np.log(value)) if self.log else float(value)
+
+    def from_x(self, x: float) -> float:
+        return float(np.exp(x)) if self.log else float(x)
+
+    def x_bounds(self) -> tuple:
+        if self.log:
+            return (np.log(self.low) if self.low > 0 else -np.inf, np.log(self.high))
+        return (self.low, self.high)
+
+
+@dataclass
+class Calibration:
+    path: Path
+    name: str
+    base: Path
+    base_raw: dict
+    fixed: dict
+    parameters: list
+    measurements: list  # rows: {"landmark", "age", "dx_mm", "dy_mm", "dz_mm" (None when absent), "sigma_mm"}
+    options: dict = field(default_factory=dict)
+
+    def overrides(self, values) -> dict:
+        return {**self.fixed, **{p.key: float(v) for p, v in zip(self.parameters, values)}}
+
+    def requests(self) -> list:
+        """(landmark, age) of every measurement row."""
+        return [(r["landmark"], r["age"]) for r in self.measurements]
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    """Read and validate a calibration file and its measurements (ScenarioError naming the
+    file and the key or row)."""
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read the calibration ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
+    _known(raw, ("calibration", "fixed", "parameters"), where, "")
+    head = _table(raw, "calibration", where)
+    _known(head, CALIBRATION_FIELDS, where, "[calibration]")
+    for key in ("base", "measurements"):
+        if not isinstance(head.get(key), str):
+            raise ScenarioError(f"{where}: [calibration] {key}: missing; expected a file name")
+    files = {k: (Path(head[k]) if Path(head[k]).is_absolute() else path.parent / head[k]) for k in ("base", "measurements")}
+    from ..aging.scenario import load_scenario
+    try:
+        load_scenario(files["base"])
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: [calibration] base: {exc}") from None
+    base_raw = tomllib.loads(files["base"].read_text(encoding="utf-8"))
+    options = {"max_evaluations": head.get("max_evaluations", 30), "diff_step": head.get("diff_step", 1e-3),
+               "tolerance": head.get("tolerance", 1e-6)}
+    if not (isinstance(options["max_evaluations"], int) and options["max_evaluations"] >= 1):
+        raise ScenarioError(f"{where}: [calibration] max_evaluations: expected a positive integer, got "
+                            f"{options['max_evaluations']!r}")
+    for k in ("diff_step", "tolerance"):
+        if isinstance(options[k], bool) or not isinstance(options[k], (int, float)) or not 0 < options[k] < 1:
+            raise ScenarioError(f"{where}: [calibration] {k}: expected a number between 0 and 1, got {options[k]!r}")
+    fixed = {}
+    for key, value in _table(raw, "fixed", where).items():
+        spec = spec_for("aging", key, f"{where}: [fixed]")
+        fixed[spec.key] = convert(spec, value, where, f"[fixed] {spec.key}")
+    try:
+        scenario = aging_scenario(base_raw, files["base"], fixed)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: [fixed]: {exc}") from None
+    table = _table(raw, "parameters", where)
+    if not table:
+        raise ScenarioError(f"{where}: [parameters]: expected at least one parameter to fit")
+    params = [_fit_parameter(key, value, scenario, where) for key, value in table.items()]
+    clash = sorted(set(fixed) & {p.key for p in params})
+    if clash:
+        raise ScenarioError(f"{where}: [fixed] {clash[0]}: also fitted in [parameters]; expected one or the other")
+    try:
+        aging_scenario(base_raw, files["base"], {**fixed, **{p.key: p.initial for p in params}})
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: [parameters]: {exc}") from None
+    rows = read_measurements(files["measurements"])
+    from ..meshfile import load_face
+    model = load_face(scenario.face)
+    ages = scenario.settings.ages()
+    for i, r in enumerate(rows):
+        if r["landmark"] not in model.landmarks:
+            raise ScenarioError(f"{files['measurements']}: row {i + 1} landmark: {r['landmark']!r} is not a landmark of "
+                                f"{model.name}; expected one of {sorted(model.landmarks)}")
+        if not np.isclose(ages, r["age"], atol=1e-9).any():
+            raise ScenarioError(f"{files['measurements']}: row {i + 1} age: {r['age']:g} is not an age the scenario "
+                                f"reaches; expected one of {[float(a) for a in ages]}")
+    n_values = sum(r[c] is not None for r in rows for c in COMPONENTS)
+    if n_values <= len(params):
+        raise ScenarioError(f"{files['measurements']}: {n_values} measured values for {len(params)} parameters; "
+                            "expected more values than parameters")
+    return Calibration(path, head.get("name", path.stem), files["base"], base_raw, fixed, params, rows, options)
+
+
+def _fit_parameter(key: str, value, scenario, where: str) -> FitParameter:
+    spec = spec_for("aging", key, f"{where}: [parameters]")
+    section = f"[parameters] {spec.key}"
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: {section}: expected a table (initial = ..., bounds = [low, high])")
+    _known(value, CALIBRATION_PARAMETER_FIELDS, where, section)
+    if not spec.continuous:
+        raise ScenarioError(f"{where}: {section}: only continuous quantities can be fitted; this one is {spec.type}")
+    lo, hi = spec.bounds
+    if "bounds" in value:
+        b = value["bounds"]
+        if not (isinstance(b, list) and len(b) == 2):
+            raise ScenarioError(f"{where}: {section} bounds: expected [low, high], got {b!r}")
+        lo, hi = (convert(spec, v, where, f"{section} bounds") for v in b)
+        if not lo < hi:
+            raise ScenarioError(f"{where}: {section} bounds: expected low < high, got [{lo:g}, {hi:g}]")
+    initial = (convert(spec, value["initial"], where, f"{section} initial") if "initial" in value
+               else _scenario_value(scenario, spec.key))
+    if not lo <= initial <= hi:
+        raise ScenarioError(f"{where}: {section} initial: expected a value within the bounds {lo:g} to {hi:g}, got "
+                            f"{initial:g}")
+    log = value.get("log", lo >= 0)
+    if not isinstance(log, bool):
+        raise ScenarioError(f"{where}: {section} log: expected true or false, got {log!r}")
+    if log and not initial > 0:
+        raise ScenarioError(f"{where}: {section} initial: expected a positive value on a log scale, got {initial:g}")
+    return FitParameter(spec.key, spec, float(initial), float(lo), float(hi), log)
+
+
+def _scenario_value(scenario, key: str) -> float:
+    parts = key.split(".")
+    if parts[0] == "scenario":
+        return float(getattr(scenario.settings, parts[1]))
+    mech = next(m for m in scenario.mechanisms if m.name == parts[0])
+    value = getattr(mech, parts[1])
+    return float(value[parts[2]] if len(parts) == 3 else value)
+
+
+def read_measurements(path: Path) -> list:
+    """Rows of a measurements CSV ('#' lines are comments)."""
+    path = Path(path)
+    try:
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the measurements ({exc.strerror or exc})") from None
+    reader = csv.DictReader(lines)
+    cols = reader.fieldnames or []
+    for need in ("landmark", "age"):
+        if need not in cols:
+            raise ScenarioError(f"{path}: column {need}: missing; expected columns landmark, age, dx_mm, dy_mm, dz_mm"
+                                "[, sigma_mm]")
+    if not any(c in cols for c in COMPONENTS):
+        raise ScenarioError(f"{path}: expected at least one of the columns {', '.join(COMPONENTS)}")
+    rows = []
+    for i, r in enumerate(reader):
+        row = {"landmark": (r["landmark"] or "").strip()}
+        for c in ("age", *COMPONENTS, "sigma_mm"):
+            text = (r.get(c) or "").strip()
+            if not text:
+                if c == "age":
+                    raise ScenarioError(f"{path}: row {i + 1} age: missing; expected the age of the measurement")
+                row[c] = 1.0 if c == "sigma_mm" else None
+                continue
+            try:
+                row[c] = float(text)
+            except ValueError:
+                raise ScenarioError(f"{path}: row {i + 1} {c}: expected a number, got {text!r}") from None
+            if not np.isfinite(row[c]) or (c == "sigma_mm" and row[c] <= 0):
+                raise ScenarioError(f"{path}: row {i + 1} {c}: expected a finite{' positive' if c == 'sigma_mm' else ''}"
+                                    f" number, got {text!r}")
+        rows.append(row)
+    if not rows:
+        raise ScenarioError(f"{path}: no measurements")
+    return rows
+
+
+# -- the model on a worker ----------------------------------------------------------------------------
+
+def landmark_task(spec: dict) -> np.ndarray:
+    """Displacements (mm, (k,3)) of each requested (landmark, age) from the start age, for the
+    base scenario with ``spec["overrides"]`` (runs on a Dask worker)."""
+    from .task import aging_result, thread_limits
+    with thread_limits(spec.get("threads", 1)):
+        _, result = aging_result(spec["base_text"], spec["base"], spec["overrides"])
+    model, x0 = result.model, result.frames[0]
+    out = np.empty((len(spec["requests"]), 3))
+    for i, (name, age) in enumerate(spec["requests"]):
+        k = int(np.argmin(np.abs(result.ages - age)))
+        out[i] = 1e3 * (model.landmark_position(name, result.frames[k]) - model.landmark_position(name, x0))
+    return out
+
+
+class _Model:
+    """Evaluations of the calibration's model on Dask, remembered by parameter vector."""
+
+    def __init__(self, cal: Calibration, client):
+        self.cal, self.client = cal, client
+        self.base_text = cal.base.read_text(encoding="utf-8")
+        self.memo: dict = {}
+        self.history: list = []
+        rows = cal.measurements
+        self.mask = np.array([[r[c] is not None for c in COMPONENTS] for r in rows])
+        self.measured = np.array([[r[c] if r[c] is not None else 0.0 for c in COMPONENTS] for r in rows])
+        self.sigma = np.array([r["sigma_mm"] for r in rows])[:, None] * np.ones((1, 3))
+
+    def _spec(self, values) -> dict:
+        return {"base_text": self.base_text, "base": str(self.cal.base.resolve()),
+                "overrides": self.cal.overrides(values), "requests": self.cal.requests(), "threads": 1}
+
+    def displacements(self, xs: list, role: str) -> list:
+        """Model displacements at each parameter vector (log scale where log) of ``xs``."""
+        todo = [x for x in xs if x.tobytes() not in self.memo]
+        values = [[p.from_x(v) for p, v in zip(self.cal.parameters, x)] for x in todo]
+        if todo:
+            futures = self.client.map(landmark_task, [self._spec(v) for v in values], pure=False)
+            for x, v, fut in zip(todo, values, futures):
+                try:
+                    self.memo[x.tobytes()] = fut.result()
+                except Exception as exc:  # noqa: BLE001 - say which parameters broke the model
+                    from .task import one_line
+                    at = ", ".join(f"{p.key} = {val:g}" for p, val in zip(self.cal.parameters, v))
+                    raise CalibrationError(f"{self.cal.path}: the model failed at {at}: {one_line(exc)}") from None
+                r = self.residuals_of(self.memo[x.tobytes()])
+                self.history.append({"evaluation": len(self.history) + 1, "role": role,
+                                     **{p.key: val for p, val in zip(self.cal.parameters, v)},
+                                     "cost": 0.5 * float(r @ r)})
+        return [self.memo[x.tobytes()] for x in xs]
+
+    def residuals_of(self, d: np.ndarray) -> np.ndarray:
+        return ((d - self.measured) / self.sigma)[self.mask]
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        return self.residuals_of(self.displacements([np.asarray(x, float)], "fit")[0])
+
+    def jacobian(self, x: np.ndarray, step: float, bounds: tuple) -> np.ndarray:
+        """Forward differences, every column at once (a backward step at an upper bound)."""
+        x = np.asarray(x, float)
+        hs = step * np.maximum(1.0, np.abs(x))
+        hs = np.where(x + hs > bounds[1], -hs, hs)
+        points = [x] + [x + h * e for h, e in zip(hs, np.eye(len(x)))]
+        d = self.displacements(points, "jacobian")
+        r0 = self.residuals_of(d[0])
+        return np.column_stack([(self.residuals_of(dj) - r0) / h for dj, h in zip(d[1:], hs)])
+
+
+@dataclass
+class CalibrationResult:
+    parameters: list  # dicts: key, unit, initial, fitted, sd, ci95, log
+    residuals: list   # rows: landmark, age, component, measured_mm, model_mm, residual_mm, sigma_mm
+    summary: dict
+    paths: list
+    history: list
+
+
+def calibrate(cal: Calibration, out: str | Path, *, client=None, scheduler: str | None = None,
+              workers: int | None = None, progress: bool = False) -> CalibrationResult:
+    """Fit ``cal``'s parameters; write OUT/calibration.json, residuals.csv, history.csv and
+    fit.png; returns the result."""
+    import contextlib
+
+    from scipy.optimize import least_squares
+
+    from .execute import dask_client
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    ctx = contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
+    with ctx as c:
+        model = _Model(cal, c)
+        params = cal.parameters
+        x0 = np.array([p.to_x(p.initial) for p in params])
+        lb, ub = np.array([p.x_bounds() for p in params]).T
+        bar = _Bar(progress, cal.name)
+        tol = cal.options["tolerance"]
+        res = least_squares(lambda x: bar.tick(model.residuals(x)), x0, bounds=(lb, ub), method="trf",
+                            jac=lambda x: model.jacobian(x, cal.options["diff_step"], (lb, ub)), x_scale="jac",
+                            ftol=tol, xtol=tol, gtol=tol, max_nfev=cal.options["max_evaluations"])
+        bar.close()
+        best = model.displacements([res.x], "fit")[0]
+    return _report(cal, model, res, best, out, time.perf_counter() - t0)
+
+
+class _Bar:
+    def __init__(self, enabled: bool, name: str):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(desc=f"calibrate {name}", unit="fit step")
+
+    def tick(self, r: np.ndarray) -> np.ndarray:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"rms residual {np.sqrt(np.mean(r ** 2)):.4g}")
+            self.bar.update(1)
+        return r
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _report(cal: Calibration, model: _Model, res, best: np.ndarray, out: Path, seconds: float) -> CalibrationResult:
+    J = np.asarray(res.jac, float)
+    r = np.asarray(res.fun, float)
+    m, n = J.shape
+    dof = max(m - n, 1)
+    s2 = float(r @ r) / dof
+    jtj = J.T @ J
+    cov = s2 * np.linalg.pinv(jtj)
+    cond = float(np.linalg.cond(jtj)) if np.all(np.isfinite(jtj)) else float("inf")
+    sd_x = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    denom = np.outer(sd_x, sd_x)
+    corr = np.divide(cov, denom, out=np.zeros_like(cov), where=denom > 0)
+    params = []
+    for p, x, sx in zip(cal.parameters, res.x, sd_x):
+        v = p.from_x(x)
+        lo, hi = (max(p.from_x(x - 1.96 * sx), p.low), min(p.from_x(x + 1.96 * sx), p.high))  # within the bounds
+        params.append({"key": p.key, "unit": p.spec.unit, "log_scale": p.log, "initial": p.initial, "fitted": v,
+                       "sd": float(v * sx if p.log else sx), "ci95": [lo, hi],
+                       "at_bound": bool(np.isclose(x, p.x_bounds()[0]) or np.isclose(x, p.x_bounds()[1]))})
+    rows = []
+    for i, meas in enumerate(cal.measurements):
+        for j, c in enumerate(COMPONENTS):
+            if meas[c] is None:
+                continue
+            rows.append({"landmark": meas["landmark"], "age": meas["age"], "component": c[:2],
+                         "measured_mm": meas[c], "model_mm": float(best[i, j]),
+                         "residual_mm": float(best[i, j] - meas[c]), "sigma_mm": meas["sigma_mm"]})
+    resid = np.array([row["residual_mm"] for row in rows])
+    summary = {"name": cal.name, "file": str(cal.path), "base": str(cal.base), "fixed": cal.fixed,
+               "parameters": params, "correlation": corr.tolist(),
+               "measurements": len(cal.measurements), "values": int(m),
+               "rms_residual_mm": float(np.sqrt(np.mean(resid ** 2))), "max_abs_residual_mm": float(np.abs(resid).max()),
+               "cost": float(res.cost), "s2": s2, "jtj_condition": cond,
+               "identifiable": bool(cond < 1e12), "evaluations": len(model.history), "fit_steps": int(res.nfev),
+               "status": int(res.status), "message": str(res.message), "seconds": seconds,
+               "uncertainty": "linearised at the optimum: covariance s^2 (J^T J)^-1 of the weighted residuals, "
+                              "s^2 = sum r^2 / (values - parameters); on the log scale for log parameters "
+                              "(sd = value x sd of log, ci95 = exp(log value +- 1.96 sd))"}
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [write_json(out / "calibration.json", summary), write_csv(out / "residuals.csv", rows),
+             write_csv(out / "history.csv", model.history), plot_fit(rows, params, out / "fit.png", cal.name)]
+    summary["report"] = report_lines(summary) + ["wrote " + ", ".join(str(p) for p in paths)]
+    return CalibrationResult(params, rows, summary, paths, model.history)
+
+
+def report_lines(summary: dict) -> list:
+    lines = [f"{summary['name']}: {len(summary['parameters'])} parameters fitted to {summary['values']} measured "
+             f"values in {summary['fit_steps']} steps ({summary['evaluations']} model runs, {summary['seconds']:.1f} s): "
+             f"{summary['message']}"]
+    for p in summary["parameters"]:
+        lines.append(f"  {p['key']:34s} {p['initial']:10.4g} -> {p['fitted']:10.4g} {p['unit']:9s} "
+                     f"sd {p['sd']:.3g}, 95 % {p['ci95'][0]:.4g} to {p['ci95'][1]:.4g}"
+                     + ("  (at a bound)" if p["at_bound"] else ""))
+    lines.append(f"  residuals: rms {summary['rms_residual_mm']:.4f} mm, largest {summary['max_abs_residual_mm']:.4f} mm"
+                 + ("" if summary["identifiable"] else "; J^T J is near singular: the data do not pin down every "
+                    "parameter"))
+    return lines
+
+
+def plot_fit(rows: list, params: list, path: Path, name: str) -> Path:
+    """Model against measured displacement (each value a point, the 1:1 line), and the residuals."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meas = np.array([r["measured_mm"] for r in rows])
+    mod = np.array([r["model_mm"] for r in rows])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for comp, colour in (("dx", "#4a7"), ("dy", "#c55"), ("dz", "#57b")):
+        sel = np.array([r["component"] == comp for r in rows])
+        if sel.any():
+            a.plot(meas[sel], mod[sel], "o", ms=4, color=colour, label=comp)
+    lim = [min(meas.min(), mod.min()), max(meas.max(), mod.max())]
+    a.plot(lim, lim, "-", color="0.5", lw=0.8)
+    a.set_xlabel("measured displacement (mm)")
+    a.set_ylabel("fitted model (mm)")
+    a.legend(fontsize=7)
+    a.grid(alpha=0.3)
+    b.bar(range(len(rows)), mod - meas, color="#888")
+    b.set_xlabel("measured value (row, component)")
+    b.set_ylabel("residual (mm)")
+    b.grid(alpha=0.3)
+    fitted = ", ".join(f"{p['key'].split('.')[-1]} {p['fitted']:.3g}" for p in params)
+    fig.suptitle(f"{name}: {fitted}", fontsize=9)
+    return save_figure(path, fig)
+
+
+def synthetic_measurements(cal_path: str | Path, truth: dict, path: str | Path, landmarks: list, ages: list,
+                           noise_mm: float = 0.0, seed: int = 0) -> Path:
+    """Write a measurements CSV made by the model itself (SYNTHETIC, labelled so in its header):
+    the displacements of ``landmarks`` at ``ages`` for the calibration's base scenario with its
+    [fixed] overrides and ``truth`` (canonical values), plus Gaussian noise of ``noise_mm``."""
+    from .address import spec_for as _spec
+    cal_path = Path(cal_path)
+    raw = tomllib.loads(cal_path.read_text(encoding="utf-8"))
+    base = cal_path.parent / raw["calibration"]["base"]
+    fixed = {}
+    for key, value in raw.get("fixed", {}).items():
+        spec = _spec("aging", key, str(cal_path))
+        fixed[spec.key] = convert(spec, value, str(cal_path), key)
+    requests = [(lm, float(a)) for a in ages for lm in landmarks]
+    d = landmark_task({"base_text": base.read_text(encoding="utf-8"), "base": str(base.resolve()),
+                       "overrides": {**fixed, **truth}, "requests": requests})
+    rng = np.random.default_rng(seed)
+    d = d + noise_mm * rng.standard_normal(d.shape)
+    truth_text = ", ".join(f"{k} = {v:g}" for k, v in truth.items())
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(f"# SYNTHETIC data, not measurements: made by sagsim's own model ({base.name} with "
+                f"{', '.join(f'{k} = {v}' for k, v in fixed.items())}) at {truth_text}, "
+                f"plus Gaussian noise of {noise_mm:g} mm (seed {seed}).\n")
+        w = csv.writer(f)
+        w.writerow(["landmark", "age", "dx_mm", "dy_mm", "dz_mm", "sigma_mm"])
+        for (lm, age), v in zip(requests, d):
+            w.writerow([lm, f"{age:g}", *(f"{c:.6f}" for c in v), f"{max(noise_mm, 1e-3):g}"])
+    return path
