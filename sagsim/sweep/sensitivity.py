@@ -106,11 +106,13 @@ def plot_indices(indices, path: Path, name: str) -> Path:
     scaled = np.divide(np.abs(values), top, out=np.zeros_like(values), where=top > 0)
     fig, ax = plt.subplots(figsize=(1.6 + 1.5 * values.shape[1], 0.9 + 0.45 * values.shape[0]))
     ax.imshow(scaled, cmap="Oranges", vmin=0.0, vmax=1.0, aspect="auto")
-    for (r, c), v in np.ndenumerate(values):
-        ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=8)
+    for (r, c), v in np.ndenumerate(values):  # white on the dark cells, so every value reads
+        ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                color="white" if scaled[r, c] > 0.6 else "black")
     ax.set_xticks(range(values.shape[1]), [s.replace(".", ".\n", 1) for s in pivot.columns], fontsize=8)
     ax.set_yticks(range(values.shape[0]), pivot.index, fontsize=8)
     label = {"mu_star": "Morris mu* (output units over the input's range)", "ST": "Sobol total index ST",
              "S1": "first-order index S1 (RBD-FAST)"}[main]
-    ax.set_title(f"{name}: {label}\n(shade: share of the row's largest)", fontsize=9)
+    ax.set_title(f"{name}:\n{label}\n(shade: share of the row's largest)", fontsize=9)
+    fig.tight_layout()
     return save_figure(path, fig)
