@@ -99,6 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     lift_b.add_argument("--max-threads", type=_positive_int, default=10, help="threads per side in the sweep")
     lift_b.add_argument("--json", type=Path, help="write the figures to this file too")
     lift_b.set_defaults(run=_run_bench_lift)
+    springs_b = bench_sub.add_parser("springs", help="the spring lattice of the sagging cube: CPU core, plain loop, GPU")
+    springs_b.add_argument("--n", type=_positive_int, nargs="+", default=[32, 64], help="cells per cube side")
+    springs_b.add_argument("--steps", type=_positive_int, default=1000, help="symplectic Euler steps")
+    springs_b.add_argument("--repeats", type=_positive_int, default=3, help="timed repeats (the median is reported)")
+    springs_b.add_argument("--no-gpu", action="store_true", help="skip the GPU core even where numba.cuda finds a GPU")
+    springs_b.add_argument("--json", type=Path, help="write the records to this file too")
+    springs_b.add_argument("--agreement", action="store_true",
+                           help="instead: static springs vs FEM on a face under gravity, at the landmarks")
+    springs_b.add_argument("--face", choices=["coarse", "default", "fine"], default="default", help="with --agreement")
+    springs_b.set_defaults(run=_run_bench_springs)
     sweep_b = bench_sub.add_parser("sweep", help="sweep throughput with 1 and 2 Dask workers, overhead per task")
     sweep_b.add_argument("--runs", type=_positive_int, default=12, help="aging runs (coarse face) per measurement")
     sweep_b.add_argument("--json", type=Path, help="write the figures to this file too")
@@ -292,6 +302,13 @@ def _run_bench_lift(args: argparse.Namespace) -> int:
 
 def _run_bench_sweep(args: argparse.Namespace) -> int:
     return _benchmarks_module("bench_sweep").main(runs=args.runs, json_path=args.json)
+
+
+def _run_bench_springs(args: argparse.Namespace) -> int:
+    bench = _benchmarks_module("bench_springs")
+    if args.agreement:
+        return bench.main_agreement(face=args.face, json_path=args.json)
+    return bench.main(n_values=args.n, json_path=args.json, steps=args.steps, repeats=args.repeats, gpu=not args.no_gpu)
 
 
 def _benchmarks_module(name: str):
