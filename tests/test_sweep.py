@@ -436,3 +436,46 @@ def test_a_worker_killed_mid_sweep_loses_no_run(external, tmp_path):
 def test_docs_list_every_sweep_parameter():
     from sagsim.sweep.docs import parameters_markdown
     assert parameters_markdown() in (ROOT / "docs" / "sweeps.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(300)
+def test_lift_runs_on_an_aged_face_share_one_aging(tmp_path, monkeypatch):
+    """A lift sweep on a face its plan ages first ages it once per worker, and a run that
+    reuses the aged face gives what a fresh `sagsim lift` gives."""
+    import json
+
+    import sagsim.aging.run as aging_run
+    from sagsim.sweep import task
+    scenario = _write(tmp_path / "age.toml", """
+[scenario]
+name = "quick"
+face = "coarse"
+end_age = 50
+step_years = 5
+""")
+    plan = _write(tmp_path / "plan.toml", f"""
+[plan]
+name = "aged_lift"
+aging = "{scenario.name}"
+[[thread]]
+name = "jowl_left"
+entry = "jowl_left"
+anchor = "tragus_left"
+cogs = 4
+cog_spacing = "6 mm"
+pull = "3 mm"
+""")
+    calls = []
+    real = aging_run.run_aging
+    monkeypatch.setattr(aging_run, "run_aging", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(task, "_AGED", {})
+    spec = {"kind": "lift", "base": str(plan), "overrides": {}, "options": {"months": False}}
+    first = task._lift(spec, tmp_path / "a")
+    again = task._lift(spec, tmp_path / "b")
+    assert len(calls) == 1 and first == again
+    proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "lift", str(plan), "--out", str(tmp_path / "c"),
+                           "--quiet", "--no-months"], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    fresh = json.loads((tmp_path / "c" / "summary.json").read_text())["landmarks_mm"]
+    for name, d in fresh.items():
+        assert again[f"lift_mm:{name}"] == pytest.approx(d[1], abs=1e-6)

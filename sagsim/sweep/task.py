@@ -30,6 +30,7 @@ import numpy as np
 RESULT = "result.json"
 _FACES: dict = {}
 _STARTS: dict = {}
+_AGED: dict = {}  # aging fingerprint -> AgingResult (lift sweeps on an aged face)
 _STARTS_KEPT = 4
 
 
@@ -185,6 +186,19 @@ def start(name: str, model, settings) -> tuple:
     return _STARTS[key]
 
 
+def aged(model, scenario):
+    """The AgingResult of ``scenario`` on ``model``, kept for the next runs of this process: the
+    runs of a lift sweep on an aged face share one aging (keyed by everything it depends on)."""
+    from ..aging.run import fingerprint, run_aging
+    key = fingerprint(model, scenario.mechanisms, scenario.settings)
+    if key not in _AGED:
+        if len(_AGED) >= _STARTS_KEPT:
+            _AGED.pop(next(iter(_AGED)))
+        _AGED[key] = run_aging(model, scenario.mechanisms, scenario.settings,
+                               start=start(scenario.face, model, scenario.settings))
+    return _AGED[key]
+
+
 def _aging(spec: dict, out: Path) -> dict:
     from ..aging.outputs import write_results
     scenario, result = aging_result(spec["base_text"], spec["base"], spec["overrides"])
@@ -209,7 +223,7 @@ def _lift(spec: dict, out: Path) -> dict:
 
     planfile = apply_plan(load_plan(spec["base"]), spec["overrides"])
     summary = lift_from_plan(planfile, out, face, progress=False,
-                             months=spec["options"].get("months", False))
+                             months=spec["options"].get("months", False), age=aged)
     threads = summary["threads"]
     metrics = {"target_lift_mm": summary.get("target_lift_mm"), "max_lift_mm": summary["max_lift_mm"],
                "over_tension_ml": summary["over_tension"]["volume_ml"],

@@ -52,10 +52,12 @@ def parse_sweep(spec: str) -> tuple[str, list]:
 
 
 def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep_spec: str | None = None,
-                   assess: bool = False, target_lift_mm: float | None = None, months: bool = True) -> dict:
+                   assess: bool = False, target_lift_mm: float | None = None, months: bool = True,
+                   age=None) -> dict:
     """Age the face as the plan says (or take it as it is), lift it, write the results; with
     ``sweep_spec`` ("threads=1:10" or "pull=1:8", mm) also the sweep curve, with ``assess``
-    the suitability verdict."""
+    the suitability verdict. ``age(face, scenario)`` returns the AgingResult (default: run it;
+    a sweep passes one that keeps the aged face for its next runs)."""
     from ..aging.run import captured_start, run_aging
     from ..aging.scenario import check_against_model, load_scenario
     from ..solvers.fem import NewtonOptions
@@ -65,7 +67,8 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
         scenario = load_scenario(planfile.aging)
         face = load_face(scenario.face)
         check_against_model(scenario, face)
-        aged = run_aging(face, scenario.mechanisms, scenario.settings, progress=progress)
+        aged = (age(face, scenario) if age is not None
+                else run_aging(face, scenario.mechanisms, scenario.settings, progress=progress))
         model, loads, growth = aged.final
         start = State(x=aged.frames[-1], reference=aged.reference, internal={"growth": growth})
         where = f"{face.name} aged {aged.ages[0]:g} -> {aged.ages[-1]:g} ({planfile.aging.name})"
