@@ -177,6 +177,14 @@ def set_camera(plotter: pv.Plotter, camera: str, bounds: Sequence[float], zoom: 
     plotter.camera.zoom(zoom)  # < 1 leaves a margin around the fitted bounds
 
 
+def finish(plotter: pv.Plotter, title: str | None, camera: str, bounds, zoom: float = 0.95) -> None:
+    """The last steps every picture shares: its title, the camera on ``bounds``, the fonts."""
+    if title:
+        plotter.add_text(title, position="upper_edge", font_size=12, name="title")
+    set_camera(plotter, camera, bounds, zoom=zoom)
+    _apply_fonts(plotter)
+
+
 def _union_bounds(*grids: pv.DataSet) -> tuple[float, ...]:
     b = np.array([g.bounds for g in grids], np.float64)
     return tuple(np.ravel(np.column_stack([b[:, 0::2].min(axis=0), b[:, 1::2].max(axis=0)])))
@@ -225,10 +233,7 @@ def displacement_plotter(model: TissueModel, state: State, *, camera: str = "iso
             ref = to_pyvista(model, state.reference)
             plotter.add_mesh(_outline(ref), color="#808080", line_width=1.5, name="reference")
             shown.append(ref)
-        if title:
-            plotter.add_text(title, position="upper_edge", font_size=12, name="title")
-        set_camera(plotter, camera, _union_bounds(*shown))
-        _apply_fonts(plotter)
+        finish(plotter, title, camera, _union_bounds(*shown))
     except BaseException:
         plotter.close()
         raise
@@ -334,10 +339,7 @@ def layers_plotter(model: TissueModel, state: State | None = None, *, camera: st
             shown += _dissection(plotter, model, grid.points, origin[0], entries)
         if legend:
             _legend(plotter, entries)
-        if title:
-            plotter.add_text(title, position="upper_edge", font_size=12, name="title")
-        set_camera(plotter, camera, _union_bounds(*shown), zoom=0.85)  # room for the legend and title
-        _apply_fonts(plotter)
+        finish(plotter, title, camera, _union_bounds(*shown), zoom=0.85)  # room for the legend and title
     except BaseException:
         plotter.close()
         raise

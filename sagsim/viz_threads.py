@@ -19,8 +19,7 @@ from matplotlib.colors import ListedColormap
 
 from .errors import RenderError
 from .model import State, TissueModel
-from .viz import (_apply_fonts, _plotter, _save, _surface, _union_bounds, displacement_plotter, set_camera,
-                  to_pyvista)
+from .viz import _apply_fonts, _plotter, _save, _surface, _union_bounds, displacement_plotter, finish, to_pyvista
 
 #: Thread colours by material: PDO threads are dyed violet; PLLA and PCL are undyed (drawn dark
 #: so they show on skin).
@@ -125,10 +124,7 @@ def overtension_plotter(model: TissueModel, x: np.ndarray, strain: np.ndarray, t
                                               "position_x": 0.85, "position_y": 0.1, "height": 0.8, "width": 0.08})
         add_threads(plotter, drawn, cogs=False)
         _cog_marks(plotter, drawn, drawn.cog_dent_mm > dent_threshold_mm)
-        if title:
-            plotter.add_text(title, position="upper_edge", font_size=12, name="title")
-        set_camera(plotter, camera, grid.bounds)
-        _apply_fonts(plotter)
+        finish(plotter, title, camera, grid.bounds)
     except BaseException:
         plotter.close()
         raise
@@ -173,10 +169,7 @@ def unevenness_plotter(model: TissueModel, x: np.ndarray, field_mm: np.ndarray, 
             marks = pv.PolyData(skin_pts[near]).glyph(geom=pv.Sphere(radius=1.3 * COG_RADIUS), scale=False,
                                                       orient=False)
             plotter.add_mesh(marks, color=DIMPLE_COLOR, name="dimples")
-        if title:
-            plotter.add_text(title, position="upper_edge", font_size=12, name="title")
-        set_camera(plotter, camera, grid.bounds)
-        _apply_fonts(plotter)
+        finish(plotter, title, camera, grid.bounds)
     except BaseException:
         plotter.close()
         raise
@@ -194,10 +187,7 @@ def plan_plotter(model: TissueModel, x: np.ndarray, drawn: ThreadsDrawn, *, came
         plotter.add_mesh(_surface(grid), color=LAYER_COLORS[Layer.SKIN], opacity=0.55, name="skin",
                          ambient=0.45, diffuse=0.55, specular=0.0)
         shown = [grid] + add_threads(plotter, drawn, cog_colors=False)
-        if title:
-            plotter.add_text(title, position="upper_edge", font_size=12, name="title")
-        set_camera(plotter, camera, _union_bounds(*shown))
-        _apply_fonts(plotter)
+        finish(plotter, title, camera, _union_bounds(*shown))
     except BaseException:
         plotter.close()
         raise

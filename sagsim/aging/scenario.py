@@ -10,11 +10,11 @@ the file, the key and what was expected. ``schema_markdown()`` writes docs/scena
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .. import tomlfile
 from ..errors import ScenarioError
 from .mechanisms import FAT_LOSS_PER_DECADE, MECHANISM_TYPES, MECHANISMS, parameters
 from .run import AgingSettings
@@ -98,22 +98,14 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError naming file and key on any fault."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror or exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
-    return parse_scenario(raw, path)
+    return parse_scenario(tomlfile.read_toml(path, "scenario"), path)
 
 
 def parse_scenario(raw: dict, path: Path | None = None) -> Scenario:
     where = str(path) if path else "<scenario>"
-    _known(raw, ("scenario", "mechanisms", "diagnosis"), where, "")
-    top = _table(raw, "scenario", where, "")
-    _known(top, [f.name for f in SCENARIO_FIELDS], where, "[scenario]")
+    tomlfile.known(raw, ("scenario", "mechanisms", "diagnosis"), where, "")
+    top = tomlfile.table(raw, "scenario", where, "")
+    tomlfile.known(top, [f.name for f in SCENARIO_FIELDS], where, "[scenario]")
     sc = {f.name: _value(f, top, where, "[scenario]") for f in SCENARIO_FIELDS}
     if not sc["end_age"] > sc["start_age"]:
         raise ScenarioError(f"{where}: [scenario] end_age: expected an age after start_age ({sc['start_age']:g}), "
@@ -122,11 +114,11 @@ def parse_scenario(raw: dict, path: Path | None = None) -> Scenario:
     settings = AgingSettings(start_age=sc["start_age"], end_age=sc["end_age"], step_years=sc["step_years"],
                              unloaded=sc["unloaded"], formulation=sc["formulation"], force_tol=sc["force_tol"],
                              ligament_prestrain=sc["ligament_prestrain"])
-    mech_raw = _table(raw, "mechanisms", where, "")
-    _known(mech_raw, list(MECHANISM_TYPES), where, "[mechanisms]")
-    mechanisms = [_mechanism(cls, _table(mech_raw, cls.name, where, "mechanisms."), where) for cls in MECHANISMS]
-    diag_raw = _table(raw, "diagnosis", where, "")
-    _known(diag_raw, [f.name for f in DIAGNOSIS_FIELDS], where, "[diagnosis]")
+    mech_raw = tomlfile.table(raw, "mechanisms", where, "")
+    tomlfile.known(mech_raw, list(MECHANISM_TYPES), where, "[mechanisms]")
+    mechanisms = [_mechanism(cls, tomlfile.table(mech_raw, cls.name, where, "mechanisms."), where) for cls in MECHANISMS]
+    diag_raw = tomlfile.table(raw, "diagnosis", where, "")
+    tomlfile.known(diag_raw, [f.name for f in DIAGNOSIS_FIELDS], where, "[diagnosis]")
     diag = {"face": _face(_value(DIAGNOSIS_FIELDS[0], diag_raw, where, "[diagnosis]"), path, where, "[diagnosis] face"),
             "step_years": _value(DIAGNOSIS_FIELDS[1], diag_raw, where, "[diagnosis]")}
     players = diag_raw.get("mechanisms")
@@ -160,7 +152,7 @@ def check_against_model(scenario: Scenario, model) -> None:
 def _mechanism(cls, table: dict, where: str):
     section = f"[mechanisms.{cls.name}]"
     specs = parameters(cls)
-    _known(table, ["enabled"] + [f.name for f in specs], where, section)
+    tomlfile.known(table, ["enabled"] + [f.name for f in specs], where, section)
     values = {}
     defaults = cls()
     if "enabled" in table:
@@ -251,20 +243,6 @@ def _face(face: str, path: Path | None, where: str, key: str) -> str:
     if p.suffix != ".vtu" or not p.exists():
         raise ScenarioError(f"{where}: {key}: expected one of {list(RESOLUTIONS)} or an existing .vtu mesh, got {face!r}")
     return str(p)
-
-
-def _table(raw: dict, name: str, where: str, prefix: str) -> dict:
-    value = raw.get(name, {})
-    if not isinstance(value, dict):
-        raise ScenarioError(f"{where}: [{prefix}{name}]: expected a table, got {value!r}")
-    return value
-
-
-def _known(table: dict, allowed, where: str, section: str) -> None:
-    for key in table:
-        if key not in allowed:
-            sec = f"{section} " if section else ""
-            raise ScenarioError(f"{where}: {sec}{key}: unknown key; expected one of {', '.join(allowed)}")
 
 
 # -- documentation ------------------------------------------------------------------------------

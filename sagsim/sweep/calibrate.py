@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import tomlfile
 from ..errors import SagsimError, ScenarioError
 from ..io import atomic_path, save_figure, write_csv, write_json
 from .address import Spec, aging_scenario, convert, spec_for
-from .design import _known, _table
 
 CALIBRATION_FIELDS = {
     "name": "short name (default: the file's stem)",
@@ -99,15 +99,10 @@ def load_calibration(path: str | Path) -> Calibration:
     file and the key or row)."""
     path = Path(path)
     where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{where}: cannot read the calibration ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
-    _known(raw, ("calibration", "fixed", "parameters"), where, "")
-    head = _table(raw, "calibration", where)
-    _known(head, CALIBRATION_FIELDS, where, "[calibration]")
+    raw = tomlfile.read_toml(path, "calibration")
+    tomlfile.known(raw, ("calibration", "fixed", "parameters"), where, "")
+    head = tomlfile.table(raw, "calibration", where)
+    tomlfile.known(head, CALIBRATION_FIELDS, where, "[calibration]")
     for key in ("base", "measurements"):
         if not isinstance(head.get(key), str):
             raise ScenarioError(f"{where}: [calibration] {key}: missing; expected a file name")
@@ -127,14 +122,14 @@ def load_calibration(path: str | Path) -> Calibration:
         if isinstance(options[k], bool) or not isinstance(options[k], (int, float)) or not 0 < options[k] < 1:
             raise ScenarioError(f"{where}: [calibration] {k}: expected a number between 0 and 1, got {options[k]!r}")
     fixed = {}
-    for key, value in _table(raw, "fixed", where).items():
+    for key, value in tomlfile.table(raw, "fixed", where).items():
         spec = spec_for("aging", key, f"{where}: [fixed]")
         fixed[spec.key] = convert(spec, value, where, f"[fixed] {spec.key}")
     try:
         scenario = aging_scenario(base_raw, files["base"], fixed)
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: [fixed]: {exc}") from None
-    table = _table(raw, "parameters", where)
+    table = tomlfile.table(raw, "parameters", where)
     if not table:
         raise ScenarioError(f"{where}: [parameters]: expected at least one parameter to fit")
     params = [_fit_parameter(key, value, scenario, where) for key, value in table.items()]
@@ -168,7 +163,7 @@ def _fit_parameter(key: str, value, scenario, where: str) -> FitParameter:
     section = f"[parameters] {spec.key}"
     if not isinstance(value, dict):
         raise ScenarioError(f"{where}: {section}: expected a table (initial = ..., bounds = [low, high])")
-    _known(value, CALIBRATION_PARAMETER_FIELDS, where, section)
+    tomlfile.known(value, CALIBRATION_PARAMETER_FIELDS, where, section)
     if not spec.continuous:
         raise ScenarioError(f"{where}: {section}: only continuous quantities can be fitted; this one is {spec.type}")
     lo, hi = spec.bounds

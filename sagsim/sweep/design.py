@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import tomlfile
 from ..errors import ScenarioError
 from .address import KINDS, Spec, aging_scenario, apply_plan, canonical, convert, spec_for
 
@@ -149,15 +150,10 @@ def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file and build its runs; ScenarioError naming file and key."""
     path = Path(path)
     where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{where}: cannot read the sweep ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
-    _known(raw, ("sweep", "fixed", "parameters", "sensitivity"), where, "")
-    head = _table(raw, "sweep", where)
-    _known(head, SWEEP_FIELDS, where, "[sweep]")
+    raw = tomlfile.read_toml(path, "sweep")
+    tomlfile.known(raw, ("sweep", "fixed", "parameters", "sensitivity"), where, "")
+    head = tomlfile.table(raw, "sweep", where)
+    tomlfile.known(head, SWEEP_FIELDS, where, "[sweep]")
     opts = {k: _field(head, k, where) for k in SWEEP_FIELDS}
     kind = opts["kind"]
     if kind not in KINDS:
@@ -171,10 +167,10 @@ def load_sweep(path: str | Path) -> Sweep:
     base, base_raw, digest, function = _base(kind, opts, path, where)
 
     fixed = {}
-    for key, value in _table(raw, "fixed", where).items():
+    for key, value in tomlfile.table(raw, "fixed", where).items():
         spec = spec_for(kind, key, f"{where}: [fixed]")
         fixed[spec.key] = convert(spec, value, where, f"[fixed] {spec.key}")
-    table = _table(raw, "parameters", where)
+    table = tomlfile.table(raw, "parameters", where)
     if not table:
         raise ScenarioError(f"{where}: [parameters]: expected at least one parameter table")
     ref_path = Path(opts["reference_table"]) if opts["reference_table"] else REFERENCE_TABLE
@@ -195,8 +191,8 @@ def load_sweep(path: str | Path) -> Sweep:
         raise ScenarioError(f"{where}: [fixed] {clash[0]}: also swept in [parameters]; expected one or the other")
 
     runs, X = _design(opts, params, where)
-    sens = _table(raw, "sensitivity", where)
-    _known(sens, SENSITIVITY_FIELDS, where, "[sensitivity]")
+    sens = tomlfile.table(raw, "sensitivity", where)
+    tomlfile.known(sens, SENSITIVITY_FIELDS, where, "[sensitivity]")
     outputs = sens.get("outputs", DEFAULT_OUTPUTS[kind])
     if not (isinstance(outputs, (list, tuple)) and all(isinstance(o, str) for o in outputs)):
         raise ScenarioError(f"{where}: [sensitivity] outputs: expected a list of metric names, got {outputs!r}")
@@ -283,7 +279,7 @@ def _parameter(kind: str, key: str, value, design: str, where: str, ref_path: Pa
     if not isinstance(value, dict):
         raise ScenarioError(f"{where}: {section}: expected a table (values = [...] or range = [low, high]), "
                             f"got {value!r}")
-    _known(value, PARAMETER_FIELDS, where, section)
+    tomlfile.known(value, PARAMETER_FIELDS, where, section)
     if "unit" in value and kind != "python":
         raise ScenarioError(f"{where}: {section} unit: only for kind python (scenario and plan parameters have "
                             f"their unit)")
@@ -441,17 +437,3 @@ def _check_runs(sweep: Sweep, where: str) -> None:
         except ScenarioError as exc:
             swept = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in sweep.runs[i].items())
             raise ScenarioError(f"{where}: run {i + 1} ({swept}): {exc}") from None
-
-
-def _table(raw: dict, name: str, where: str) -> dict:
-    value = raw.get(name, {})
-    if not isinstance(value, dict):
-        raise ScenarioError(f"{where}: [{name}]: expected a table, got {value!r}")
-    return value
-
-
-def _known(table: dict, allowed, where: str, section: str) -> None:
-    for key in table:
-        if key not in allowed:
-            sec = f"{section} " if section else ""
-            raise ScenarioError(f"{where}: {sec}{key}: unknown key; expected one of {', '.join(allowed)}")

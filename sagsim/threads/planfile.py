@@ -23,11 +23,11 @@
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ..aging.scenario import RESOLUTIONS, _known, _quantity
+from .. import tomlfile
+from ..aging.scenario import RESOLUTIONS, _quantity
 from ..errors import ScenarioError
 from .plan import Thread, ThreadPlan
 
@@ -47,15 +47,10 @@ class PlanFile:
 def load_plan(path: str | Path) -> PlanFile:
     path = Path(path)
     where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{where}: cannot read the plan ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
-    _known(raw, ("plan", "thread"), where, "")
+    raw = tomlfile.read_toml(path, "plan")
+    tomlfile.known(raw, ("plan", "thread"), where, "")
     head = raw.get("plan", {})
-    _known(head, ("name", "aging", "face", "sweep"), where, "[plan]")
+    tomlfile.known(head, ("name", "aging", "face", "sweep"), where, "[plan]")
     sweep = head.get("sweep")
     if sweep is not None:
         from .outputs import parse_sweep
@@ -78,7 +73,7 @@ def load_plan(path: str | Path) -> PlanFile:
     threads = []
     for i, item in enumerate(items):
         section = f"[[thread]] {i + 1}"
-        _known(item, allowed, where, section)
+        tomlfile.known(item, allowed, where, section)
         for key in ("name", "entry", "anchor"):
             if key not in item:
                 raise ScenarioError(f"{where}: {section} {key}: missing; expected a value")
