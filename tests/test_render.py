@@ -58,7 +58,7 @@ def aging(tmp_path_factory):
 def lift(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lift")
     (folder / "p.toml").write_text(PLAN)
-    _sagsim("lift", folder / "p.toml", "--out", folder / "out", "--no-months")
+    _sagsim("lift", folder / "p.toml", "--out", folder / "out")
     proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "render", str(folder / "out")], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -127,13 +127,30 @@ def test_the_lift_pictures_show_the_threads_the_hot_spots_and_the_dimples(lift):
     assert len(cogs) == 8
 
 
-def test_the_animation_has_a_frame_per_age(aging):
-    import imageio.v3 as iio
-    out, _ = aging
-    assert iio.imread(out / "render" / "aging.gif", index=None).shape[0] == 3  # ages 40, 45, 50
+@pytest.mark.parametrize("which, stem, frames", [("aging", "aging", 3),  # ages 40, 45, 50
+                                                 ("lift", "months", 6)])  # months 0, 1, 3, 6, 12, 18
+def test_the_animations_have_a_frame_per_age_or_month(which, stem, frames, request):
     import imageio.v2 as iio2
-    with iio2.get_reader(out / "render" / "aging.mp4", format="FFMPEG") as reader:
-        assert reader.count_frames() == 3
+    import imageio.v3 as iio
+    out, _ = request.getfixturevalue(which)
+    assert iio.imread(out / "render" / f"{stem}.gif", index=None).shape[0] == frames
+    with iio2.get_reader(out / "render" / f"{stem}.mp4", format="FFMPEG") as reader:
+        assert reader.count_frames() == frames
+
+
+def test_the_months_series_holds_the_fading_lift(lift):
+    import csv
+
+    from sagsim.io import read_xdmf_series
+    out, _ = lift
+    months, points, warps = read_xdmf_series(out / "months.xdmf", "displacement")
+    assert months.tolist() == [0, 1, 3, 6, 12, 18]
+    rows = list(csv.DictReader(open(out / "months.csv")))
+    from sagsim.meshfile import load_face
+    model = load_face("coarse")
+    for row, disp in zip(rows, warps, strict=True):  # the series' lift at the jowl is the table's
+        lift_mm = 1e3 * (model.landmark_position("jowl_left", points + disp) - model.landmark_position("jowl_left", points))[1]
+        assert lift_mm == pytest.approx(float(row["lift_mm:jowl_left"]), abs=1e-6)
 
 
 @pytest.mark.parametrize("which", ["aging", "lift"])

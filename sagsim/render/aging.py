@@ -53,7 +53,7 @@ def render_aging(folder: Path, fps: int = 6) -> list[Path]:
     p = before_after(model, frames[0], frames[-1], ages, out / "before_after.png", clim)
     shows[p.name] = f"Age {ages[0]:g} and age {ages[-1]:g} side by side, one colour range (change since age {ages[0]:g}, mm)."
     files.append(p)
-    anim = animate(model, ages, frames, out / "aging", clim, fps)
+    anim = animate(model, [f"age {a:.0f}" for a in ages], frames, frames[0], out / "aging", clim, fps)
     for p in anim:
         shows[p.name] = f"The aging from {span}, one frame per step, the age written on each frame."
     files += anim
@@ -77,10 +77,12 @@ def read_series(path: Path, n_nodes: int) -> tuple[np.ndarray, list[np.ndarray]]
     return ages, [points + w for w in warps]
 
 
-def _frame(model, x, x0, clim, title: str, window_size=(900, 700)) -> np.ndarray:
+def _frame(model, x, x0, clim, title: str, window_size=(900, 700), cmap: str = "viridis",
+           bar_title: str = "displacement [mm]") -> np.ndarray:
     from ..viz import displacement_plotter
     plotter = displacement_plotter(model, State(x=x, reference=x0), camera="three_quarter", title=title,
-                                   window_size=window_size, show_reference=False, clim=clim)
+                                   window_size=window_size, show_reference=False, clim=clim, cmap=cmap,
+                                   bar_title=bar_title)
     try:
         return np.asarray(plotter.screenshot(return_img=True))
     finally:
@@ -101,10 +103,11 @@ def before_after(model, x0, x1, ages, path: Path, clim) -> Path:
                         _frame(model, x1, x0, clim, f"age {ages[-1]:g}"))
 
 
-def animate(model, ages, frames, stem: Path, clim, fps: int) -> list[Path]:
-    """The aging as stem.gif and stem.mp4, the age written on every frame."""
+def animate(model, titles: list[str], frames, x0, stem: Path, clim, fps: int, **style) -> list[Path]:
+    """``frames`` (positions) as stem.gif and stem.mp4, each coloured by its displacement from
+    ``x0`` on one colour range, its title (the age, the month) written on it."""
     import imageio.v2 as iio2
-    images = [_frame(model, x, frames[0], clim, f"age {a:.0f}") for a, x in zip(ages, frames, strict=True)]
+    images = [_frame(model, x, x0, clim, t, **style) for t, x in zip(titles, frames, strict=True)]
     paths = []
     gif = stem.with_suffix(".gif")
     with atomic_path(gif) as tmp:

@@ -20,9 +20,9 @@ import numpy as np
 from ..errors import DataFileError
 from ..io import read_vtu
 from ..threads.effects import DENT_THRESHOLD_MM, STRAIN_THRESHOLD
-from ..viz_threads import LIFT_CMAP
+from ..viz_threads import LIFT_BAR, LIFT_CMAP
 from . import page
-from .aging import CUT, side_by_side
+from .aging import CUT, animate, side_by_side
 from .interactive import surface_payload, write_view
 
 
@@ -116,6 +116,12 @@ def render_lift(folder: Path) -> list[Path]:
     shows[p.name] = ("A cut through the left mid-cheek after the lift: the layers (superficial fat compartments in "
                      "alternating shades) and, beyond the cut, the bone and the retaining ligaments.")
     files.append(p)
+    if (folder / "months.xdmf").exists():
+        anim = animate_months(folder, model, before, clim, summary)
+        for p in anim:
+            shows[p.name] = ("The months after the lift: the face coloured by what remains of the lift (mm, one range), "
+                             "one frame per check-up, the month and the share of the lift left written on each.")
+        files += anim
     marks = on_after.cog_position[on_after.cog_dent_mm > DENT_THRESHOLD_MM]
     view = write_view(out / "view3d.html", f"{name}: lift", surface_payload(
         after, model.skin_faces, lift_mm, clim, LIFT_CMAP, lines=list(on_after.paths), marks=marks), "lift [mm]",
@@ -126,6 +132,22 @@ def render_lift(folder: Path) -> list[Path]:
                                                               "cog_force_N": [0.0, on_after.force_limit]}))
     files.append(write_page(folder, summary, files, shows))
     return files
+
+
+def animate_months(folder: Path, model, before: np.ndarray, clim, summary: dict, fps: int = 2) -> list[Path]:
+    """months.gif / months.mp4 from the months.xdmf series: the lift fading as the thread absorbs."""
+    from ..io import read_xdmf_series
+    months, points, warps = read_xdmf_series(folder / "months.xdmf", "warp")
+    if points.shape[0] != model.n_nodes:
+        raise DataFileError(f"{folder / 'months.xdmf'}: its mesh is not the face the summary names")
+    rows = {r["month"]: r for r in summary.get("months") or []}
+    target = (summary.get("targets") or [None])[0]
+    titles = []
+    for m in months:
+        left = rows.get(int(round(m)), {}).get(f"retained_pct:{target}") if target else None
+        titles.append(f"month {m:g}" + (f": {target} keeps {left:.0f} % of its lift" if left is not None else ""))
+    return animate(model, titles, [points + w for w in warps], before, folder / "render" / "months", clim, fps,
+                   cmap=LIFT_CMAP, bar_title=LIFT_BAR)
 
 
 def _shot(plotter) -> np.ndarray:
@@ -145,6 +167,10 @@ def write_page(folder: Path, summary: dict, rendered: list[Path], shows: dict[st
     for p in rendered:
         if p.suffix == ".png":
             parts.append(page.figure(p.name, shows.get(p.name, p.stem)))
+        elif p.suffix == ".mp4":
+            parts.append(page.video(p.name, shows.get(p.name, "")))
+        elif p.suffix == ".gif":
+            parts.append(page.paragraph("") + page.link(p.name, "the months as a GIF"))
         elif p.name == "view3d.html":
             parts.append(page.paragraph("") + page.link(p.name, "open the interactive 3D view"))
     plots = {"months.png": "The lift retained over the months after, as the thread absorbs and collagen forms.",
@@ -163,6 +189,6 @@ def write_page(folder: Path, summary: dict, rendered: list[Path], shows: dict[st
     for name, title in (("months.csv", "Months after"), ("sweep.csv", "Sweep")):
         if (folder / name).exists():
             parts += [page.heading(title), page.csv_table(folder / name)]
-    parts.append(page.files_list(folder, ["summary.json", "landmarks.csv", "cogs.csv", "months.csv", "sweep.csv",
-                                          "lift.vtu"]))
+    parts.append(page.files_list(folder, ["summary.json", "landmarks.csv", "cogs.csv", "months.csv", "months.xdmf",
+                                          "sweep.csv", "lift.vtu"]))
     return page.write_page(folder, summary.get("plan", "lift"), parts)

@@ -42,10 +42,11 @@ def deposited(weeks: float) -> float:
 def months_after(model: TissueModel, start: State, result: LiftResult, plan, loads: Loads | None = None,
                  landmarks: tuple = (), months: tuple = MONTHS, setting: float = COLLAGEN_SETTING,
                  fat_creep_years: float = FAT_CREEP_YEARS, options: NewtonOptions | None = None,
-                 system: FEMSystem | None = None, linear: LinearSolver | None = None) -> list[dict]:
+                 system: FEMSystem | None = None, linear: LinearSolver | None = None,
+                 shapes: list | None = None) -> list[dict]:
     """Follow ``result`` (a lift of ``start``) through ``months``; one row per time with the
     vertical lift remaining at each landmark (mm), its share of the initial lift, the holding
-    force left and the cogs still holding."""
+    force left and the cogs still holding. A ``shapes`` list gets (month, positions) of each."""
     loads = loads or Loads()
     opts = options or NewtonOptions(n_steps=1, formulation="anp")
     system = system or FEMSystem(model, start.reference, opts.formulation)
@@ -91,6 +92,8 @@ def months_after(model: TissueModel, start: State, result: LiftResult, plan, loa
             row[f"lift_mm:{n}"] = up
             row[f"retained_pct:{n}"] = 100.0 * up / lift0[n] if abs(lift0[n]) > 1e-9 else 0.0
         rows.append(row)
+        if shapes is not None:
+            shapes.append((m, state.x.copy()))
     return rows
 
 

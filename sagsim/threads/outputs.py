@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import write_csv, write_json, write_vtu
+from ..io import write_csv, write_json, write_vtu, write_xdmf_series
 from ..model import State, tet_volumes
 from .effects import (DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, expression_motion, fixed_cogs, lift_strain,
                       unevenness, von_mises)
@@ -103,8 +103,9 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
     timings["expression_s"] = time.perf_counter() - t2
     if months:
         t3 = time.perf_counter()
+        extra["months_shapes"] = []
         extra["months"] = months_after(model, start, result, planfile.plan, loads, targets, system=system,
-                                       linear=linear)
+                                       linear=linear, shapes=extra["months_shapes"])
         timings["months_s"] = time.perf_counter() - t3
     if sweep_spec:
         kind, values = parse_sweep(sweep_spec)
@@ -180,6 +181,9 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
     vol = np.abs(tet_volumes(start.x, model.tets))
     if "months" in extra:
         paths.append(write_csv(out / "months.csv", extra["months"]))
+        if extra.get("months_shapes"):  # the fading lift as a time series (in months) for ParaView
+            paths.append(write_xdmf_series(out / "months.xdmf", model, [(m, State(x=x, reference=start.x))
+                                                                         for m, x in extra["months_shapes"]]))
         if targets:
             paths.append(plot_months(out / "months.png", extra["months"], targets, plan.name))
     if "expression" in extra:
