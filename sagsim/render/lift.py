@@ -35,8 +35,8 @@ def load_lift(folder: Path):
     summary = json.loads((folder / "summary.json").read_text())
     source = summary.get("face_source")
     if not source:
-        raise DataFileError(f"{folder / 'summary.json'}: field 'face_source' missing (written by sagsim >= this "
-                            "version: run `sagsim lift` again)")
+        raise DataFileError(f"{folder / 'summary.json'}: field 'face_source' missing (an older `sagsim lift` "
+                            "wrote this folder: run it again to render it)")
     model = load_face(source)
     points, tets, pdata, cdata = read_vtu(folder / "lift.vtu")
     if points.shape[0] != model.n_nodes or not np.array_equal(tets, model.tets):
