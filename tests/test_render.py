@@ -212,3 +212,17 @@ def test_the_viewer_script_runs_and_frames_the_face(which, request):
     lines = [c for c in result["calls"] if c[0] == "drawArrays" and c[1] == "LINES"]
     assert len(lines) == (4 if which == "lift" else 0) and (not lines or lines[0][3] == len(data["lines"]))
     assert result["inside"] == 1.0 and min(result["span"]) > 0.4
+
+
+def test_an_older_lift_folder_is_refused_in_one_line(lift, tmp_path):
+    import shutil
+    out, _ = lift
+    old = tmp_path / "old"
+    shutil.copytree(out, old, ignore=shutil.ignore_patterns("render"))
+    summary = json.loads((old / "summary.json").read_text())
+    del summary["face_source"]
+    (old / "summary.json").write_text(json.dumps(summary))
+    proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "render", str(old)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "face_source" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (old / "render").exists()
