@@ -21,9 +21,24 @@ def __getattr__(name: str):
     if name == "build_face":
         from .anatomy.face import build_face
         return build_face
-    if name in ("load_model", "save_model"):
+    if name in ("load_model", "save_model", "load_face"):
         from . import meshfile
         return getattr(meshfile, name)
+    if name in ("load_scenario", "run_aging"):
+        from .aging import run, scenario
+        return getattr(scenario if name == "load_scenario" else run, name)
+    if name == "render_folder":
+        from .render import render_folder
+        return render_folder
+    if name in ("load_sweep", "run_sweep"):
+        from . import sweep
+        return getattr(sweep, name)
+    if name in ("load_calibration", "calibrate"):
+        from .sweep import calibrate as cal
+        return getattr(cal, name)
+    if name == "SpringSystem":
+        from .solvers.springs import SpringSystem
+        return SpringSystem
     raise AttributeError(f"module 'sagsim' has no attribute {name!r}")
 
 
@@ -31,5 +46,6 @@ __all__ = [
     "ConvergenceError", "LinearSolverError", "MaterialError", "MeshError", "ModelError", "SagsimError",
     "ScenarioError", "MooneyRivlin", "NeoHookean", "Landmark", "Layer", "Loads", "Springs", "State",
     "TissueModel", "solve_static", "NewtonOptions", "layered_slab", "build_face", "load_model", "save_model",
-    "__version__",
+    "load_face", "load_scenario", "run_aging", "render_folder", "load_sweep", "run_sweep", "load_calibration",
+    "calibrate", "SpringSystem", "__version__",
 ]

@@ -111,3 +111,13 @@ def test_small_strain_constants_round_trip():
     # the literature set: C10 2500 Pa -> small-strain shear modulus 5 kPa, bulk 25 kPa
     assert FACE_BULK.shear_modulus == 5000.0 and FACE_BULK.bulk_modulus == 25000.0
     assert "Nazari" in FACE_BULK.source
+
+
+def test_the_public_api_is_there_and_import_sagsim_stays_light():
+    import subprocess
+    import sys
+    code = ("import sys, sagsim; light = not any(m in sys.modules for m in ('numba', 'pyvista', 'dask')); "
+            "[getattr(sagsim, n) for n in sagsim.__all__]; print(light)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "True"  # solvers, pictures and Dask load on first use only
