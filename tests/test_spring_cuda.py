@@ -70,6 +70,23 @@ for volume in ("nodal", "tet", "none"):
     g.set_state(x, v, gamma=gamma, f_ext=f_ext)
     g.run(1, dt)
     out[f"{{volume}}/twin"] = float(np.abs(s.to_model(g.positions()[0]) - xt).max())
+# prescribed dofs: two free nodes pulled along y and held there, as the CPU core's constraints hold them
+from sagsim.model import Loads
+s = SpringSystem.from_model(model)
+pulled = [k for k in range(model.n_nodes) if k not in set(model.fixed.tolist())][:2]
+loads = Loads(prescribed_dofs=np.array([3 * k + 1 for k in pulled]), prescribed_values=np.array([0.02, -0.01]))
+x, v, inv_m, f_ext, gamma, cons = _setup(s, None, None, loads, 0.3)
+xc, vc, F = x.copy(), v.copy(), np.zeros_like(x)
+explicit_steps(s, xc, vc, F, f_ext, inv_m, gamma, dt, dt, 0.0, n_steps, cons)
+g = C.CudaSprings(s, batch=1, block=32)
+g.set_state(x, v, gamma=gamma, f_ext=f_ext)
+g.set_prescribed(cons.node, cons.axis)
+for per_launch in (1, n_steps):
+    g.set_state(x, v)
+    g.run(n_steps, dt, per_launch=per_launch)
+    out[f"prescribed/per_launch={{per_launch}}"] = float(np.abs(g.positions()[0] - xc).max())
+    out[f"prescribed/held/per_launch={{per_launch}}"] = float(np.abs(g.positions()[0][cons.node, cons.axis] - cons.value).max())
+out["prescribed/moved"] = float(np.abs(xc - x).max())
 print(json.dumps(out))
 """
 

@@ -112,7 +112,7 @@ def _tet_coef_item(pp, tet_patch, ptet, idx):
 
 
 @cuda.jit(device=True, inline=True)
-def _node_item(X, V, XO, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma,
+def _node_item(X, V, XO, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma, free,
                kick, drift, theta, idx):
     n = X.shape[2]
     b = idx // n
@@ -156,9 +156,10 @@ def _node_item(X, V, XO, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gam
     c0 = 1.0 - (1.0 - theta) * gk
     c1 = 1.0 / (1.0 + theta * gk)
     w = kick * inv_m[i]
-    v0 = (V[b, 0, i] * c0 + w * f0) * c1
-    v1 = (V[b, 1, i] * c0 + w * f1) * c1
-    v2 = (V[b, 2, i] * c0 + w * f2) * c1
+    # free is 0 on a prescribed dof: it keeps its position (set with the state) and no velocity
+    v0 = (V[b, 0, i] * c0 + w * f0) * c1 * free[0, i]
+    v1 = (V[b, 1, i] * c0 + w * f1) * c1 * free[1, i]
+    v2 = (V[b, 2, i] * c0 + w * f2) * c1 * free[2, i]
     V[b, 0, i] = v0
     V[b, 1, i] = v1
     V[b, 2, i] = v2
@@ -189,16 +190,17 @@ def k_tet_coefficients(pp, tet_patch, ptet):
 
 
 @cuda.jit
-def k_node_step(X, V, XO, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma, kick, drift, theta):
+def k_node_step(X, V, XO, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma, free, kick, drift, theta):
     """One kick-drift step of every node of every model: reads X, writes XO."""
     idx = cuda.grid(1)
     if idx < X.shape[0] * X.shape[2]:
-        _node_item(X, V, XO, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma, kick, drift, theta, idx)
+        _node_item(X, V, XO, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma, free, kick, drift, theta,
+                   idx)
 
 
 @cuda.jit
 def k_run(XA, XB, V, nbr, kk, rest, node_tets, tets, tet_patch, patch_tets, patch_vol, patch_mod,
-          vt, pp, ptet, f_ext, inv_m, gamma, kick, drift, theta, n_steps, m, P):
+          vt, pp, ptet, f_ext, inv_m, gamma, free, kick, drift, theta, n_steps, m, P):
     """``n_steps`` steps in one cooperative launch (grid-stride loops, grid-wide barriers
     between phases). Even steps read XA and write XB, odd steps the reverse. ``m`` tets and
     ``P`` patches (0: no volume term; the arrays then hold one unused entry)."""
@@ -224,10 +226,10 @@ def k_run(XA, XB, V, nbr, kk, rest, node_tets, tets, tet_patch, patch_tets, patc
             grid.sync()
         for idx in range(start, B * n, stride):
             if even:
-                _node_item(XA, V, XB, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma,
+                _node_item(XA, V, XB, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma, free,
                            kick, drift, theta, idx)
             else:
-                _node_item(XB, V, XA, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma,
+                _node_item(XB, V, XA, nbr, kk, rest, node_tets, tets, ptet, f_ext, inv_m, gamma, free,
                            kick, drift, theta, idx)
         grid.sync()
 
@@ -287,7 +289,8 @@ def _ell_of_lists(owner: np.ndarray, value: np.ndarray, n_rows: int) -> np.ndarr
 class CudaSprings:
     """A SpringSystem on the GPU, ``batch`` copies of it (different states, loads, damping).
 
-    Fixed nodes only (no per-dof prescriptions). Positions in and out are kernels' order,
+    Fixed nodes, and prescribed dofs (``set_prescribed``: they keep the positions the state
+    gives them, as the CPU core's constraints do). Positions in and out are kernels' order,
     (N,3) for every model or (B,N,3)."""
 
     def __init__(self, system, batch: int = 1, block: int = BLOCK):
@@ -322,6 +325,7 @@ class CudaSprings:
             d(np.ascontiguousarray(pmod))
         self.d_inv_m = d(inv_m)
         self.d_gamma = d(np.zeros(n_all))
+        self.d_free = d(np.ones((3, n_all)))
         self.d_vt = cuda.device_array((B, len(tets)))
         self.d_ptet = cuda.to_device(np.zeros((B, len(tets))))
         self.d_pp = cuda.device_array((B, len(pvol)))
@@ -361,6 +365,20 @@ class CudaSprings:
         if f_ext is not None:
             self.d_f.copy_to_device(self._batched(f_ext, False))
 
+    def set_prescribed(self, node: np.ndarray, axis: np.ndarray) -> None:
+        """Prescribe dofs (kernels' node order, axis 0..2) of every model: each keeps the
+        position set_state gives it, with no velocity (replaces any earlier prescription)."""
+        node, axis = np.asarray(node, np.int64), np.asarray(axis, np.int64)
+        if len(node) != len(axis) or (len(node) and (node.min() < 0 or node.max() >= self.n
+                                                      or axis.min() < 0 or axis.max() > 2)):
+            raise ValueError(f"CudaSprings.set_prescribed: expected nodes in [0, {self.n}) and axes 0..2, one each")
+        free = np.ones((3, self.n_all))
+        free[axis, node] = 0.0
+        self.d_free.copy_to_device(free)
+        V = self.d_V.copy_to_host()
+        V[:, axis, node] = 0.0
+        self.d_V.copy_to_device(V)
+
     def positions(self) -> np.ndarray:
         """(B, N, 3) positions, kernels' order."""
         X = (self.d_XA if self._current == 0 else self.d_XB).copy_to_host()
@@ -383,14 +401,15 @@ class CudaSprings:
             k_tet_coefficients[-(-B * self.m // bs), bs](self.d_pp, self.d_tet_patch, self.d_ptet)
         k_node_step[-(-B * self.n_all // bs), bs](X, self.d_V, XO, self.d_nbr, self.d_kk, self.d_rest,
                                                    self.d_node_tets, self.d_tets, self.d_ptet, self.d_f,
-                                                   self.d_inv_m, self.d_gamma, kick, drift, theta)
+                                                   self.d_inv_m, self.d_gamma, self.d_free, kick, drift, theta)
         self._current ^= 1
 
     def _run_args(self, kick, drift, theta, n_steps):
         XA, XB = (self.d_XA, self.d_XB) if self._current == 0 else (self.d_XB, self.d_XA)
         return (XA, XB, self.d_V, self.d_nbr, self.d_kk, self.d_rest, self.d_node_tets, self.d_tets, self.d_tet_patch,
                 self.d_patch_tets, self.d_patch_vol, self.d_patch_mod, self.d_vt, self.d_pp, self.d_ptet, self.d_f,
-                self.d_inv_m, self.d_gamma, float(kick), float(drift), float(theta), int(n_steps), self.m, self.P)
+                self.d_inv_m, self.d_gamma, self.d_free, float(kick), float(drift), float(theta), int(n_steps),
+                self.m, self.P)
 
     def _launch_run(self, kick: float, drift: float, theta: float, n_steps: int) -> None:
         args = self._run_args(kick, drift, theta, n_steps)
