@@ -125,18 +125,10 @@ def write_page(folder: Path, summary: dict, rendered: list[Path], shows: dict[st
     """index.html: pictures, animation, 3D view, the run's plots, the metric table and files."""
     scenario = summary.get("scenario") or {}
     parts = [page.paragraph(scenario.get("description", ""))]
-    for p in rendered:
-        if p.suffix == ".png":
-            parts.append(page.figure(p.name, shows.get(p.name, p.stem)))
-        elif p.suffix == ".mp4":
-            parts.append(page.video(p.name, shows.get(p.name, "")))
-        elif p.suffix == ".gif":
-            parts.append(page.paragraph("") + page.link(p.name, "the animation as a GIF"))
-        elif p.name == "view3d.html":
-            parts.append(page.paragraph("") + page.link(p.name, "open the interactive 3D view"))
+    parts += page.rendered_parts(rendered, shows, "the animation as a GIF")
     plots = {"metrics.png": "The metrics against age.", "diagnosis.png": "What causes the sag: each mechanism's share "
              "(Shapley values) of each outcome.", "change.png": "The skin coloured by its change (from `sagsim age`)."}
-    parts += [page.figure("../" + n, caption) for n, caption in plots.items() if (folder / n).exists()]
+    parts += page.folder_plots(folder, plots)
     if (folder / "metrics.csv").exists():
         parts += [page.heading("Metrics per age"), page.csv_table(folder / "metrics.csv")]
     if (folder / "diagnosis.csv").exists():

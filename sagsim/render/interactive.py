@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from ..errors import RenderError
 from ..io import atomic_path
 
 MAX_VERTICES = 2_000_000  # beyond this a browser page gets sluggish: refuse rather than write it
@@ -37,7 +38,7 @@ def surface_payload(points: np.ndarray, triangles: np.ndarray, values: np.ndarra
     """The data the viewer draws, in millimetres about the centre (keeps float32 exact enough)."""
     points = np.asarray(points, float)
     if len(points) > MAX_VERTICES:
-        raise ValueError(f"interactive view: {len(points)} vertices is more than {MAX_VERTICES}")
+        raise RenderError(f"interactive view: {len(points)} vertices is more than {MAX_VERTICES}")
     used = np.unique(triangles)
     remap = np.full(len(points), -1, np.int64)
     remap[used] = np.arange(len(used))

@@ -164,20 +164,12 @@ def write_page(folder: Path, summary: dict, rendered: list[Path], shows: dict[st
         parts.append(page.paragraph("Assessment: " + summary["assessment"]["verdict"], cls="verdict"))
     lines = [line for line in summary.get("report", []) if not line.startswith(("wrote ", "assessment: "))]
     parts += [page.heading("Report"), "<ul>" + "".join(f"<li>{page.esc(line)}</li>" for line in lines) + "</ul>"]
-    for p in rendered:
-        if p.suffix == ".png":
-            parts.append(page.figure(p.name, shows.get(p.name, p.stem)))
-        elif p.suffix == ".mp4":
-            parts.append(page.video(p.name, shows.get(p.name, "")))
-        elif p.suffix == ".gif":
-            parts.append(page.paragraph("") + page.link(p.name, "the months as a GIF"))
-        elif p.name == "view3d.html":
-            parts.append(page.paragraph("") + page.link(p.name, "open the interactive 3D view"))
+    parts += page.rendered_parts(rendered, shows, "the months as a GIF")
     plots = {"months.png": "The lift retained over the months after, as the thread absorbs and collagen forms.",
              "expression.png": "Expression: how far the mouth corner moves under a smile-like pull, with and "
                                "without the threads (over-tension stiffens it).",
              "sweep.png": "The sweep: lift, unevenness and over-tension against the number of threads or the pull."}
-    parts += [page.figure("../" + n, caption) for n, caption in plots.items() if (folder / n).exists()]
+    parts += page.folder_plots(folder, plots)
     threads = summary.get("threads") or []
     if threads:
         cols = ["name", "material", "layer", "cogs", "pull_mm", "tension_N", "thread_strength_N",

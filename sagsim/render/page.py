@@ -58,6 +58,27 @@ def csv_table(path: Path, columns: list[str] | None = None, max_rows: int = 60) 
     return table(body) + more
 
 
+def rendered_parts(rendered: list[Path], shows: dict[str, str], gif_text: str) -> list[str]:
+    """What `sagsim render` wrote, in order: pictures with their captions, videos, the GIF and
+    the 3D view as links (all beside the page in render/)."""
+    parts = []
+    for p in rendered:
+        if p.suffix == ".png":
+            parts.append(figure(p.name, shows.get(p.name, p.stem)))
+        elif p.suffix == ".mp4":
+            parts.append(video(p.name, shows.get(p.name, "")))
+        elif p.suffix == ".gif":
+            parts.append(paragraph("") + link(p.name, gif_text))
+        elif p.name == "view3d.html":
+            parts.append(paragraph("") + link(p.name, "open the interactive 3D view"))
+    return parts
+
+
+def folder_plots(folder: Path, captions: dict[str, str]) -> list[str]:
+    """The plots the run itself wrote (PNG files in the results folder), those that exist."""
+    return [figure("../" + name, caption) for name, caption in captions.items() if (folder / name).exists()]
+
+
 def files_list(folder: Path, names: list[str]) -> str:
     """Links (from render/) to those of ``names`` that exist in the results folder."""
     present = [n for n in names if (folder / n).exists()]
