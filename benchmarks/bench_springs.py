@@ -5,8 +5,9 @@ Lattice: the mesh of `sagsim bench fem` (unit cube, n^3 cells of six tetrahedra)
 every unique tetrahedron edge, stiffness 1, rest length = initial length, unit masses, damping
 0.1 per node, gravity (0, -1e-3, 0), nodes at z = 0 fixed; symplectic Euler, dt = 0.01, 1000
 steps. Each record: n, springs, spring_updates_per_s (springs x steps / wall time, median of
-the repeats), x_corner (the node at (1,1,1) after the steps), for the CPU core, for a
-straightforward single-loop numba reference in the same run, and for the GPU core when
+the repeats), x_corner (the node at (1,1,1) after the steps), for the CPU core ("cpu": its
+automatic layout, bands on this grid; "cpu_rows": the scattered rows of an unstructured mesh),
+for a straightforward single-loop numba reference in the same run, and for the GPU core when
 numba.cuda finds a GPU. JIT compilation is excluded (a warm-up runs first).
 
 Run it as `sagsim bench springs [--n N ...] [--json FILE]`, or `python benchmarks/bench_springs.py`;
@@ -24,7 +25,7 @@ import numpy as np
 STIFFNESS, MASS, DAMPING, GRAVITY, DT, STEPS = 1.0, 1.0, 0.1, (0.0, -1e-3, 0.0), 0.01, 1000
 
 
-def spring_lattice(n: int, reorder: str = "auto"):
+def spring_lattice(n: int, reorder: str = "auto", layout: str = "auto"):
     """The sagging-cube lattice as a SpringSystem (and its edges, in the reference's order)."""
     from sagsim.anatomy.mesh import cube_tets
     from sagsim.solvers.springs import SpringSystem, unique_edges
@@ -34,7 +35,7 @@ def spring_lattice(n: int, reorder: str = "auto"):
     rest = np.linalg.norm(nodes[edges[:, 1]] - nodes[edges[:, 0]], axis=1)
     system = SpringSystem(nodes, edges, np.full(len(edges), STIFFNESS), rest, np.full(len(nodes), MASS),
                           np.flatnonzero(nodes[:, 2] == 0.0), gravity=GRAVITY, damping_rate=DAMPING / MASS,
-                          reorder=reorder, name=f"spring lattice n={n}")
+                          reorder=reorder, layout=layout, name=f"spring lattice n={n}")
     return system, edges, rest
 
 
@@ -43,14 +44,19 @@ def corner_index(nodes: np.ndarray) -> int:
 
 
 def lattice_bytes(system) -> int:
-    """The least memory traffic of one fused step with this layout: each spring's int32
-    partner index, float64 stiffness and rest length read once; per node its row pointer,
-    position and velocity read and written once, inverse mass, damping rate and external force
-    read once. The force accumulator of a slab lives in cache (the slab's nodes move right
-    after its springs are done), so it is not counted."""
-    per_spring = system.k_b.itemsize + system.k_stiffness.itemsize + system.k_rest.itemsize
+    """The least memory traffic of one fused step with this layout. Rows: each spring's int32
+    partner index, float64 stiffness and rest length read once. Bands: each band's stiffness
+    and rest length per node (its padding included) read once, the springs outside the bands
+    as rows. Per node: its row pointer, position and velocity read and written once, inverse
+    mass, damping rate and external force read once. The force accumulator of a slab lives in
+    cache (the slab's nodes move right after its springs are done), so it is not counted."""
+    row_spring = system.k_b.itemsize + system.k_stiffness.itemsize + system.k_rest.itemsize
     per_node = system.k_row_ptr.itemsize + 8 * (3 * 2 + 3 * 2 + 1 + 1 + 3)
-    return int(system.n_springs * per_spring + system.n_nodes * per_node)
+    if system.layout == "bands":
+        springs = system.k_band_stiffness.nbytes + system.k_band_rest.nbytes + len(system.k_other_b) * row_spring
+    else:
+        springs = system.n_springs * row_spring
+    return int(springs + system.n_nodes * per_node)
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -63,11 +69,16 @@ def _median_time(fn, repeats: int) -> float:
 
 
 def cpu_records(n: int, steps: int = STEPS, repeats: int = 3) -> list[dict]:
-    """The reference loop and the CPU core on the n-lattice, alternating repeats in one run."""
+    """The reference loop and the CPU core on the n-lattice, alternating repeats in one run:
+    the core as it runs (its automatic layout: bands here) and on scattered rows (the layout a
+    mesh without a grid order gets), so that one run shows what the layout is worth."""
+    import numba
+
     from sagsim.solvers.kernels.spring_forces import reference_steps
     from sagsim.solvers.spring_integrators import explicit_steps
 
     system, edges, rest = spring_lattice(n)
+    rows, _, _ = spring_lattice(n, layout="rows")
     nodes = system.reference
     corner = corner_index(nodes)
     S = len(edges)
@@ -83,39 +94,44 @@ def cpu_records(n: int, steps: int = STEPS, repeats: int = 3) -> list[dict]:
         reference_steps(x, v, a, b, k, rest, mass, fixed, damp, g, DT, n_steps)
         return x
 
-    inv_m = system.k_inv_m
-    gamma = np.where(inv_m > 0, DAMPING / MASS, 0.0)
-    f_ext = system.external_force()
+    def core(s):
+        inv_m = s.k_inv_m
+        gamma = np.where(inv_m > 0, DAMPING / MASS, 0.0)
+        f_ext = s.external_force()
 
-    def run_core(n_steps):
-        x, v = system.k_X.copy(), np.zeros_like(system.k_X)
-        F = np.zeros_like(x)
-        explicit_steps(system, x, v, F, f_ext, inv_m, gamma, DT, DT, 0.0, n_steps)
-        return system.to_model(x)
+        def run(n_steps):
+            x, v = s.k_X.copy(), np.zeros_like(s.k_X)
+            F = np.zeros_like(x)
+            explicit_steps(s, x, v, F, f_ext, inv_m, gamma, DT, DT, 0.0, n_steps)
+            return s.to_model(x)
+        return run
 
-    run_reference(2), run_core(2)  # compile (or load the cache)
-    out = {"reference": [], "cpu": []}
+    runs = {"reference": run_reference, "cpu": core(system), "cpu_rows": core(rows)}
+    systems = {"cpu": system, "cpu_rows": rows}
+    for fn in runs.values():
+        fn(2)  # compile (or load the cache)
+    out = {name: [] for name in runs}
     res = {}
     for _ in range(repeats):
-        for name, fn in (("reference", run_reference), ("cpu", run_core)):
+        for name, fn in runs.items():
             t = time.perf_counter()
             res[name] = fn(steps)
             out[name].append(time.perf_counter() - t)
-    import numba
-
     records = []
-    for name in ("reference", "cpu"):
+    for name in runs:
         t = float(np.median(out[name]))
         rec = {"n": n, "core": name, "springs": S, "nodes": len(nodes), "steps": steps,
                "spring_updates_per_s": S * steps / t, "t_median_s": t, "t_all_s": out[name],
                "x_corner": res[name][corner].tolist(), "threads": int(numba.get_num_threads())}
+        if name in systems:
+            s = systems[name]
+            rec["layout"] = s.layout
+            rec["x_corner_diff_vs_reference"] = float(np.abs(res[name][corner] - res["reference"][corner]).max())
+            rec["speedup_vs_reference"] = S * steps / t / records[0]["spring_updates_per_s"]
+            rec["bytes_per_step"] = lattice_bytes(s)
+            rec["bytes_per_spring_update"] = lattice_bytes(s) / S
+            rec["slabs"] = s.n_slabs
         records.append(rec)
-    diff = float(np.abs(np.array(records[1]["x_corner"]) - np.array(records[0]["x_corner"])).max())
-    records[1]["x_corner_diff_vs_reference"] = diff
-    records[1]["speedup_vs_reference"] = records[1]["spring_updates_per_s"] / records[0]["spring_updates_per_s"]
-    records[1]["bytes_per_step"] = lattice_bytes(system)
-    records[1]["bytes_per_spring_update"] = lattice_bytes(system) / S
-    records[1]["slabs"] = system.n_slabs
     return records
 
 
@@ -172,9 +188,9 @@ def main(n_values=(32, 64), json_path: Path | None = None, steps: int = STEPS, r
     records = []
     for n in n_values:
         recs = _in_subprocess("cpu", n, steps, repeats)
-        core = recs[1]
-        core["triad_GBps"] = bandwidth / 1e9
-        core["floor_spring_updates_per_s"] = bandwidth / core["bytes_per_spring_update"]
+        for core in recs[1:]:
+            core["triad_GBps"] = bandwidth / 1e9
+            core["floor_spring_updates_per_s"] = bandwidth / core["bytes_per_spring_update"]
         if gpu:
             g = _in_subprocess("gpu", n, steps, repeats)[0]
             if g is not None:

@@ -108,9 +108,14 @@ def test_projected_hessian_is_positive_semidefinite(system):
     assert np.linalg.eigvalsh(0.5 * (H + H.T)).min() >= -1e-10 * np.abs(H).max()
 
 
+@pytest.mark.parametrize("layout", ["bands", "rows"])
 @pytest.mark.parametrize("theta", [0.0, 0.5])
-def test_fused_step_equals_numpy_twin(system, theta):
+def test_fused_step_equals_numpy_twin(theta, layout):
     model = mixed_model()
+    system = SpringSystem.from_model(model, SpringOptions(layout=layout))
+    assert system.layout == layout
+    if layout == "bands":  # bands and scattered rows both in play
+        assert 0.5 < system.band_share < 1.0 and len(system.k_other_b) > 0
     x0 = deformed(model, scale=0.01)
     x0[model.fixed] = model.nodes[model.fixed]
     v0 = 0.1 * np.random.default_rng(7).standard_normal(x0.shape)
@@ -145,8 +150,9 @@ def test_core_equals_reference_loop_on_the_bench_lattice():
     sys.path.insert(0, str(BENCH))
     import bench_springs
 
-    ref, core = bench_springs.cpu_records(3, steps=50, repeats=1)
-    assert core["x_corner_diff_vs_reference"] <= 1e-12
+    ref, core, rows = bench_springs.cpu_records(4, steps=50, repeats=1)
+    assert (core["layout"], rows["layout"]) == ("bands", "rows")
+    assert core["x_corner_diff_vs_reference"] <= 1e-12 and rows["x_corner_diff_vs_reference"] <= 1e-12
     assert ref["x_corner"][1] < 1.0  # it sagged
 
 
@@ -160,6 +166,45 @@ def test_node_order_does_not_change_the_physics():
     assert a.energy(x) == pytest.approx(b.energy(x), rel=1e-13)
     # slabs: no spring or tet spans more than a slab width
     assert (b.k_b - b.k_a).max() <= b.width and b.n_slabs >= 2
+
+
+def test_bands_hold_each_spring_once_and_auto_picks_them_only_on_structured_orders():
+    nodes, tets = box_tets((8, 8, 4))
+    edges, _ = unique_edges(tets, len(nodes))
+    rest = np.linalg.norm(nodes[edges[:, 1]] - nodes[edges[:, 0]], axis=1)
+    k = np.linspace(1.0, 2.0, len(edges))
+    s = SpringSystem(nodes, edges, k, rest, np.ones(len(nodes)))
+    assert s.layout == "bands" and s.band_share == 1.0 and np.array_equal(s.perm, np.arange(len(nodes)))
+    # seven offsets (x, y, z and the diagonals of the six-tet split), every spring in one place
+    assert len(s.k_band_offsets) == 7 and len(s.k_other_b) == 0
+    assert np.count_nonzero(s.k_band_stiffness) == len(edges)
+    assert np.isclose(s.k_band_stiffness.sum(), k.sum())
+    # the same mesh with its nodes shuffled: no bands, so "auto" scatters rows on an RCM order
+    p = np.random.default_rng(0).permutation(len(nodes))
+    inv = np.argsort(p)
+    shuffled = SpringSystem(nodes[p], inv[edges], k, rest, np.ones(len(nodes)))
+    assert shuffled.layout == "rows" and len(shuffled.k_band_offsets) == 0
+    with pytest.raises(ModelError, match="layout"):
+        SpringOptions(layout="diagonal")
+
+
+def test_band_padding_stays_finite_where_unrelated_nodes_meet():
+    """A band's empty entries (k = 0) between two nodes at one point give no force, not NaN."""
+    nodes, tets = box_tets((2, 1, 1))
+    edges, _ = unique_edges(tets, len(nodes))
+    rest = np.linalg.norm(nodes[edges[:, 1]] - nodes[edges[:, 0]], axis=1)
+    s = SpringSystem(nodes, edges, np.ones(len(edges)), rest, np.ones(len(nodes)), layout="bands")
+    a, b = edges.min(axis=1), edges.max(axis=1)
+    for o in s.k_band_offsets:  # find a node pair (i, i + o) that is no spring
+        free = [i for i in range(len(nodes) - o) if not ((a == i) & (b == i + o)).any()]
+        if free:
+            break
+    i = free[0]
+    x = nodes.copy()
+    x[i + o] = x[i]
+    v, F = np.zeros_like(x), np.zeros_like(x)
+    explicit_steps(s, x, v, F, np.zeros_like(x), s.k_inv_m, np.zeros(len(x)), 0.01, 0.01, 0.0, 1)
+    assert np.isfinite(x).all() and np.isfinite(v).all()
 
 
 def test_parallel_forces_are_deterministic(system):
@@ -422,7 +467,7 @@ def test_bench_command_writes_records(tmp_path):
 
     recs = json.loads(out.read_text())
     cores = {r["core"] for r in recs}
-    assert {"reference", "cpu"} <= cores
+    assert {"reference", "cpu", "cpu_rows"} <= cores
     for r in recs:
         assert {"n", "springs", "spring_updates_per_s", "x_corner"} <= set(r)
 
@@ -436,7 +481,8 @@ def test_default_face_agreement_within_the_stated_tolerance():
     assert rec["max_diff_pct_of_max_fem"] <= 60.0 and rec["mean_diff_pct_of_landmark"] <= 40.0, rec
 
 
-def test_parallel_slabs_equal_the_twin():
+@pytest.mark.parametrize("layout", ["bands", "rows"])
+def test_parallel_slabs_equal_the_twin(layout):
     """Many slabs on all threads (the default only above PARALLEL_MIN_ITEMS): no races."""
     import numba
 
@@ -446,9 +492,9 @@ def test_parallel_slabs_equal_the_twin():
     model = TissueModel(nodes=nodes, tets=tets, tet_layer=layer,
                         materials={Layer.SKIN: NeoHookean(mu=1.3, lam=20.0), Layer.SMAS: MooneyRivlin(0.4, 1.4, 50.0)},
                         fixed=np.flatnonzero(nodes[:, 2] < 0.05), gravity=[0, -0.5, 0])
-    s = SpringSystem.from_model(model)
+    s = SpringSystem.from_model(model, SpringOptions(layout=layout))
     s.threads = max(2, numba.config.NUMBA_NUM_THREADS)
-    assert s.n_slabs >= 4
+    assert s.n_slabs >= 4 and s.layout == layout
     x0 = deformed(model, scale=0.01)
     x0[model.fixed] = model.nodes[model.fixed]
     F2, _ = tw.forces_energy(s, x0)

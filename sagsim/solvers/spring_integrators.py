@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ConvergenceError, ModelError
 from ..model import Loads, State, TissueModel
 from .kernels import spring_forces as K
+from .kernels import spring_bands as BK
 from .springs import SpringOptions, SpringSystem
 
 METHODS = {"symplectic_euler": 0.0, "verlet": 0.5}
@@ -97,6 +98,9 @@ def explicit_steps(system: SpringSystem, x, v, F, f_ext, inv_m, gamma, kick: flo
 
 
 def _explicit_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_steps, constraints):
+    if system.layout == "bands":
+        _band_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_steps, constraints)
+        return
     lig = len(system.ligaments.stiffness) > 0
     cons = constraints is not None and len(constraints.node) > 0
     for _ in range(n_steps):
@@ -109,6 +113,30 @@ def _explicit_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_
                     system.k_tet_ptr, system.k_tets, system._ptet)
         if cons:
             constraints.apply(x, v)
+
+
+def _band_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_steps, constraints):
+    """_explicit_steps on the banded layout: the state is copied into (3, N) arrays for the
+    run (the vector loops need each component contiguous) and back at its end; ligaments,
+    volume coefficients and constraints take the (N, 3) views of those arrays."""
+    if n_steps <= 0:
+        return
+    X, V, Fs, E = (np.ascontiguousarray(a.T) for a in (x, v, F, f_ext))
+    xv, vv, fv = X.T, V.T, Fs.T
+    lig = len(system.ligaments.stiffness) > 0
+    cons = constraints is not None and len(constraints.node) > 0
+    for _ in range(n_steps):
+        if lig:
+            system.ligament_forces(xv, fv)
+        if system.has_volume:
+            system._pressures(xv)
+        BK.band_step(X, V, Fs, E, inv_m, gamma, kick, drift, theta, system.width,
+                     system.k_band_offsets, system.k_band_stiffness, system.k_band_rest,
+                     system.k_other_row_ptr, system.k_other_b, system.k_other_stiffness, system.k_other_rest,
+                     system.k_tet_ptr, system.k_tets, system._ptet)
+        if cons:
+            constraints.apply(xv, vv)
+    x[:], v[:], F[:] = xv, vv, fv
 
 
 def run_explicit(system: SpringSystem, x0: np.ndarray | None = None, v0: np.ndarray | None = None, *,

@@ -48,12 +48,20 @@ from numba import get_num_threads, set_num_threads
 from ..errors import ModelError
 from ..model import Loads, TissueModel, tet_volumes
 from .kernels import spring_forces as K
+from .kernels.spring_bands import band_layout
 from .kernels.springs import assemble_springs
 
 _PAIRS = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
 
 #: springs + tets from which the kernels run on all threads (below: one thread)
 PARALLEL_MIN_ITEMS = 50_000
+
+#: the banded layout (kernels/spring_bands.py): an offset is a band when at least this share
+#: of the nodes has a spring of it (the rest of the band is padding, read for nothing), and
+#: "auto" takes the layout when bands hold at least BAND_MIN_SHARE of the springs
+BAND_MIN_FILL = 0.5
+BAND_MIN_SHARE = 0.75
+LAYOUTS = ("auto", "bands", "rows")
 
 #: Rayleigh mass-proportional damping of face soft tissue, 40 1/s (quoted in ArtiSynth
 #: BadinFaceDemo.java from Buchaillard 2009; tissue_parameters.csv). The default damping rate
@@ -118,17 +126,22 @@ def calibrated_springs(nodes: np.ndarray, tets: np.ndarray, shear_modulus: np.nd
 class SpringOptions:
     """How a TissueModel becomes springs. ``volume``: "nodal" (patches of one layer around a
     node), "tet" or "none". ``reorder``: "auto" (reverse Cuthill-McKee where it narrows the
-    node bandwidth), "rcm" or "none". ``damping_rate``: c/m of dynamic runs, 1/s."""
+    node bandwidth), "rcm" or "none". ``damping_rate``: c/m of dynamic runs, 1/s. ``layout``
+    of the explicit step: "bands" (vector loops, for structured meshes in their own order),
+    "rows" (scattered rows) or "auto" (bands where they hold most springs)."""
 
     volume: str = "nodal"
     reorder: str = "auto"
     damping_rate: float = FACE_DAMPING_RATE
+    layout: str = "auto"
 
     def __post_init__(self) -> None:
         if self.volume not in ("nodal", "tet", "none"):
             raise ModelError(f"SpringOptions.volume: expected 'nodal', 'tet' or 'none', got {self.volume!r}")
         if self.reorder not in ("auto", "rcm", "none"):
             raise ModelError(f"SpringOptions.reorder: expected 'auto', 'rcm' or 'none', got {self.reorder!r}")
+        if self.layout not in LAYOUTS:
+            raise ModelError(f"SpringOptions.layout: expected one of {LAYOUTS}, got {self.layout!r}")
         if not (np.isfinite(self.damping_rate) and self.damping_rate >= 0):
             raise ModelError(f"SpringOptions.damping_rate: expected a rate >= 0 1/s, got {self.damping_rate!r}")
 
@@ -179,7 +192,7 @@ class SpringSystem:
 
     def __init__(self, nodes, edges, stiffness, rest, mass, fixed=(), *, volume: VolumeTerm | None = None,
                  ligaments: Ligaments | None = None, gravity=(0.0, 0.0, 0.0), damping_rate: float = 0.0,
-                 reorder: str = "auto", name: str = "springs"):
+                 reorder: str = "auto", layout: str = "auto", name: str = "springs"):
         o = "SpringSystem"
         self.name = name
         X = np.ascontiguousarray(nodes, np.float64)
@@ -216,8 +229,14 @@ class SpringSystem:
         if len(ln) and ((ln[:, 0] < 0) | (ln >= n).any(axis=1) | (ln[:, 1] < -1)).any():
             raise ModelError(f"{o}.ligaments.nodes: expected node indices in [0, {n}) (-1: to the anchor point)")
 
-        # node order: narrow bandwidth, so that slabs of consecutive nodes can work in parallel
+        if layout not in LAYOUTS:
+            raise ModelError(f"{o}.layout: expected one of {LAYOUTS}, got {layout!r}")
+        # node order: narrow bandwidth, so that slabs of consecutive nodes can work in parallel;
+        # a structured mesh keeps its own order where that makes bands (kernels/spring_bands.py)
         tets = volume.tets if volume is not None else np.zeros((0, 4), np.int64)
+        if layout != "rows" and reorder == "auto" and len(edges) and \
+                _band_share(np.sort(edges, axis=1), n) >= BAND_MIN_SHARE:
+            reorder = "none"
         self.perm = _node_order(n, edges, tets, reorder)
         self.iperm = np.empty(n, np.int64)
         self.iperm[self.perm] = np.arange(n)
@@ -237,6 +256,7 @@ class SpringSystem:
         self.k_rest = np.ascontiguousarray(rest[eo])
         # the springs of kernel node i (its partners above it): k_b[k_row_ptr[i]:k_row_ptr[i+1]]
         self.k_row_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.k_a, minlength=n))]).astype(np.int64)
+        self._set_bands(layout)
         self.k_X = np.ascontiguousarray(X[self.perm])
         self.k_mass = np.ascontiguousarray(mass[self.perm])
         inv_m = 1.0 / self.k_mass
@@ -293,9 +313,33 @@ class SpringSystem:
         lig = Ligaments(s.nodes.copy(), s.anchors.copy(), s.stiffness.copy(), s.rest_length.copy(),
                         s.tension_only.copy())
         system = cls(X, edges, k, rest, mass, model.fixed, volume=volume, ligaments=lig, gravity=model.gravity,
-                     damping_rate=opts.damping_rate, reorder=opts.reorder, name=f"{model.name} (springs)")
+                     damping_rate=opts.damping_rate, reorder=opts.reorder, layout=opts.layout,
+                     name=f"{model.name} (springs)")
         system.spring_bulk = spring_bulk
         return system
+
+    def _set_bands(self, layout: str) -> None:
+        """The banded layout's arrays (kernels' order): band offsets (B,), per band and lower
+        node the stiffness (0: no spring) and rest length (B, N), and the springs outside the
+        bands as rows like k_row_ptr / k_b."""
+        n = self.n_nodes
+        offs, which = band_layout(self.k_a.astype(np.int64), self.k_b.astype(np.int64), n, BAND_MIN_FILL)
+        share = float((which >= 0).mean()) if len(which) else 0.0
+        self.layout = "bands" if layout == "bands" or (layout == "auto" and share >= BAND_MIN_SHARE) else "rows"
+        self.band_share = share if self.layout == "bands" else 0.0
+        if self.layout == "rows":  # nothing is read from these: keep them empty
+            offs, which = offs[:0], np.zeros(len(which), np.int64)
+        self.k_band_offsets = offs
+        inb = (which >= 0) & (self.layout == "bands")
+        self.k_band_stiffness = np.zeros((len(offs), n))
+        self.k_band_rest = np.ones((len(offs), n))
+        self.k_band_stiffness[which[inb], self.k_a[inb]] = self.k_stiffness[inb]
+        self.k_band_rest[which[inb], self.k_a[inb]] = self.k_rest[inb]
+        out = (which < 0) & (self.layout == "bands")
+        self.k_other_b = np.ascontiguousarray(self.k_b[out])
+        self.k_other_stiffness = np.ascontiguousarray(self.k_stiffness[out])
+        self.k_other_rest = np.ascontiguousarray(self.k_rest[out])
+        self.k_other_row_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.k_a[out], minlength=n))]).astype(np.int64)
 
     def _set_volume(self, volume: VolumeTerm | None, kt: np.ndarray) -> None:
         if volume is None or len(kt) == 0:
@@ -536,6 +580,12 @@ class SpringSystem:
         if theta > 0.0:
             return 2.0 / w
         return (np.sqrt(g * g + 4.0 * w * w) - g) / (w * w)
+
+
+def _band_share(sorted_edges: np.ndarray, n: int) -> float:
+    """The share of the springs the bands would hold in the given node order."""
+    _, which = band_layout(sorted_edges[:, 0], sorted_edges[:, 1], n, BAND_MIN_FILL)
+    return float((which >= 0).mean()) if len(which) else 0.0
 
 
 def _node_order(n: int, edges: np.ndarray, tets: np.ndarray, how: str) -> np.ndarray:
