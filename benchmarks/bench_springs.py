@@ -53,7 +53,7 @@ def lattice_bytes(system) -> int:
     row_spring = system.k_b.itemsize + system.k_stiffness.itemsize + system.k_rest.itemsize
     per_node = system.k_row_ptr.itemsize + 8 * (3 * 2 + 3 * 2 + 1 + 1 + 3)
     if system.layout == "bands":
-        springs = system.k_band_stiffness.nbytes + system.k_band_rest.nbytes + len(system.k_other_b) * row_spring
+        springs = system.bands.nbytes
     else:
         springs = system.n_springs * row_spring
     return int(springs + system.n_nodes * per_node)

@@ -115,7 +115,7 @@ def test_fused_step_equals_numpy_twin(theta, layout):
     system = SpringSystem.from_model(model, SpringOptions(layout=layout))
     assert system.layout == layout
     if layout == "bands":  # bands and scattered rows both in play
-        assert 0.5 < system.band_share < 1.0 and len(system.k_other_b) > 0
+        assert 0.5 < system.bands.share < 1.0 and len(system.bands.other_b) > 0
     x0 = deformed(model, scale=0.01)
     x0[model.fixed] = model.nodes[model.fixed]
     v0 = 0.1 * np.random.default_rng(7).standard_normal(x0.shape)
@@ -174,16 +174,16 @@ def test_bands_hold_each_spring_once_and_auto_picks_them_only_on_structured_orde
     rest = np.linalg.norm(nodes[edges[:, 1]] - nodes[edges[:, 0]], axis=1)
     k = np.linspace(1.0, 2.0, len(edges))
     s = SpringSystem(nodes, edges, k, rest, np.ones(len(nodes)))
-    assert s.layout == "bands" and s.band_share == 1.0 and np.array_equal(s.perm, np.arange(len(nodes)))
+    assert s.layout == "bands" and s.bands.share == 1.0 and np.array_equal(s.perm, np.arange(len(nodes)))
     # seven offsets (x, y, z and the diagonals of the six-tet split), every spring in one place
-    assert len(s.k_band_offsets) == 7 and len(s.k_other_b) == 0
-    assert np.count_nonzero(s.k_band_stiffness) == len(edges)
-    assert np.isclose(s.k_band_stiffness.sum(), k.sum())
+    assert len(s.bands.offsets) == 7 and len(s.bands.other_b) == 0
+    assert np.count_nonzero(s.bands.stiffness) == len(edges)
+    assert np.isclose(s.bands.stiffness.sum(), k.sum())
     # the same mesh with its nodes shuffled: no bands, so "auto" scatters rows on an RCM order
     p = np.random.default_rng(0).permutation(len(nodes))
     inv = np.argsort(p)
     shuffled = SpringSystem(nodes[p], inv[edges], k, rest, np.ones(len(nodes)))
-    assert shuffled.layout == "rows" and len(shuffled.k_band_offsets) == 0
+    assert shuffled.layout == "rows" and shuffled.bands is None
     with pytest.raises(ModelError, match="layout"):
         SpringOptions(layout="diagonal")
 
@@ -195,7 +195,7 @@ def test_band_padding_stays_finite_where_unrelated_nodes_meet():
     rest = np.linalg.norm(nodes[edges[:, 1]] - nodes[edges[:, 0]], axis=1)
     s = SpringSystem(nodes, edges, np.ones(len(edges)), rest, np.ones(len(nodes)), layout="bands")
     a, b = edges.min(axis=1), edges.max(axis=1)
-    for o in s.k_band_offsets:  # find a node pair (i, i + o) that is no spring
+    for o in s.bands.offsets:  # find a node pair (i, i + o) that is no spring
         free = [i for i in range(len(nodes) - o) if not ((a == i) & (b == i + o)).any()]
         if free:
             break

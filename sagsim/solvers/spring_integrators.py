@@ -121,6 +121,7 @@ def _band_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_step
     volume coefficients and constraints take the (N, 3) views of those arrays."""
     if n_steps <= 0:
         return
+    B = system.bands
     X, V, Fs, E = (np.ascontiguousarray(a.T) for a in (x, v, F, f_ext))
     xv, vv, fv = X.T, V.T, Fs.T
     lig = len(system.ligaments.stiffness) > 0
@@ -131,8 +132,7 @@ def _band_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_step
         if system.has_volume:
             system._pressures(xv)
         BK.band_step(X, V, Fs, E, inv_m, gamma, kick, drift, theta, system.width,
-                     system.k_band_offsets, system.k_band_stiffness, system.k_band_rest,
-                     system.k_other_row_ptr, system.k_other_b, system.k_other_stiffness, system.k_other_rest,
+                     B.offsets, B.stiffness, B.rest, B.other_row_ptr, B.other_b, B.other_stiffness, B.other_rest,
                      system.k_tet_ptr, system.k_tets, system._ptet)
         if cons:
             constraints.apply(xv, vv)

@@ -48,7 +48,7 @@ from numba import get_num_threads, set_num_threads
 from ..errors import ModelError
 from ..model import Loads, TissueModel, tet_volumes
 from .kernels import spring_forces as K
-from .kernels.spring_bands import band_layout
+from .kernels.spring_bands import Bands, band_layout, build_bands
 from .kernels.springs import assemble_springs
 
 _PAIRS = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
@@ -319,27 +319,15 @@ class SpringSystem:
         return system
 
     def _set_bands(self, layout: str) -> None:
-        """The banded layout's arrays (kernels' order): band offsets (B,), per band and lower
-        node the stiffness (0: no spring) and rest length (B, N), and the springs outside the
-        bands as rows like k_row_ptr / k_b."""
-        n = self.n_nodes
-        offs, which = band_layout(self.k_a.astype(np.int64), self.k_b.astype(np.int64), n, BAND_MIN_FILL)
-        share = float((which >= 0).mean()) if len(which) else 0.0
-        self.layout = "bands" if layout == "bands" or (layout == "auto" and share >= BAND_MIN_SHARE) else "rows"
-        self.band_share = share if self.layout == "bands" else 0.0
-        if self.layout == "rows":  # nothing is read from these: keep them empty
-            offs, which = offs[:0], np.zeros(len(which), np.int64)
-        self.k_band_offsets = offs
-        inb = (which >= 0) & (self.layout == "bands")
-        self.k_band_stiffness = np.zeros((len(offs), n))
-        self.k_band_rest = np.ones((len(offs), n))
-        self.k_band_stiffness[which[inb], self.k_a[inb]] = self.k_stiffness[inb]
-        self.k_band_rest[which[inb], self.k_a[inb]] = self.k_rest[inb]
-        out = (which < 0) & (self.layout == "bands")
-        self.k_other_b = np.ascontiguousarray(self.k_b[out])
-        self.k_other_stiffness = np.ascontiguousarray(self.k_stiffness[out])
-        self.k_other_rest = np.ascontiguousarray(self.k_rest[out])
-        self.k_other_row_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.k_a[out], minlength=n))]).astype(np.int64)
+        """self.layout, and self.bands (kernels/spring_bands.py) when it is "bands"."""
+        self.bands: Bands | None = None
+        self.layout = "rows"
+        if layout == "rows":
+            return
+        bands = build_bands(self.k_a.astype(np.int64), self.k_b, self.k_stiffness, self.k_rest, self.n_nodes,
+                            BAND_MIN_FILL)
+        if layout == "bands" or bands.share >= BAND_MIN_SHARE:
+            self.layout, self.bands = "bands", bands
 
     def _set_volume(self, volume: VolumeTerm | None, kt: np.ndarray) -> None:
         if volume is None or len(kt) == 0:

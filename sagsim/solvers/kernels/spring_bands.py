@@ -22,6 +22,7 @@ update fused at the end of each odd slab. docs/springs.md has the measurements.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
@@ -144,16 +145,53 @@ def band_step(X, V, F, Fext, inv_m, gamma, kick, drift, theta, width, offs, kb, 
         _update(X, V, F, Fext, inv_m, gamma, lo, hi, kick, drift, theta)
 
 
-def band_layout(a: np.ndarray, b: np.ndarray, n: int, min_fill: float):
+@dataclass(frozen=True)
+class Bands:
+    """The banded layout's arrays (kernels' node order): the band offsets (B,); per band and
+    lower node the stiffness (0: no spring) and rest length (B, N); the springs outside the
+    bands as rows (their partners above node i: other_b[other_row_ptr[i]:other_row_ptr[i+1]]);
+    and the share of the springs the bands hold."""
+
+    offsets: np.ndarray
+    stiffness: np.ndarray
+    rest: np.ndarray
+    other_row_ptr: np.ndarray
+    other_b: np.ndarray
+    other_stiffness: np.ndarray
+    other_rest: np.ndarray
+    share: float
+
+    @property
+    def nbytes(self) -> int:
+        """What one step reads of the springs: bands (padding included) and the other rows."""
+        return int(self.stiffness.nbytes + self.rest.nbytes + self.other_b.nbytes
+                   + self.other_stiffness.nbytes + self.other_rest.nbytes)
+
+
+def band_layout(a: np.ndarray, b: np.ndarray, n: int, min_fill: float) -> tuple[np.ndarray, np.ndarray]:
     """Split springs (a < b, kernels' order) into bands and the rest: the offsets o = b - a
-    held by at least ``min_fill`` x n springs. Returns the offsets (B,), the band index of
+    held by at least ``min_fill`` x n springs. Returns the offsets (B,) and the band index of
     each spring (-1: not in a band)."""
-    off = b - a
+    off = np.asarray(b, np.int64) - np.asarray(a, np.int64)
     if len(off) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     uo, cnt = np.unique(off, return_counts=True)
     offs = uo[cnt >= min_fill * n].astype(np.int64)
-    pos = np.searchsorted(offs, off)
-    inside = (pos < len(offs)) & (offs[np.minimum(pos, max(len(offs) - 1, 0))] == off) if len(offs) else \
-        np.zeros(len(off), bool)
-    return offs, np.where(inside, pos, -1)
+    if len(offs) == 0:
+        return offs, np.full(len(off), -1, np.int64)
+    pos = np.minimum(np.searchsorted(offs, off), len(offs) - 1)
+    return offs, np.where(offs[pos] == off, pos, -1)
+
+
+def build_bands(a: np.ndarray, b: np.ndarray, k: np.ndarray, rest: np.ndarray, n: int, min_fill: float) -> Bands:
+    """The Bands of springs (a < b, sorted by a; kernels' order) on n nodes."""
+    offs, which = band_layout(a, b, n, min_fill)
+    inb = which >= 0
+    stiffness = np.zeros((len(offs), n))
+    rest_b = np.ones((len(offs), n))  # padding: any length > 0
+    stiffness[which[inb], a[inb]] = k[inb]
+    rest_b[which[inb], a[inb]] = rest[inb]
+    out = ~inb
+    row_ptr = np.concatenate([[0], np.cumsum(np.bincount(a[out], minlength=n))]).astype(np.int64)
+    return Bands(offs, stiffness, rest_b, row_ptr, np.ascontiguousarray(b[out]), np.ascontiguousarray(k[out]),
+                 np.ascontiguousarray(rest[out]), float(inb.mean()) if len(inb) else 0.0)
