@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", type=Path, default=Path("results/demo"), help="results folder")
     demo.add_argument("--resolution", choices=["coarse", "default", "fine"], default="default")
     demo.add_argument("--model", choices=["face", "slab"], default="face")
+    demo.add_argument("--core", choices=["fem", "springs"], default="fem",
+                      help="solver core: finite elements, or the calibrated mass-spring model (docs/springs.md)")
     demo.set_defaults(run=_run_demo)
 
     mesh = sub.add_parser("mesh", help="build the procedural face and write it (VTU + JSON sidecar)")
@@ -134,7 +136,7 @@ def _positive_int(text: str) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    summary = run_demo(args.out, resolution=args.resolution, model=args.model)
+    summary = run_demo(args.out, resolution=args.resolution, model=args.model, core=args.core)
     for line in summary["report"]:
         print(line)
     return 0

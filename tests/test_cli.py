@@ -23,6 +23,24 @@ def test_demo_writes_results_and_pictures(tmp_path, capsys):
     for png in ("displacement.png", "layers.png"):
         assert (out / png).stat().st_size > 10_000
     assert "settled under gravity" in capsys.readouterr().out
+
+
+def test_demo_on_the_spring_core_agrees_with_the_fem_demo(tmp_path, capsys):
+    """`sagsim demo --core springs`: the same outputs, solved by the mass-spring core; on the
+    slab both cores put the landmarks within the agreement docs/springs.md states."""
+    res = {}
+    for core in ("fem", "springs"):
+        out = tmp_path / core
+        assert main(["demo", "--out", str(out), "--model", "slab", "--resolution", "coarse", "--core", core]) == 0
+        res[core] = json.loads((out / "summary.json").read_text())
+        assert res[core]["core"] == core and (out / "displacement.png").stat().st_size > 10_000
+    assert "by the mass-spring core" in capsys.readouterr().out
+    assert res["springs"]["fire_iterations"] > 0 and res["springs"]["springs"] > 0
+    fem = res["fem"]["landmark_displacement_mm"]
+    spr = res["springs"]["landmark_displacement_mm"]
+    largest = max(np.linalg.norm(v) for v in fem.values())
+    for name, u in fem.items():
+        assert np.linalg.norm(np.subtract(spr[name], u)) <= 0.6 * largest, name
     assert main(["demo", "--out", str(tmp_path / "slab"), "--resolution", "coarse", "--model", "slab"]) == 0
     assert json.loads((tmp_path / "slab" / "summary.json").read_text())["model"] == "layered slab"
 
