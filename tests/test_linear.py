@@ -367,3 +367,23 @@ def test_a_restored_snapshot_continues_bit_identically(cube):
     t.restore(snap)
     x2, info = t.solve(cube["A2"], cube["b"], rtol=1e-8)
     assert info.setup_s == 0.0 and np.array_equal(x1, x2)
+
+
+def test_solvers_run_with_blas_on_one_thread(monkeypatch):
+    """numba's kernels and BLAS's threads would fight for the cores (FIRE on the default face
+    13x slower): every solver entry point limits BLAS to one thread while it runs."""
+    from threadpoolctl import threadpool_info
+
+    from sagsim.solvers import blas, fem, spring_integrators
+
+    seen = []
+
+    @blas.blas_on_one_thread
+    def probe():
+        seen.extend(d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas")
+
+    probe()
+    assert seen and set(seen) == {1}
+    for fn in (fem.solve_static, spring_integrators.solve_static, spring_integrators.run_explicit,
+               spring_integrators.run_implicit_euler):
+        assert getattr(fn, "__wrapped__", None) is not None, fn.__qualname__

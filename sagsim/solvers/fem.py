@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConvergenceError, LinearSolverError
 from ..model import Loads, State, TissueModel
+from .blas import blas_on_one_thread
 from .linear import LinearSolver
 from .system import FEMSystem, growth_tensors
 
@@ -116,6 +117,7 @@ def constrained_dofs(model: TissueModel, loads: Loads) -> tuple[np.ndarray, np.n
     return dofs, vals[::-1][first]
 
 
+@blas_on_one_thread
 def solve_static(model: TissueModel, state: State | None = None, loads: Loads | None = None,
                  options: NewtonOptions | None = None, *, from_loads: Loads | None = None,
                  from_growth: np.ndarray | None = None, system: FEMSystem | None = None,

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import ConvergenceError, ModelError
 from ..model import Loads, State, TissueModel
+from .blas import blas_on_one_thread
 from .kernels import spring_forces as K
 from .kernels import spring_bands as BK
 from .springs import SpringOptions, SpringSystem
@@ -139,6 +140,7 @@ def _band_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_step
     x[:], v[:], F[:] = xv, vv, fv
 
 
+@blas_on_one_thread
 def run_explicit(system: SpringSystem, x0: np.ndarray | None = None, v0: np.ndarray | None = None, *,
                  n_steps: int, dt: float | None = None, method: str = "symplectic_euler",
                  damping_rate=None, loads: Loads | None = None, strict: bool = False,
@@ -222,6 +224,7 @@ def _pcg(apply, b, diag, free, rtol, maxit):
     return x, maxit, True
 
 
+@blas_on_one_thread
 def run_implicit_euler(system: SpringSystem, x0: np.ndarray | None = None, v0: np.ndarray | None = None, *,
                        n_steps: int, dt: float, damping_rate=None, loads: Loads | None = None,
                        options: ImplicitOptions | None = None) -> SpringRun:
@@ -397,6 +400,7 @@ def fire_relax(system: SpringSystem, x: np.ndarray, free: np.ndarray, f_ext: np.
     return x, log
 
 
+@blas_on_one_thread
 def solve_static(model_or_system, state: State | None = None, loads: Loads | None = None,
                  options: StaticOptions | None = None, spring_options: SpringOptions | None = None
                  ) -> tuple[State, StaticLog]:
