@@ -99,9 +99,31 @@ def explicit_steps(system: SpringSystem, x, v, F, f_ext, inv_m, gamma, kick: flo
 
 
 def _explicit_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_steps, constraints):
-    if system.layout == "bands":
-        _band_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_steps, constraints)
+    if system.layout == "rows":
+        def step():
+            K.slab_step(x, v, F, f_ext, inv_m, gamma, kick, drift, theta, system.width,
+                        system.k_row_ptr, system.k_b, system.k_stiffness, system.k_rest,
+                        system.k_tet_ptr, system.k_tets, system._ptet)
+        _step_loop(system, x, v, F, step, n_steps, constraints)
         return
+    if n_steps <= 0:
+        return
+    # the banded kernel reads each component contiguously: the state is copied into (3, N)
+    # arrays for the run and back at its end; the rest of a step takes (N, 3) views of them
+    B = system.bands
+    X, V, Fs, E = (np.ascontiguousarray(a.T) for a in (x, v, F, f_ext))
+
+    def band_step():
+        BK.band_step(X, V, Fs, E, inv_m, gamma, kick, drift, theta, system.width,
+                     B.offsets, B.stiffness, B.rest, B.other_row_ptr, B.other_b, B.other_stiffness, B.other_rest,
+                     system.k_tet_ptr, system.k_tets, system._ptet)
+    _step_loop(system, X.T, V.T, Fs.T, band_step, n_steps, constraints)
+    x[:], v[:], F[:] = X.T, V.T, Fs.T
+
+
+def _step_loop(system, x, v, F, step, n_steps, constraints):
+    """``n_steps`` times: ligament forces into F, the volume term's coefficients, the fused
+    ``step`` kernel, the prescribed dofs put back."""
     lig = len(system.ligaments.stiffness) > 0
     cons = constraints is not None and len(constraints.node) > 0
     for _ in range(n_steps):
@@ -109,35 +131,9 @@ def _explicit_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_
             system.ligament_forces(x, F)
         if system.has_volume:
             system._pressures(x)
-        K.slab_step(x, v, F, f_ext, inv_m, gamma, kick, drift, theta, system.width,
-                    system.k_row_ptr, system.k_b, system.k_stiffness, system.k_rest,
-                    system.k_tet_ptr, system.k_tets, system._ptet)
+        step()
         if cons:
             constraints.apply(x, v)
-
-
-def _band_steps(system, x, v, F, f_ext, inv_m, gamma, kick, drift, theta, n_steps, constraints):
-    """_explicit_steps on the banded layout: the state is copied into (3, N) arrays for the
-    run (the vector loops need each component contiguous) and back at its end; ligaments,
-    volume coefficients and constraints take the (N, 3) views of those arrays."""
-    if n_steps <= 0:
-        return
-    B = system.bands
-    X, V, Fs, E = (np.ascontiguousarray(a.T) for a in (x, v, F, f_ext))
-    xv, vv, fv = X.T, V.T, Fs.T
-    lig = len(system.ligaments.stiffness) > 0
-    cons = constraints is not None and len(constraints.node) > 0
-    for _ in range(n_steps):
-        if lig:
-            system.ligament_forces(xv, fv)
-        if system.has_volume:
-            system._pressures(xv)
-        BK.band_step(X, V, Fs, E, inv_m, gamma, kick, drift, theta, system.width,
-                     B.offsets, B.stiffness, B.rest, B.other_row_ptr, B.other_b, B.other_stiffness, B.other_rest,
-                     system.k_tet_ptr, system.k_tets, system._ptet)
-        if cons:
-            constraints.apply(xv, vv)
-    x[:], v[:], F[:] = xv, vv, fv
 
 
 @blas_on_one_thread

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .spring_forces import _volume_gradient
+from .spring_forces import scatter_tet_forces
 
 #: nodes per run of a band pass: the three force buffers (3 x 8 B x BLOCK) stay in L1/L2
 BLOCK = 2048
@@ -92,17 +92,7 @@ def _slab(X, F, sl, width, offs, kb, Lb, row_ptr, b, k, rest, tet_ptr, tets, pte
             F[0, j] -= t * d0
             F[1, j] -= t * d1
             F[2, j] -= t * d2
-    XT = X.T
-    for e in range(tet_ptr[sl], tet_ptr[sl + 1]):
-        p = ptet[e]
-        if p == 0.0:
-            continue
-        _volume_gradient(XT, tets[e, 0], tets[e, 1], tets[e, 2], tets[e, 3], g)
-        for c in range(4):
-            nd = tets[e, c]
-            F[0, nd] -= p * g[c, 0]
-            F[1, nd] -= p * g[c, 1]
-            F[2, nd] -= p * g[c, 2]
+    scatter_tet_forces(X.T, F.T, tet_ptr[sl], tet_ptr[sl + 1], tets, ptet, g)
 
 
 @njit(cache=True, inline="always", error_model="numpy")

@@ -186,7 +186,14 @@ def _slab_items(x, F, sl, width, row_ptr, b, k, rest, tet_ptr, tets, ptet, g):
         F[i, 0] += f0
         F[i, 1] += f1
         F[i, 2] += f2
-    for e in range(tet_ptr[sl], tet_ptr[sl + 1]):
+    scatter_tet_forces(x, F, tet_ptr[sl], tet_ptr[sl + 1], tets, ptet, g)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def scatter_tet_forces(x, F, lo, hi, tets, ptet, g):
+    """The volume term's forces -P_t dv_t/dx of tets lo..hi-1 into F ((N,3), or the (N,3) view
+    of a (3,N) array)."""
+    for e in range(lo, hi):
         p = ptet[e]
         if p == 0.0:
             continue
