@@ -10,9 +10,13 @@ threaded BLAS to gain anything, so the solvers' entry points run with BLAS on on
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
-from threadpoolctl import threadpool_limits
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # a dependency of sagsim; absent on a bare GPU image that runs the spring path
+    threadpool_limits = None
 
 
 def blas_on_one_thread(fn):
@@ -20,6 +24,8 @@ def blas_on_one_thread(fn):
     per call, so for whole solves, not for kernels called in a loop."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with threadpool_limits(limits=1, user_api="blas"):
+        limit = contextlib.nullcontext() if threadpool_limits is None else \
+            threadpool_limits(limits=1, user_api="blas")
+        with limit:
             return fn(*args, **kwargs)
     return wrapper
