@@ -426,6 +426,24 @@ def test_implicit_euler_is_first_order_and_stable_at_large_steps():
     np.testing.assert_allclose(run.x, static.x, atol=1e-4 * np.abs(static.x - model.nodes).max())
 
 
+def test_implicit_euler_cuts_back_a_step_that_does_not_converge_and_says_when_it_gives_up(caplog):
+    """A step whose Newton solve fails (here: too few iterations allowed for a step 100 times
+    the explicit limit) is halved and retried; the run still covers its whole time span."""
+    import logging
+
+    model = mixed_model()
+    sm = SpringSystem.from_model(model)
+    dt = 100 * sm.stable_time_step(0.0)
+    with caplog.at_level(logging.INFO, logger="sagsim.springs"):
+        run = run_implicit_euler(sm, n_steps=60, dt=dt, damping_rate=0.0, options=ImplicitOptions(max_newton=8))
+    assert run.cutbacks > 0 and run.steps > 60 and run.time == pytest.approx(60 * dt, rel=1e-12)
+    assert "retrying" in caplog.text and np.isfinite(run.x).all()
+    static, _ = solve_static(sm, options=StaticOptions(rtol=1e-9))
+    np.testing.assert_allclose(run.x, static.x, atol=0.1 * np.abs(static.x - model.nodes).max())
+    with pytest.raises(ConvergenceError, match=r"gave up at t = .* after \d+ cut-backs"):
+        run_implicit_euler(sm, n_steps=60, dt=dt, damping_rate=0.0, options=ImplicitOptions(max_newton=3))
+
+
 def test_hanging_chain_dynamics_settle_on_the_static_answer():
     s = chain()
     static, _ = solve_static(s, options=StaticOptions(rtol=1e-10))

@@ -16,6 +16,7 @@ Everything runs on the kernels' node order and converts to the model's at the en
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field, replace
 
@@ -28,13 +29,16 @@ from .kernels import spring_forces as K
 from .kernels import spring_bands as BK
 from .springs import SpringOptions, SpringSystem
 
+log = logging.getLogger("sagsim.springs")
+
 METHODS = {"symplectic_euler": 0.0, "verlet": 0.5}
 
 
 @dataclass
 class SpringRun:
     """The end of a dynamic run (model order): positions, velocities, time, steps, step size;
-    ``newton_iterations``/``cg_iterations`` for implicit runs."""
+    ``newton_iterations``/``cg_iterations`` for implicit runs, and ``cutbacks``: how often a
+    step that did not converge was halved and retried (``steps`` counts the steps taken)."""
 
     x: np.ndarray
     v: np.ndarray
@@ -45,6 +49,7 @@ class SpringRun:
     newton_iterations: int = 0
     cg_iterations: int = 0
     wall_s: float = 0.0
+    cutbacks: int = 0
 
 
 @dataclass
@@ -182,7 +187,8 @@ def run_explicit(system: SpringSystem, x0: np.ndarray | None = None, v0: np.ndar
 class ImplicitOptions:
     """Newton stops when |gradient of the incremental potential| <= rtol * max(|f_ext|, |m v/h|,
     |F_int(x_n)|) (the forces of the step) or <= atol (N); CG stops at ``cg_rtol`` relative
-    residual."""
+    residual. A step whose Newton solve fails is halved and retried, down to dt /
+    2**max_cutbacks; the step grows back to dt after each success."""
 
     rtol: float = 1e-8
     atol: float = 0.0
@@ -190,6 +196,7 @@ class ImplicitOptions:
     cg_rtol: float = 1e-6
     max_cg: int = 2000
     max_line_search: int = 30
+    max_cutbacks: int = 6
 
 
 def _pcg(apply, b, diag, free, rtol, maxit):
@@ -224,78 +231,93 @@ def _pcg(apply, b, diag, free, rtol, maxit):
 def run_implicit_euler(system: SpringSystem, x0: np.ndarray | None = None, v0: np.ndarray | None = None, *,
                        n_steps: int, dt: float, damping_rate=None, loads: Loads | None = None,
                        options: ImplicitOptions | None = None) -> SpringRun:
-    """Backward Euler: m (v1 - v0)/h = F(x1) + f_ext - c v1, x1 = x0 + h v1 (unconditionally
-    stable; numerically damped). Raises ConvergenceError if a step's Newton solve fails."""
+    """Backward Euler over n_steps x dt: m (v1 - v0)/h = F(x1) + f_ext - c v1, x1 = x0 + h v1
+    (unconditionally stable; numerically damped). A step whose Newton solve fails is cut back
+    and retried (logged); ConvergenceError when even dt / 2**max_cutbacks fails."""
     opts = options or ImplicitOptions()
     if not (np.isfinite(dt) and dt > 0):
         raise ModelError(f"run_implicit_euler.dt: expected a step > 0 s, got {dt}")
     x, v, _, f_ext, gamma, cons = _setup(system, x0, v0, loads, damping_rate)
     free = cons.free.astype(np.float64)
-    h = float(dt)
+    h, t_end = float(dt), int(n_steps) * float(dt)
+    counts = {"newton": 0, "cg": 0, "steps": 0, "cutbacks": 0}
+    t0 = time.perf_counter()
+    t, hk = 0.0, h
+    with system.threading():
+        while t_end - t > 1e-9 * h:
+            hk = min(hk, t_end - t)
+            try:
+                x, v = _implicit_step(system, x, v, f_ext, free, gamma, hk, opts, counts)
+            except ConvergenceError as exc:
+                counts["cutbacks"] += 1
+                if hk <= h / 2**opts.max_cutbacks * (1 + 1e-12):
+                    raise ConvergenceError(f"{exc} (gave up at t = {t:.6g} s after {counts['cutbacks'] - 1} "
+                                           f"cut-backs, at the smallest step {hk:.3g} s)") from None
+                log.info("%s: implicit Euler step at t = %.6g s did not converge (%s); retrying with %.3g s",
+                         system.name, t, exc, hk / 2)
+                hk /= 2
+                continue
+            t += hk
+            counts["steps"] += 1
+            hk = min(h, 2 * hk)
+    wall = time.perf_counter() - t0
+    return SpringRun(system.to_model(x), system.to_model(v), t, counts["steps"], h, "implicit_euler",
+                     counts["newton"], counts["cg"], wall, counts["cutbacks"])
+
+
+def _implicit_step(system, x, v, f_ext, free, gamma, h, opts, counts):
+    """One backward Euler step of size h by Newton-CG on the incremental potential; returns
+    (x1, v1) or raises ConvergenceError (the state passed in is left as it was)."""
     c = 1.0 + h * gamma
     mc = (system.k_mass * c / h**2)[:, None] * np.ones((1, 3))
     diag = mc + np.repeat(0.25 * system.stiffness_bound()[:, None], 3, axis=1) + 1e-300
     fe = f_ext * free
-    newton = cgs = 0
-    t0 = time.perf_counter()
-    with system.threading():
-        x, v, newton, cgs = _implicit_steps(system, x, v, f_ext, fe, free, mc, c, diag, h, int(n_steps), opts)
-    wall = time.perf_counter() - t0
-    return SpringRun(system.to_model(x), system.to_model(v), int(n_steps) * h, int(n_steps), h, "implicit_euler",
-                     newton, cgs, wall)
+    target = x + h * v / c[:, None]
+    y = np.where(free > 0, x + h * v, x)
+    # the forces of the step: external, inertial and internal at the start
+    scale = max(np.linalg.norm(fe), np.linalg.norm(system.k_mass[:, None] * v * free / h),
+                np.linalg.norm(system.kernel_forces(x) * free), 1e-300)
 
+    def potential(yv):
+        d = yv - target
+        return 0.5 * float(np.sum(mc * d * d * free)) + system.kernel_energy(yv) - float(np.sum(fe * yv))
 
-def _implicit_steps(system, x, v, f_ext, fe, free, mc, c, diag, h, n_steps, opts):
-    newton = cgs = 0
-    for step in range(n_steps):
-        target = x + h * v / c[:, None]
-        y = np.where(free > 0, x + h * v, x)
-        # the forces of the step: external, inertial and internal at the start
-        scale = max(np.linalg.norm(fe), np.linalg.norm(system.k_mass[:, None] * v * free / h),
-                    np.linalg.norm(system.kernel_forces(x) * free), 1e-300)
+    def gradient(yv):
+        return (mc * (yv - target) - system.kernel_forces(yv) - f_ext) * free
 
-        def potential(yv, target=target):
-            d = yv - target
-            return 0.5 * float(np.sum(mc * d * d * free)) + system.kernel_energy(yv) - float(np.sum(fe * yv))
-
-        def gradient(yv, target=target):
-            return (mc * (yv - target) - system.kernel_forces(yv) - f_ext) * free
-
-        g = gradient(y)
-        phi = potential(y)
-        for it in range(opts.max_newton + 1):
-            gn = np.linalg.norm(g)
-            if gn <= max(opts.rtol * scale, opts.atol):
+    g = gradient(y)
+    phi = potential(y)
+    for it in range(opts.max_newton + 1):
+        gn = np.linalg.norm(g)
+        if gn <= max(opts.rtol * scale, opts.atol):
+            break
+        if it == opts.max_newton or not np.isfinite(gn):
+            raise ConvergenceError(f"{system.name}: implicit Euler step of {h:.3g} s did not converge in "
+                                   f"{it} Newton iterations (|g| {gn:.3e}, target {opts.rtol * scale:.3e})")
+        yk = y
+        # Newton with the exact Hessian while it is positive definite (quadratic
+        # convergence); the projected one where CG meets negative curvature
+        d, ncg, ok = _pcg(lambda p, yk=yk: mc * p + system.kernel_hessvec(yk, p, project=False), -g, diag, free,
+                          opts.cg_rtol, opts.max_cg)
+        counts["cg"] += ncg
+        if not ok:
+            d, ncg, _ = _pcg(lambda p, yk=yk: mc * p + system.kernel_hessvec(yk, p, project=True), -g, diag, free,
+                             opts.cg_rtol, opts.max_cg)
+            counts["cg"] += ncg
+        counts["newton"] += 1
+        slope = float(np.sum(g * d))
+        alpha = 1.0
+        for _ in range(opts.max_line_search):
+            y_new = y + alpha * d
+            phi_new = potential(y_new)
+            if np.isfinite(phi_new) and phi_new <= phi + 1e-4 * alpha * min(slope, 0.0) + 1e-14 * abs(phi):
                 break
-            if it == opts.max_newton:
-                raise ConvergenceError(f"{system.name}: implicit Euler step {step + 1} did not converge in "
-                                       f"{opts.max_newton} Newton iterations (|g| {gn:.3e}, target {opts.rtol * scale:.3e})")
-            yk = y
-            # Newton with the exact Hessian while it is positive definite (quadratic
-            # convergence); the projected one where CG meets negative curvature
-            d, ncg, ok = _pcg(lambda p, yk=yk: mc * p + system.kernel_hessvec(yk, p, project=False), -g, diag, free,
-                              opts.cg_rtol, opts.max_cg)
-            cgs += ncg
-            if not ok:
-                d, ncg, _ = _pcg(lambda p, yk=yk: mc * p + system.kernel_hessvec(yk, p, project=True), -g, diag, free,
-                                 opts.cg_rtol, opts.max_cg)
-                cgs += ncg
-            newton += 1
-            slope = float(np.sum(g * d))
-            alpha = 1.0
-            for _ in range(opts.max_line_search):
-                y_new = y + alpha * d
-                phi_new = potential(y_new)
-                if np.isfinite(phi_new) and phi_new <= phi + 1e-4 * alpha * min(slope, 0.0) + 1e-14 * abs(phi):
-                    break
-                alpha *= 0.5
-            else:
-                raise ConvergenceError(f"{system.name}: implicit Euler step {step + 1}: line search failed")
-            y, phi = y_new, phi_new
-            g = gradient(y)
-        v = (y - x) / h * (free > 0)
-        x = y
-    return x, v, newton, cgs
+            alpha *= 0.5
+        else:
+            raise ConvergenceError(f"{system.name}: implicit Euler step of {h:.3g} s: line search failed")
+        y, phi = y_new, phi_new
+        g = gradient(y)
+    return y, (y - x) / h * (free > 0)
 
 
 # --------------------------------------------------------------------------------------------
