@@ -124,8 +124,9 @@ def test_aging_sags_the_jowl_and_blurs_the_jawline(face):
 
 
 @pytest.mark.parametrize("linear_solver", ["amg-cg", "auto"])
-def test_an_interrupted_run_resumes_bit_identical(face, tmp_path, linear_solver):
-    settings = AgingSettings(end_age=48, step_years=2, linear_solver=linear_solver, unloaded=False)
+@pytest.mark.parametrize("unloaded", [False, True])
+def test_an_interrupted_run_resumes_bit_identical(face, tmp_path, linear_solver, unloaded):
+    settings = AgingSettings(end_age=48, step_years=2, linear_solver=linear_solver, unloaded=unloaded)
     mechs = default_mechanisms()
     whole = run_aging(face, mechs, settings, tmp_path / "whole")
     part = run_aging(face, mechs, settings, tmp_path / "cut", stop_after=2)

@@ -232,3 +232,34 @@ def test_the_lift_at_the_jowl_does_not_depend_on_the_mesh():
         lifts.append(1e3 * (model.landmark_position("jowl_left", res.state.x)
                             - model.landmark_position("jowl_left", start.x))[1])
     assert lifts[0] == pytest.approx(lifts[1], rel=0.05)
+
+
+def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
+    """A lift whose plan ages the face checkpoints the aging into its folder: interrupted
+    there, the next run resumes it (and ends as a fresh lift does); finished, the checkpoint
+    is gone."""
+    import json
+    import logging
+
+    from sagsim.aging.run import run_aging
+    from sagsim.aging.scenario import load_scenario
+    from sagsim.threads.outputs import AGING_CHECKPOINT, lift_from_plan
+    from sagsim.threads.planfile import load_plan
+
+    (tmp_path / "age.toml").write_text('[scenario]\nname = "quick"\nface = "coarse"\nend_age = 50\nstep_years = 2\n')
+    (tmp_path / "plan.toml").write_text('[plan]\nname = "aged"\naging = "age.toml"\n[[thread]]\nname = "jowl_left"\n'
+                                        'entry = "jowl_left"\nanchor = "tragus_left"\ncogs = 4\ncog_spacing = "6 mm"\n'
+                                        'pull = "3 mm"\n')
+    plan = load_plan(tmp_path / "plan.toml")
+    scenario = load_scenario(tmp_path / "age.toml")
+    out = tmp_path / "resumed"
+    # what an interrupt during the lift's aging leaves: 2 of its 5 steps checkpointed
+    run_aging(load_face("coarse"), scenario.mechanisms, scenario.settings, out / AGING_CHECKPOINT, stop_after=2)
+    assert (out / AGING_CHECKPOINT / "checkpoint").is_dir()
+    with caplog.at_level(logging.INFO, logger="sagsim.aging"):
+        lift_from_plan(plan, out, load_face, months=False)
+    assert "resuming" in caplog.text and "age 44.0" in caplog.text
+    assert not (out / AGING_CHECKPOINT).exists()
+    lift_from_plan(plan, tmp_path / "fresh", load_face, months=False)
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("resumed", "fresh"))
+    assert a["landmarks_mm"] == b["landmarks_mm"]  # bit for bit: the resumed aging ends where a fresh one does

@@ -155,6 +155,10 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
             ramp = None
     if ramp is None and not (np.array_equal(system.reference, state.reference) and _same(system.growth, growth)):
         system.set_reference(state.reference, growth)
+    elif ramp is not None and not np.array_equal(system.reference, state.reference):
+        # the loads below weigh the reference's volumes: a system still on another reference
+        # (a run resumed from a checkpoint starts on the model's nodes) would weigh the wrong ones
+        system.set_reference(state.reference, ramp)
     X = state.reference.ravel()
     dofs, target = constrained_dofs(model, loads)
     # Newton iterates on displacements: positions far from the origin would cost the stress

@@ -3,6 +3,7 @@ the face (VTU, point data ``lift`` in m), and a JSON summary with the thread ten
 against the fixation's tearing force and the thread's strength."""
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -28,6 +29,8 @@ EXCESS_SKIN_LIMIT_PCT = 8.0
 #: hard: ESTIMATES, like the thresholds they count
 OVER_TENSION_ML = 1.0
 DIMPLING_SHARE = 0.1
+#: where a lift's aging checkpoints while it runs (inside the lift's folder)
+AGING_CHECKPOINT = "aging"
 
 
 def target_landmarks(model, plan) -> tuple:
@@ -62,13 +65,17 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
     from ..aging.scenario import check_against_model, load_scenario
     from ..solvers.fem import NewtonOptions
 
+    out = Path(out)
     t0 = time.perf_counter()
     if planfile.aging is not None:
         scenario = load_scenario(planfile.aging)
         face = load_face(scenario.face)
         check_against_model(scenario, face)
+        # the aging is the long part of a lift: it checkpoints into out/aging, so that an
+        # interrupted lift resumes it where it stopped (removed once the lift is written)
         aged = (age(face, scenario) if age is not None
-                else run_aging(face, scenario.mechanisms, scenario.settings, progress=progress))
+                else run_aging(face, scenario.mechanisms, scenario.settings, out / AGING_CHECKPOINT,
+                               progress=progress))
         model, loads, growth = aged.final
         start = State(x=aged.frames[-1], reference=aged.reference, internal={"growth": growth})
         where = f"{face.name} aged {aged.ages[0]:g} -> {aged.ages[-1]:g} ({planfile.aging.name})"
@@ -127,7 +134,9 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
                                "holding_force_low_end": 1.0 - spread, "lift_at_low_holding_mm": low_lift,
                                "cogs_slipping_at_low_holding": int(np.sum(low.slip > 0))}
     extra["face_source"] = str(face_source)  # what load_face takes: `sagsim render` rebuilds the mesh from it
-    return write_lift(out, model, start, result, planfile, where, timings, targets, extra)
+    summary = write_lift(out, model, start, result, planfile, where, timings, targets, extra)
+    shutil.rmtree(out / AGING_CHECKPOINT, ignore_errors=True)  # the results hold what a rerun needs
+    return summary
 
 
 def landmark_table(model, start: State, result: LiftResult) -> list[dict]:
