@@ -387,3 +387,22 @@ def test_solvers_run_with_blas_on_one_thread(monkeypatch):
     for fn in (fem.solve_static, spring_integrators.solve_static, spring_integrators.run_explicit,
                spring_integrators.run_implicit_euler):
         assert getattr(fn, "__wrapped__", None) is not None, fn.__qualname__
+
+
+def test_the_first_solve_rounds_as_the_next_identical_one(tmp_path):
+    """In a fresh process: a direct back end's library loaded during the first solve used to
+    miss that solve's BLAS thread limit, so the first of two identical solves differed from
+    the second in the last digit (with CHOLMOD installed)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from sagsim.anatomy.slab import layered_slab\n"
+        "from sagsim.solvers.fem import NewtonOptions, solve_static\n"
+        "m = layered_slab(cells='coarse')\n"
+        "a, b = (solve_static(m, options=NewtonOptions(n_steps=2, formulation='anp'))[0].x for _ in range(2))\n"
+        "assert np.array_equal(a, b), float(np.abs(a - b).max())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -190,7 +190,13 @@ class LinearSolver:
     ):
         if method != "auto" and method not in ALL_METHODS:
             raise ValueError(f"LinearSolver: unknown method {method!r}; expected 'auto' or one of {list(ALL_METHODS)}")
-        if method != "auto" and not _have(method):
+        if method == "auto":
+            # load the direct back ends' libraries now: one loaded during a solve would miss that
+            # solve's BLAS thread limit (its first factorisation then ran on all cores and
+            # rounded differently from the next, identical one)
+            for m in DIRECT_METHODS:
+                _have(m)
+        elif not _have(method):
             raise LinearSolverError(
                 f"{method} is not available here (its optional package is not installed); available: {available_methods()}"
             )
