@@ -125,10 +125,11 @@ def calibrated_springs(nodes: np.ndarray, tets: np.ndarray, shear_modulus: np.nd
 @dataclass(frozen=True)
 class SpringOptions:
     """How a TissueModel becomes springs. ``volume``: "nodal" (patches of one layer around a
-    node), "tet" or "none". ``reorder``: "auto" (reverse Cuthill-McKee where it narrows the
-    node bandwidth), "rcm" or "none". ``damping_rate``: c/m of dynamic runs, 1/s. ``layout``
-    of the explicit step: "bands" (vector loops, for structured meshes in their own order),
-    "rows" (scattered rows) or "auto" (bands where they hold most springs)."""
+    node), "tet" or "none". ``reorder``: "auto" (the mesh's own order where it makes bands,
+    else reverse Cuthill-McKee where that narrows the node bandwidth), "rcm" or "none".
+    ``damping_rate``: c/m of dynamic runs, 1/s. ``layout`` of the explicit step: "bands"
+    (vector loops, for structured meshes in their own order), "rows" (scattered rows) or
+    "auto" (bands where they hold most springs)."""
 
     volume: str = "nodal"
     reorder: str = "auto"
