@@ -438,6 +438,8 @@ def test_implicit_euler_cuts_back_a_step_that_does_not_converge_and_says_when_it
         run = run_implicit_euler(sm, n_steps=60, dt=dt, damping_rate=0.0, options=ImplicitOptions(max_newton=8))
     assert run.cutbacks > 0 and run.steps > 60 and run.time == pytest.approx(60 * dt, rel=1e-12)
     assert "retrying" in caplog.text and np.isfinite(run.x).all()
+    # near the static answer, not on it: the cut steps damp less than 60 full ones (which
+    # settle to 1e-4, the test above), so the run is still ringing (5 % of the sag measured)
     static, _ = solve_static(sm, options=StaticOptions(rtol=1e-9))
     np.testing.assert_allclose(run.x, static.x, atol=0.1 * np.abs(static.x - model.nodes).max())
     with pytest.raises(ConvergenceError, match=r"gave up at t = .* after \d+ cut-backs"):
