@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .spring_forces import scatter_tet_forces
+from .spring_forces import scatter_row_springs, scatter_tet_forces
 
 #: nodes per run of a band pass: the three force buffers (3 x 8 B x BLOCK) stay in L1/L2
 BLOCK = 2048
@@ -78,20 +78,7 @@ def _slab(X, F, sl, width, offs, kb, Lb, row_ptr, b, k, rest, tet_ptr, tets, pte
             h = min(hi, N - o)
             if h > lo:
                 _band_run(X, F, lo, h, o, kb[ob], Lb[ob], tmp)
-    for i in range(s_lo, s_hi):
-        for s in range(row_ptr[i], row_ptr[i + 1]):
-            j = b[s]
-            d0 = X[0, j] - X[0, i]
-            d1 = X[1, j] - X[1, i]
-            d2 = X[2, j] - X[2, i]
-            l = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-            t = k[s] * (l - rest[s]) / l
-            F[0, i] += t * d0
-            F[1, i] += t * d1
-            F[2, i] += t * d2
-            F[0, j] -= t * d0
-            F[1, j] -= t * d1
-            F[2, j] -= t * d2
+    scatter_row_springs(X.T, F.T, s_lo, s_hi, row_ptr, b, k, rest)
     scatter_tet_forces(X.T, F.T, tet_ptr[sl], tet_ptr[sl + 1], tets, ptet, g)
 
 

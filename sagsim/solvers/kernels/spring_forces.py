@@ -163,7 +163,15 @@ def _slab_items(x, F, sl, width, row_ptr, b, k, rest, tet_ptr, tets, ptet, g):
     """Scatter the forces of slab ``sl``: the springs of its nodes (CSR by lowest node: the
     springs of node i are row_ptr[i]:row_ptr[i+1], its partners b) and its tets."""
     n = row_ptr.shape[0] - 1
-    for i in range(sl * width, min(n, (sl + 1) * width)):
+    scatter_row_springs(x, F, sl * width, min(n, (sl + 1) * width), row_ptr, b, k, rest)
+    scatter_tet_forces(x, F, tet_ptr[sl], tet_ptr[sl + 1], tets, ptet, g)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def scatter_row_springs(x, F, lo, hi, row_ptr, b, k, rest):
+    """The forces of the springs of nodes lo..hi-1 (rows as in _slab_items) into F ((N,3), or
+    the (N,3) view of a (3,N) array)."""
+    for i in range(lo, hi):
         x0 = x[i, 0]
         x1 = x[i, 1]
         x2 = x[i, 2]
@@ -186,7 +194,6 @@ def _slab_items(x, F, sl, width, row_ptr, b, k, rest, tet_ptr, tets, ptet, g):
         F[i, 0] += f0
         F[i, 1] += f1
         F[i, 2] += f2
-    scatter_tet_forces(x, F, tet_ptr[sl], tet_ptr[sl + 1], tets, ptet, g)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
