@@ -385,7 +385,7 @@ def test_solvers_run_with_blas_on_one_thread(monkeypatch):
     probe()
     assert seen and set(seen) == {1}
     for fn in (fem.solve_static, spring_integrators.solve_static, spring_integrators.run_explicit,
-               spring_integrators.run_implicit_euler):
+               spring_integrators.run_implicit_euler, linear.LinearSolver.solve):
         assert getattr(fn, "__wrapped__", None) is not None, fn.__qualname__
 
 

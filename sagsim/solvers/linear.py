@@ -33,13 +33,13 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 import scipy.sparse as sp
 
 from sagsim.errors import LinearSolverError
 
 from .amg import AmgCg, rigid_body_modes
 from .backend import Backend
+from .blas import blas_on_one_thread
 from .direct import Cholmod, Pardiso, Splu
 
 log = logging.getLogger("sagsim.linear")
@@ -290,19 +290,19 @@ class LinearSolver:
                                       "stale": bool(snap["stale"]),
                                       "solves_since_build": int(snap["solves_since_build"])})
 
+    # BLAS threads (the coarse-level Cholesky, CHOLMOD's supernodes) on top of numba's
+    # oversubscribe the cores: the default face's demo took 50 s instead of 8.5 s that way
+    @blas_on_one_thread
     def solve(self, A, b, rtol: float | None = None) -> tuple[np.ndarray, SolveInfo]:
         """Solve ``A x = b``. ``rtol`` overrides the relative residual CG must reach for this
         call only (an inexact Newton step asks for less while far from convergence)."""
         saved = self.rtol
         if rtol is not None:
             self.rtol = float(rtol)
-        # BLAS threads (the coarse-level Cholesky, CHOLMOD's supernodes) on top of numba's
-        # oversubscribe the cores: the default face's demo took 50 s instead of 8.5 s that way
-        with threadpool_limits(limits=1, user_api="blas"):
-            try:
-                return self._solve(A, b)
-            finally:
-                self.rtol = saved
+        try:
+            return self._solve(A, b)
+        finally:
+            self.rtol = saved
 
     def _solve(self, A, b) -> tuple[np.ndarray, SolveInfo]:
         A = _as_csr(A)
