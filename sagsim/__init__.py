@@ -6,8 +6,7 @@ from .errors import (ConvergenceError, LinearSolverError, MaterialError, MeshErr
                      SagsimError, ScenarioError)
 from .materials import MooneyRivlin, NeoHookean
 from .model import Landmark, Layer, Loads, Springs, State, TissueModel
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def __getattr__(name: str):

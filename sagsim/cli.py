@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .errors import SagsimError
 
 
@@ -288,44 +288,33 @@ def _run_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+# the benchmarks import numba kernels (and scikit-fem, psutil): loaded only when asked for
 def _run_bench_fem(args: argparse.Namespace) -> int:
-    bench = _benchmarks_module("bench_fem")
-    return bench.main(n_values=args.n, json_path=args.json, peer=not args.no_peer,
-                      linear_solver=args.linear_solver)
+    from .bench import fem_cube
+    return fem_cube.main(n_values=args.n, json_path=args.json, peer=not args.no_peer, linear_solver=args.linear_solver)
 
 
 def _run_bench_aging(args: argparse.Namespace) -> int:
-    return _benchmarks_module("bench_aging").main(faces=args.faces, years=args.years, json_path=args.json)
+    from .bench import aging_run
+    return aging_run.main(faces=args.faces, years=args.years, json_path=args.json)
 
 
 def _run_bench_lift(args: argparse.Namespace) -> int:
-    return _benchmarks_module("bench_lift").main(face=args.face, max_threads=args.max_threads, json_path=args.json)
+    from .bench import lift_plans
+    return lift_plans.main(face=args.face, max_threads=args.max_threads, json_path=args.json)
 
 
 def _run_bench_sweep(args: argparse.Namespace) -> int:
-    return _benchmarks_module("bench_sweep").main(runs=args.runs, json_path=args.json)
+    from .bench import sweep_throughput
+    return sweep_throughput.main(runs=args.runs, json_path=args.json)
 
 
 def _run_bench_springs(args: argparse.Namespace) -> int:
-    bench = _benchmarks_module("bench_springs")
+    from .bench import spring_lattice
     if args.agreement:
-        return bench.main_agreement(face=args.face, json_path=args.json)
-    return bench.main(n_values=args.n, json_path=args.json, steps=args.steps, repeats=args.repeats, gpu=not args.no_gpu)
-
-
-def _benchmarks_module(name: str):
-    """Import a module of the repository's benchmarks/ folder (next to the sagsim package in a
-    source checkout, which `make` installs in editable mode)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    if not path.exists():
-        raise SagsimError(f"{path}: benchmarks need a source checkout of sagsim (not found)")
-    spec = importlib.util.spec_from_file_location(f"sagsim_benchmarks.{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    spec.loader.exec_module(module)
-    return module
+        return spring_lattice.main_agreement(face=args.face, json_path=args.json)
+    return spring_lattice.main(n_values=args.n, json_path=args.json, steps=args.steps, repeats=args.repeats,
+                               gpu=not args.no_gpu)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .errors import DataFileError
 from .io import read_json, read_vtu, write_json, write_vtu
 from .materials import MooneyRivlin, NeoHookean
@@ -24,7 +24,8 @@ _MATERIALS = {"NeoHookean": NeoHookean, "MooneyRivlin": MooneyRivlin}
 
 def content_hash(model: TissueModel) -> str:
     """SHA-256 over everything that defines the model, in a fixed order and dtype: the same
-    model gives the same hash on any machine."""
+    arrays give the same hash on any machine (a face *rebuilt* on another processor can differ
+    in a coordinate's last bit, numpy's vectorised trigonometry being processor-specific)."""
     h = hashlib.sha256()
     for arr, dtype in ((model.nodes, "<f8"), (model.tets, "<i8"), (model.tet_layer, "<i1"),
                        (model.tet_compartment, "<i2"), (model.fixed, "<i8"), (model.skin_faces, "<i8"),
@@ -101,10 +102,10 @@ def _fields(material) -> list[str]:
 
 
 def load_face(face: str | Path) -> TissueModel:
-    """A face by name or file: "coarse", "default" or "fine" (the shipped mesh of a source
-    checkout, built when absent), or a model saved by `sagsim mesh` (.vtu + .json)."""
+    """A face by name or file: "coarse", "default" or "fine" (the mesh shipped in
+    sagsim/data/meshes, built when absent), or a model saved by `sagsim mesh` (.vtu + .json)."""
     if str(face) in ("coarse", "default", "fine"):
-        shipped = Path(__file__).resolve().parents[1] / "meshes" / f"face_{face}.vtu"
+        shipped = Path(__file__).resolve().parent / "data" / "meshes" / f"face_{face}.vtu"
         if shipped.exists():
             return load_model(shipped)[0]
         from .anatomy.face import build_face

@@ -2,8 +2,6 @@
 differences, integrators and the static solver against known answers, the calibration
 against the FEM core, and honest errors."""
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,8 +27,6 @@ from sagsim.solvers.springs import (
     tet_edge_weights,
     unique_edges,
 )
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def mixed_model(seed=0, gravity=(0.0, -0.5, 0.0)):
@@ -147,8 +143,7 @@ def test_reference_loop_equals_numpy_twin():
 
 
 def test_core_equals_reference_loop_on_the_bench_lattice():
-    sys.path.insert(0, str(BENCH))
-    import bench_springs
+    from sagsim.bench import spring_lattice as bench_springs
 
     ref, core, rows = bench_springs.cpu_records(4, steps=50, repeats=1)
     assert (core["layout"], rows["layout"]) == ("bands", "rows")
@@ -494,8 +489,7 @@ def test_bench_command_writes_records(tmp_path):
 
 @pytest.mark.slow
 def test_default_face_agreement_within_the_stated_tolerance():
-    sys.path.insert(0, str(BENCH))
-    import bench_springs
+    from sagsim.bench import spring_lattice as bench_springs
 
     rec = bench_springs.agreement("default")
     assert rec["max_diff_pct_of_max_fem"] <= 60.0 and rec["mean_diff_pct_of_landmark"] <= 40.0, rec

@@ -40,7 +40,7 @@ def fitted_exponent(sizes, values) -> float:
 def main(faces=("coarse", "default"), years: float = 30.0, json_path: Path | None = None) -> int:
     records = []
     for face in faces:
-        cmd = [sys.executable, __file__, "--one", face, str(years)]
+        cmd = [sys.executable, "-m", __spec__.name, "--one", face, str(years)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         rec = json.loads(out.stdout.strip().splitlines()[-1])
         records.append(rec)

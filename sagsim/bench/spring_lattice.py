@@ -10,7 +10,7 @@ automatic layout, bands on this grid; "cpu_rows": the scattered rows of an unstr
 for a straightforward single-loop numba reference in the same run, and for the GPU core when
 numba.cuda finds a GPU. JIT compilation is excluded (a warm-up runs first).
 
-Run it as `sagsim bench springs [--n N ...] [--json FILE]`, or `python benchmarks/bench_springs.py`;
+Run it as `sagsim bench springs [--n N ...] [--json FILE]`, or `python -m sagsim.bench.spring_lattice`;
 `sagsim bench springs --agreement [--face default]` runs the face comparison instead.
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .bandwidth import triad_bandwidth
 
 STIFFNESS, MASS, DAMPING, GRAVITY, DT, STEPS = 1.0, 1.0, 0.1, (0.0, -1e-3, 0.0), 0.01, 1000
 
@@ -171,7 +173,7 @@ def _in_subprocess(kind: str, n: int, steps: int, repeats: int) -> list[dict]:
 
     env = dict(os.environ)
     env.setdefault("OMP_WAIT_POLICY", "passive")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--record", kind, str(n), str(steps), str(repeats)]
+    cmd = [sys.executable, "-m", __spec__.name, "--record", kind, str(n), str(steps), str(repeats)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"bench springs {kind} n={n} failed:\n{out.stderr[-3000:]}")
@@ -180,9 +182,6 @@ def _in_subprocess(kind: str, n: int, steps: int, repeats: int) -> list[dict]:
 
 def main(n_values=(32, 64), json_path: Path | None = None, steps: int = STEPS, repeats: int = 3,
          gpu: bool = True) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_fem import triad_bandwidth
-
     bandwidth = triad_bandwidth()
     print(f"# triad bandwidth {bandwidth / 1e9:.1f} GB/s (median of 15, all threads)", file=sys.stderr)
     records = []

@@ -5,7 +5,7 @@ fixed, body force (0, -0.25, 0) per unit reference volume in 5 equal load steps,
 Newton to ||R|| <= 1e-8 ||R_first|| per step. Each solve runs in a fresh process, so that
 peak memory is its own and JIT compilation is excluded (a tiny warm-up solve runs first).
 
-Run it as `sagsim bench fem [--n N ...] [--json FILE]`, or `python benchmarks/bench_fem.py`.
+Run it as `sagsim bench fem [--n N ...] [--json FILE]`, or `python -m sagsim.bench.fem_cube`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .bandwidth import triad_bandwidth
 
 MU, LAM, BODY, STEPS, RTOL = 1.0, 10.0, (0.0, -0.25, 0.0), 5, 1e-8
 
@@ -31,26 +33,6 @@ def sagging_cube(n: int):
     return TissueModel(nodes=nodes, tets=tets, tet_layer=np.zeros(len(tets), np.int8),
                        materials={Layer.SKIN: NeoHookean(mu=MU, lam=LAM, density=1.0)},
                        fixed=np.flatnonzero(nodes[:, 2] == 0.0), gravity=BODY, name=f"sagging cube n={n}")
-
-
-def triad_bandwidth(n: int = 1 << 24, repeats: int = 15) -> float:
-    """STREAM-like triad a = b + s c over 3 x 128 MB, all threads; median bytes/s (3 arrays
-    counted, as STREAM does)."""
-    from numba import njit, prange
-
-    @njit(parallel=True)
-    def triad(a, b, c, s):
-        for i in prange(a.shape[0]):
-            a[i] = b[i] + s * c[i]
-
-    a, b, c = np.zeros(n), np.ones(n), np.ones(n)
-    triad(a, b, c, 2.0)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        triad(a, b, c, 2.0)
-        times.append(time.perf_counter() - t)
-    return 24.0 * n / float(np.median(times))
 
 
 def assembly_bytes(system) -> int:
@@ -111,7 +93,7 @@ def sagsim_record(n: int, linear_solver: str = "auto") -> dict:
 
 
 def peer_record(n: int) -> dict:
-    from peer_skfem import solve_sagging_cube
+    from .peer_skfem import solve_sagging_cube  # scikit-fem: the `bench` extra
 
     solve_sagging_cube(2)  # warm-up, like ours
     out = solve_sagging_cube(n, mu=MU, lam=LAM, body=BODY, nsteps=STEPS, rtol=RTOL)
@@ -122,9 +104,8 @@ def peer_record(n: int) -> dict:
 
 
 def _in_subprocess(kind: str, n: int, linear_solver: str) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--record", kind, str(n), linear_solver]
+    cmd = [sys.executable, "-m", __spec__.name, "--record", kind, str(n), linear_solver]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")])
     # both codes use pyamg and scipy: BLAS threads on top of numba's oversubscribe 2 cores
     # (one AMG solve of the peer took 84 s instead of 5 s that way)
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
