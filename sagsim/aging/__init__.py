@@ -1,12 +1,13 @@
 """Aging over decades: the mechanisms, the time loop, scenarios and the diagnosis of the sag.
 
 See mechanisms.py for what ages and by how much (with sources), run.py for the time loop and
-its checkpoints, scenario.py for the TOML scenarios, diagnosis.py for the split of the sag
-between mechanisms.
+its checkpoints (settings.py: what a run is asked to do), diagnosis.py for the split of the sag
+between mechanisms. Scenario files are read by sagsim.inputs.scenario.
 """
 from .mechanisms import (MECHANISMS, BoneResorption, FatDeflation, FatDescent, LigamentLaxity, SkinAging,
                          default_mechanisms)
-from .run import AgingResult, AgingSettings, run_aging
+from .run import AgingResult, run_aging
+from .settings import AgingSettings
 
 __all__ = ["MECHANISMS", "BoneResorption", "FatDeflation", "FatDescent", "LigamentLaxity", "SkinAging",
            "default_mechanisms", "AgingResult", "AgingSettings", "run_aging"]
