@@ -6,8 +6,17 @@ between mechanisms. Scenario files are read by sagsim.inputs.scenario.
 """
 from .mechanisms import (MECHANISMS, BoneResorption, FatDeflation, FatDescent, LigamentLaxity, SkinAging,
                          default_mechanisms)
-from .run import AgingResult, run_aging
 from .settings import AgingSettings
+
+
+def __getattr__(name: str):
+    # the time loop imports the solvers (numba): load it on first use, so that reading a
+    # scenario (sagsim.inputs, which needs the mechanisms and the settings) needs no solver
+    if name in ("AgingResult", "run_aging"):
+        from . import run
+        return getattr(run, name)
+    raise AttributeError(f"module 'sagsim.aging' has no attribute {name!r}")
+
 
 __all__ = ["MECHANISMS", "BoneResorption", "FatDeflation", "FatDescent", "LigamentLaxity", "SkinAging",
            "default_mechanisms", "AgingResult", "AgingSettings", "run_aging"]
