@@ -122,7 +122,7 @@ def load_calibration(path: str | Path) -> Calibration:
     with within(f"{where}: [parameters]"):
         aging_scenario(base_raw, files["base"], {**fixed, **{p.key: p.initial for p in params}})
     rows = read_measurements(files["measurements"])
-    from ..meshfile import load_face  # the face (its mesh and landmarks) only once the file is sound
+    from ..meshfile import load_face  # imports the mesh readers and writers (io, meshio): only here, on use
     model = load_face(scenario.face)
     ages = scenario.settings.ages()
     for i, r in enumerate(rows):
