@@ -4,8 +4,9 @@ An aging key is the scenario file's own TOML path: ``scenario.<field>`` (e.g.
 ``scenario.ligament_prestrain``), ``<mechanism>.<parameter>`` (``ligament_laxity.stiffness_loss``,
 ``fat_descent.time_constant``; a leading ``mechanisms.`` is accepted), ``<mechanism>.enabled`` and
 ``fat_deflation.loss.<compartment>``. A thread-plan key is ``thread.<name>.<field>`` (one thread)
-or ``thread.*.<field>`` (every thread), or ``plan.face``. Units, ranges and sources are the
-ones the scenario and plan files declare, so a sweep sees exactly what a scenario file does.
+or ``thread.*.<field>`` (every thread), or ``plan.face``. A key's Field (fields.py) is the one
+the scenario or plan reader converts that key with, renamed to the key: units, ranges and
+sources are the files' own, so a sweep sees exactly what a scenario file does.
 Overrides are applied to the parsed TOML and validated by the same parser as `sagsim age`.
 """
 from __future__ import annotations
@@ -57,8 +58,7 @@ def _aging_field(key: str) -> Field | None:
         f = next((f for f in SCENARIO_FIELDS if f.name == parts[1]), None)
         if f is None or f.name in ("name", "description"):
             return None
-        return Field(key, f.kind, doc=f.doc, unit=f.unit if f.kind == "quantity" else "-",
-                     range=f.range if f.kind == "quantity" else (None, None), choices=f.choices)
+        return replace(f, name=key)
     if parts[0] not in MECHANISM_TYPES or len(parts) not in (2, 3):
         return None
     return mechanism_field(MECHANISM_TYPES[parts[0]], parts[1:])
