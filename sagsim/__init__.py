@@ -23,18 +23,21 @@ def __getattr__(name: str):
     if name in ("load_model", "save_model", "load_face"):
         from . import meshfile
         return getattr(meshfile, name)
-    if name in ("load_scenario", "run_aging"):
-        from .aging import run, scenario
-        return getattr(scenario if name == "load_scenario" else run, name)
+    if name in ("load_scenario", "load_sweep", "load_calibration"):
+        from . import inputs
+        return getattr(inputs, name)
+    if name == "run_aging":
+        from .aging.run import run_aging
+        return run_aging
     if name == "render_folder":
         from .render import render_folder
         return render_folder
-    if name in ("load_sweep", "run_sweep"):
-        from . import sweep
-        return getattr(sweep, name)
-    if name in ("load_calibration", "calibrate"):
-        from .sweep import calibrate as cal
-        return getattr(cal, name)
+    if name == "run_sweep":
+        from .sweep import run_sweep
+        return run_sweep
+    if name == "calibrate":
+        from .sweep.calibrate import calibrate
+        return calibrate
     if name == "SpringSystem":
         from .solvers.springs import SpringSystem
         return SpringSystem

@@ -148,7 +148,7 @@ def _run_age(args: argparse.Namespace) -> int:
     from .aging.diagnosis import diagnose
     from .aging.outputs import write_results
     from .aging.run import run_aging
-    from .aging.scenario import check_against_model, load_scenario
+    from .inputs import check_against_model, load_scenario
     from .meshfile import load_face
 
     scenario = load_scenario(args.scenario)  # every scenario error surfaces here, before any solve
@@ -196,13 +196,12 @@ def _render(folder: Path, fps: int = 6) -> None:
 
 
 def _run_lift(args: argparse.Namespace) -> int:
+    from .inputs import load_plan, parse_sweep
     from .meshfile import load_face
     from .threads.outputs import lift_from_plan
-    from .threads.planfile import load_plan
 
     plan = load_plan(args.plan)  # every plan error surfaces here, before any solve
     if args.sweep:
-        from .threads.outputs import parse_sweep
         parse_sweep(args.sweep)
     out = args.out or Path("results") / plan.plan.name
     summary = lift_from_plan(plan, out, load_face, progress=not args.quiet, sweep_spec=args.sweep or plan.sweep,
@@ -215,7 +214,8 @@ def _run_lift(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from .sweep import load_sweep, run_sweep
+    from .inputs import load_sweep
+    from .sweep import run_sweep
     from .sweep.sensitivity import text_table
 
     logging.getLogger("distributed").propagate = args.verbose  # Dask's own log keeps its errors only
@@ -238,7 +238,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
-    from .sweep.calibrate import calibrate, load_calibration
+    from .inputs import load_calibration
+    from .sweep.calibrate import calibrate
 
     logging.getLogger("distributed").propagate = args.verbose  # Dask's own log keeps its errors only
     cal = load_calibration(args.calibration)  # every fault of the files surfaces here

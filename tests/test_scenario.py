@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sagsim.aging.scenario import load_scenario, parse_scenario, schema_markdown
+from sagsim.inputs.scenario import load_scenario, parse_scenario, schema_markdown
 from sagsim.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def test_a_bad_scenario_is_one_line_naming_file_and_key(tmp_path, text, key, exp
 
 
 def test_an_unknown_compartment_is_refused_once_the_face_is_known(tmp_path):
-    from sagsim.aging.scenario import check_against_model
+    from sagsim.inputs.scenario import check_against_model
     from sagsim.meshfile import load_face
     s = load_scenario(write(tmp_path, "[mechanisms.fat_deflation.loss]\ntemple = 0.1\n"))
     with pytest.raises(ScenarioError, match=r"fat_deflation.loss\] temple: no such compartment"):
@@ -86,7 +86,7 @@ def test_the_example_scenarios_are_valid(path):
 
 def test_the_schema_document_is_in_step_with_the_code():
     assert (ROOT / "docs" / "scenarios.md").read_text() == schema_markdown(), \
-        "regenerate docs/scenarios.md from sagsim.aging.scenario.schema_markdown()"
+        "regenerate docs/scenarios.md from sagsim.inputs.scenario.schema_markdown()"
 
 
 def test_defaults_apply_where_the_file_is_silent():

@@ -283,7 +283,8 @@ values = ["2 mm", "4 mm"]
 
 @pytest.mark.timeout(180)
 def test_calibration_recovers_known_parameters(tmp_path, client):
-    from sagsim.sweep.calibrate import calibrate, load_calibration, synthetic_measurements
+    from sagsim.inputs import load_calibration
+    from sagsim.sweep.calibrate import calibrate, synthetic_measurements
 
     cal_path = _write(tmp_path / "cal.toml", f"""
 [calibration]
@@ -434,7 +435,7 @@ def test_a_worker_killed_mid_sweep_loses_no_run(external, tmp_path):
 
 
 def test_docs_list_every_sweep_parameter():
-    from sagsim.sweep.docs import parameters_markdown
+    from sagsim.inputs.docs import parameters_markdown
     assert parameters_markdown() in (ROOT / "docs" / "sweeps.md").read_text(encoding="utf-8")
 
 

@@ -93,7 +93,7 @@ pull = "3 mm"
     ("cog_stiffness = -3\n", "[[thread]] 1 cog_stiffness", "out of range"),
 ])
 def test_a_bad_plan_is_one_line_naming_file_and_key(tmp_path, extra, key, expected):
-    from sagsim.threads.planfile import load_plan
+    from sagsim.inputs.plan import load_plan
     path = tmp_path / "plan.toml"
     path.write_text(PLAN + extra)
     with pytest.raises(ScenarioError) as err:
@@ -191,7 +191,7 @@ def test_a_thread_drawn_to_a_tension_reaches_it_or_says_it_cannot(face):
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "examples").glob("lift_*.toml")),
                          ids=lambda p: p.stem)
 def test_the_example_plans_are_valid(path):
-    from sagsim.threads.planfile import load_plan
+    from sagsim.inputs.plan import load_plan
     plan = load_plan(path)
     assert plan.plan.threads and (plan.aging is None or plan.aging.exists())
 
@@ -223,7 +223,7 @@ def test_thread_sizes_scale_the_breaking_force():
 def test_the_lift_at_the_jowl_does_not_depend_on_the_mesh():
     """docs/threads.md: landmark lifts within 10 % between meshes (the jowl within a few %);
     here coarse against default (the fine mesh takes minutes)."""
-    from sagsim.threads.planfile import load_plan
+    from sagsim.inputs.plan import load_plan
     plan = load_plan(Path(__file__).resolve().parents[1] / "examples" / "lift_default.toml").plan
     lifts = []
     for name in ("coarse", "default"):
@@ -242,9 +242,9 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
     import logging
 
     from sagsim.aging.run import run_aging
-    from sagsim.aging.scenario import load_scenario
+    from sagsim.inputs.scenario import load_scenario
     from sagsim.threads.outputs import AGING_CHECKPOINT, lift_from_plan
-    from sagsim.threads.planfile import load_plan
+    from sagsim.inputs.plan import load_plan
 
     (tmp_path / "age.toml").write_text('[scenario]\nname = "quick"\nface = "coarse"\nend_age = 50\nstep_years = 2\n')
     (tmp_path / "plan.toml").write_text('[plan]\nname = "aged"\naging = "age.toml"\n[[thread]]\nname = "jowl_left"\n'

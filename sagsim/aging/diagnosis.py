@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..model import TissueModel
-from .run import AgingSettings, run_aging, start_state
+from .run import run_aging, start_state
+from .settings import AgingSettings
 
 
 @dataclass

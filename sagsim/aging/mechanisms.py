@@ -11,7 +11,7 @@ Changes are relative to the start age: the captured face is the baseline, whatev
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -200,3 +200,8 @@ MECHANISM_TYPES = {m.name: m for m in MECHANISMS}
 def default_mechanisms() -> list:
     """One of each mechanism with its defaults (bone resorption switched off)."""
     return [m() for m in MECHANISMS]
+
+
+def mechanism_record(m) -> dict:
+    """A mechanism's name, switch and parameter values (for summaries and fingerprints)."""
+    return {"name": m.name, **asdict(m)}

@@ -14,7 +14,8 @@ from .. import __version__
 from ..io import save_figure, write_csv, write_json, write_vtu, write_xdmf_series
 from ..model import State
 from .diagnosis import Diagnosis
-from .run import AgingResult, mechanism_record
+from .mechanisms import mechanism_record
+from .run import AgingResult
 
 #: the metrics plotted against age, with their axis labels
 PLOTTED = (("jowl_descent_mm", "jowl descent (mm)"), ("jawline_overhang_change_mm", "jawline overhang change (mm)"),

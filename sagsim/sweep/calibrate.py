@@ -1,19 +1,8 @@
 """Calibration: fit chosen parameters of an aging scenario to measured landmark displacements.
 
-    [calibration]
-    base = "aging_default.toml"                 # the scenario the parameters belong to
-    measurements = "calibrate_measurements.csv"  # landmark, age, dx_mm, dy_mm, dz_mm[, sigma_mm]
-
-    [fixed]                                     # overrides of every evaluation, as in a sweep
-    "scenario.face" = "coarse"
-
-    [parameters."fat_descent.time_constant"]
-    initial = "10 years"                        # default: the base scenario's value
-    bounds = ["2 years", "100 years"]           # default: the parameter's allowed range
-
-The measurements are displacements from the scenario's start age to the row's age (mm; x
-lateral, y up, z forward: the columns of an aging run's landmarks.csv); an empty cell is a
-component not measured; ``sigma_mm`` (default 1) weighs each row. scipy's least_squares
+The calibration file (base scenario, measurements CSV, [fixed] overrides, the parameters to
+fit with their initial values and bounds) is read and validated by sagsim.inputs.calibration.
+Each measurement row weighs by its ``sigma_mm`` (default 1). scipy's least_squares
 minimises the weighted residuals (model minus measured) over the parameters, on a log scale
 for positive ones; the Jacobian is taken by forward differences whose columns run in
 parallel on Dask. The uncertainty is the linearised one at the optimum: covariance
@@ -23,215 +12,20 @@ from __future__ import annotations
 
 import csv
 import time
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import tomlfile
-from ..errors import SagsimError, ScenarioError
+from ..errors import SagsimError
+from ..inputs import toml
+from ..inputs.calibration import COMPONENTS, Calibration
+from ..inputs.keys import overrides
 from ..io import atomic_path, save_figure, write_csv, write_json
-from .address import Spec, aging_scenario, convert, spec_for
-
-CALIBRATION_FIELDS = {
-    "name": "short name (default: the file's stem)",
-    "base": "the aging scenario file, relative to this file (required)",
-    "measurements": "CSV of landmark displacements: landmark, age, dx_mm, dy_mm, dz_mm[, sigma_mm] (required)",
-    "max_evaluations": "most model runs least_squares may ask for, Jacobian runs not counted (default 30)",
-    "diff_step": "forward-difference step, relative, on the parameters' scale (default 1e-3)",
-    "tolerance": "ftol = xtol = gtol of least_squares (default 1e-6)",
-}
-CALIBRATION_PARAMETER_FIELDS = {
-    "initial": "starting value (default: the base scenario's), in the parameter's unit",
-    "bounds": "[low, high] (default: the parameter's allowed range)",
-    "log": "fit on a log scale (default: true when the bounds are non-negative)",
-}
-COMPONENTS = ("dx_mm", "dy_mm", "dz_mm")
 
 
 class CalibrationError(SagsimError):
     """A calibration could not evaluate its model."""
-
-
-@dataclass
-class FitParameter:
-    key: str
-    spec: Spec
-    initial: float
-    low: float
-    high: float
-    log: bool
-
-    def to_x(self, value: float) -> float:
-        return float(np.log(value)) if self.log else float(value)
-
-    def from_x(self, x: float) -> float:
-        return float(np.exp(x)) if self.log else float(x)
-
-    def x_bounds(self) -> tuple:
-        if self.log:
-            return (np.log(self.low) if self.low > 0 else -np.inf, np.log(self.high))
-        return (self.low, self.high)
-
-
-@dataclass
-class Calibration:
-    path: Path
-    name: str
-    base: Path
-    base_raw: dict
-    fixed: dict
-    parameters: list
-    measurements: list  # rows: {"landmark", "age", "dx_mm", "dy_mm", "dz_mm" (None when absent), "sigma_mm"}
-    options: dict = field(default_factory=dict)
-
-    def overrides(self, values) -> dict:
-        return {**self.fixed, **{p.key: float(v) for p, v in zip(self.parameters, values)}}
-
-    def requests(self) -> list:
-        """(landmark, age) of every measurement row."""
-        return [(r["landmark"], r["age"]) for r in self.measurements]
-
-
-def load_calibration(path: str | Path) -> Calibration:
-    """Read and validate a calibration file and its measurements (ScenarioError naming the
-    file and the key or row)."""
-    path = Path(path)
-    where = str(path)
-    raw = tomlfile.read_toml(path, "calibration")
-    tomlfile.known(raw, ("calibration", "fixed", "parameters"), where, "")
-    head = tomlfile.table(raw, "calibration", where)
-    tomlfile.known(head, CALIBRATION_FIELDS, where, "[calibration]")
-    for key in ("base", "measurements"):
-        if not isinstance(head.get(key), str):
-            raise ScenarioError(f"{where}: [calibration] {key}: missing; expected a file name")
-    files = {k: (Path(head[k]) if Path(head[k]).is_absolute() else path.parent / head[k]) for k in ("base", "measurements")}
-    from ..aging.scenario import load_scenario
-    try:
-        load_scenario(files["base"])
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: [calibration] base: {exc}") from None
-    base_raw = tomllib.loads(files["base"].read_text(encoding="utf-8"))
-    options = {"max_evaluations": head.get("max_evaluations", 30), "diff_step": head.get("diff_step", 1e-3),
-               "tolerance": head.get("tolerance", 1e-6)}
-    if not (isinstance(options["max_evaluations"], int) and options["max_evaluations"] >= 1):
-        raise ScenarioError(f"{where}: [calibration] max_evaluations: expected a positive integer, got "
-                            f"{options['max_evaluations']!r}")
-    for k in ("diff_step", "tolerance"):
-        if isinstance(options[k], bool) or not isinstance(options[k], (int, float)) or not 0 < options[k] < 1:
-            raise ScenarioError(f"{where}: [calibration] {k}: expected a number between 0 and 1, got {options[k]!r}")
-    fixed = {}
-    for key, value in tomlfile.table(raw, "fixed", where).items():
-        spec = spec_for("aging", key, f"{where}: [fixed]")
-        fixed[spec.key] = convert(spec, value, where, f"[fixed] {spec.key}")
-    try:
-        scenario = aging_scenario(base_raw, files["base"], fixed)
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: [fixed]: {exc}") from None
-    table = tomlfile.table(raw, "parameters", where)
-    if not table:
-        raise ScenarioError(f"{where}: [parameters]: expected at least one parameter to fit")
-    params = [_fit_parameter(key, value, scenario, where) for key, value in table.items()]
-    clash = sorted(set(fixed) & {p.key for p in params})
-    if clash:
-        raise ScenarioError(f"{where}: [fixed] {clash[0]}: also fitted in [parameters]; expected one or the other")
-    try:
-        aging_scenario(base_raw, files["base"], {**fixed, **{p.key: p.initial for p in params}})
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: [parameters]: {exc}") from None
-    rows = read_measurements(files["measurements"])
-    from ..meshfile import load_face
-    model = load_face(scenario.face)
-    ages = scenario.settings.ages()
-    for i, r in enumerate(rows):
-        if r["landmark"] not in model.landmarks:
-            raise ScenarioError(f"{files['measurements']}: row {i + 1} landmark: {r['landmark']!r} is not a landmark of "
-                                f"{model.name}; expected one of {sorted(model.landmarks)}")
-        if not np.isclose(ages, r["age"], atol=1e-9).any():
-            raise ScenarioError(f"{files['measurements']}: row {i + 1} age: {r['age']:g} is not an age the scenario "
-                                f"reaches; expected one of {[float(a) for a in ages]}")
-    n_values = sum(r[c] is not None for r in rows for c in COMPONENTS)
-    if n_values <= len(params):
-        raise ScenarioError(f"{files['measurements']}: {n_values} measured values for {len(params)} parameters; "
-                            "expected more values than parameters")
-    return Calibration(path, head.get("name", path.stem), files["base"], base_raw, fixed, params, rows, options)
-
-
-def _fit_parameter(key: str, value, scenario, where: str) -> FitParameter:
-    spec = spec_for("aging", key, f"{where}: [parameters]")
-    section = f"[parameters] {spec.key}"
-    if not isinstance(value, dict):
-        raise ScenarioError(f"{where}: {section}: expected a table (initial = ..., bounds = [low, high])")
-    tomlfile.known(value, CALIBRATION_PARAMETER_FIELDS, where, section)
-    if not spec.continuous:
-        raise ScenarioError(f"{where}: {section}: only continuous quantities can be fitted; this one is {spec.type}")
-    lo, hi = spec.bounds
-    if "bounds" in value:
-        b = value["bounds"]
-        if not (isinstance(b, list) and len(b) == 2):
-            raise ScenarioError(f"{where}: {section} bounds: expected [low, high], got {b!r}")
-        lo, hi = (convert(spec, v, where, f"{section} bounds") for v in b)
-        if not lo < hi:
-            raise ScenarioError(f"{where}: {section} bounds: expected low < high, got [{lo:g}, {hi:g}]")
-    initial = (convert(spec, value["initial"], where, f"{section} initial") if "initial" in value
-               else _scenario_value(scenario, spec.key))
-    if not lo <= initial <= hi:
-        raise ScenarioError(f"{where}: {section} initial: expected a value within the bounds {lo:g} to {hi:g}, got "
-                            f"{initial:g}")
-    log = value.get("log", lo >= 0)
-    if not isinstance(log, bool):
-        raise ScenarioError(f"{where}: {section} log: expected true or false, got {log!r}")
-    if log and not initial > 0:
-        raise ScenarioError(f"{where}: {section} initial: expected a positive value on a log scale, got {initial:g}")
-    return FitParameter(spec.key, spec, float(initial), float(lo), float(hi), log)
-
-
-def _scenario_value(scenario, key: str) -> float:
-    parts = key.split(".")
-    if parts[0] == "scenario":
-        return float(getattr(scenario.settings, parts[1]))
-    mech = next(m for m in scenario.mechanisms if m.name == parts[0])
-    value = getattr(mech, parts[1])
-    return float(value[parts[2]] if len(parts) == 3 else value)
-
-
-def read_measurements(path: Path) -> list:
-    """Rows of a measurements CSV ('#' lines are comments)."""
-    path = Path(path)
-    try:
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the measurements ({exc.strerror or exc})") from None
-    reader = csv.DictReader(lines)
-    cols = reader.fieldnames or []
-    for need in ("landmark", "age"):
-        if need not in cols:
-            raise ScenarioError(f"{path}: column {need}: missing; expected columns landmark, age, dx_mm, dy_mm, dz_mm"
-                                "[, sigma_mm]")
-    if not any(c in cols for c in COMPONENTS):
-        raise ScenarioError(f"{path}: expected at least one of the columns {', '.join(COMPONENTS)}")
-    rows = []
-    for i, r in enumerate(reader):
-        row = {"landmark": (r["landmark"] or "").strip()}
-        for c in ("age", *COMPONENTS, "sigma_mm"):
-            text = (r.get(c) or "").strip()
-            if not text:
-                if c == "age":
-                    raise ScenarioError(f"{path}: row {i + 1} age: missing; expected the age of the measurement")
-                row[c] = 1.0 if c == "sigma_mm" else None
-                continue
-            try:
-                row[c] = float(text)
-            except ValueError:
-                raise ScenarioError(f"{path}: row {i + 1} {c}: expected a number, got {text!r}") from None
-            if not np.isfinite(row[c]) or (c == "sigma_mm" and row[c] <= 0):
-                raise ScenarioError(f"{path}: row {i + 1} {c}: expected a finite{' positive' if c == 'sigma_mm' else ''}"
-                                    f" number, got {text!r}")
-        rows.append(row)
-    if not rows:
-        raise ScenarioError(f"{path}: no measurements")
-    return rows
 
 
 # -- the model on a worker ----------------------------------------------------------------------------
@@ -450,14 +244,10 @@ def synthetic_measurements(cal_path: str | Path, truth: dict, path: str | Path, 
     """Write a measurements CSV made by the model itself (SYNTHETIC, labelled so in its header):
     the displacements of ``landmarks`` at ``ages`` for the calibration's base scenario with its
     [fixed] overrides and ``truth`` (canonical values), plus Gaussian noise of ``noise_mm``."""
-    from .address import spec_for as _spec
     cal_path = Path(cal_path)
-    raw = tomllib.loads(cal_path.read_text(encoding="utf-8"))
+    raw = toml.read_toml(cal_path, "calibration")
     base = cal_path.parent / raw["calibration"]["base"]
-    fixed = {}
-    for key, value in raw.get("fixed", {}).items():
-        spec = _spec("aging", key, str(cal_path))
-        fixed[spec.key] = convert(spec, value, str(cal_path), key)
+    fixed = overrides(raw, "aging", str(cal_path))
     requests = [(lm, float(a)) for a in ages for lm in landmarks]
     d = landmark_task({"base_text": base.read_text(encoding="utf-8"), "base": str(base.resolve()),
                        "overrides": {**fixed, **truth}, "requests": requests})

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SagsimError
+from ..inputs.sweep import Sweep
 from ..io import read_json, write_json
-from .design import Sweep
 from .task import RESULT, one_line, publish, run_task
 
 log = logging.getLogger("sagsim.sweep")

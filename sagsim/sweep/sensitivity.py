@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inputs.sweep import Sweep
 from ..io import atomic_path, save_figure
-from .design import Sweep, problem
+from .design import problem
 
 #: per design: SALib method and the index columns it gives (the first is the one plotted)
 METHODS = {"morris": ("morris", ("mu_star", "mu_star_conf", "sigma", "mu")),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import SagsimError
+from ..inputs.sweep import Sweep
 from ..io import atomic_path, read_json
-from .design import Sweep
 from .task import RESULT
 
 LEADING = ("index", "run", "status", "error", "seconds")

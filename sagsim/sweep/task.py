@@ -143,8 +143,8 @@ def aging_result(base_text: str, base: str, overrides: dict):
     """The scenario (base file text with ``overrides``) and its AgingResult, on this process's
     cached face and start state."""
     from ..aging.run import run_aging
-    from ..aging.scenario import check_against_model
-    from .address import aging_scenario
+    from ..inputs.keys import aging_scenario
+    from ..inputs.scenario import check_against_model
 
     scenario = aging_scenario(tomllib.loads(base_text), Path(base), overrides)
     model = face(scenario.face)
@@ -218,8 +218,8 @@ def aging_metrics(result) -> dict:
 
 def _lift(spec: dict, out: Path) -> dict:
     from ..threads.outputs import lift_from_plan
-    from ..threads.planfile import load_plan
-    from .address import apply_plan
+    from ..inputs.keys import apply_plan
+    from ..inputs.plan import load_plan
 
     planfile = apply_plan(load_plan(spec["base"]), spec["overrides"])
     summary = lift_from_plan(planfile, out, face, progress=False,

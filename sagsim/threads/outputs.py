@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inputs.plan import parse_sweep
 from ..io import write_csv, write_json, write_vtu, write_xdmf_series
 from ..model import State, tet_volumes
 from .effects import (DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, expression_motion, fixed_cogs, lift_strain,
@@ -38,22 +39,6 @@ def target_landmarks(model, plan) -> tuple:
     return tuple(dict.fromkeys(th.entry for th in plan.threads if isinstance(th.entry, str)))
 
 
-def parse_sweep(spec: str) -> tuple[str, list]:
-    """"threads=1:10" (fan sizes) or "pull=1:8" / "pull=1:8:0.5" (mm) -> (kind, values)."""
-    from ..errors import ScenarioError
-    try:
-        kind, rng = spec.split("=")
-        parts = [float(v) for v in rng.split(":")]
-        lo, hi = parts[0], parts[1]
-        step = parts[2] if len(parts) > 2 else 1.0
-        if kind not in ("threads", "pull") or not (0 < lo <= hi) or step <= 0:
-            raise ValueError
-    except ValueError:
-        raise ScenarioError(f"--sweep: expected threads=LO:HI or pull=LO:HI[:STEP] (mm), got {spec!r}") from None
-    values = list(np.arange(lo, hi + 1e-9, step))
-    return kind, [int(v) for v in values] if kind == "threads" else [1e-3 * v for v in values]
-
-
 def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep_spec: str | None = None,
                    assess: bool = False, target_lift_mm: float | None = None, months: bool = True,
                    age=None) -> dict:
@@ -62,7 +47,7 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
     the suitability verdict. ``age(face, scenario)`` returns the AgingResult (default: run it;
     a sweep passes one that keeps the aged face for its next runs)."""
     from ..aging.run import captured_start, run_aging
-    from ..aging.scenario import check_against_model, load_scenario
+    from ..inputs.scenario import check_against_model, load_scenario
     from ..solvers.fem import NewtonOptions
 
     out = Path(out)

@@ -9,44 +9,13 @@ the file, the key and what was expected. ``schema_markdown()`` writes docs/scena
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
 
-from .. import tomlfile
-from ..errors import ScenarioError
-from .mechanisms import FAT_LOSS_PER_DECADE, MECHANISM_TYPES, MECHANISMS, parameters
-from .run import AgingSettings
-
-RESOLUTIONS = ("coarse", "default", "fine")
-
-#: accepted unit spellings -> factor to the canonical unit (the key of the outer dict)
-UNITS = {
-    "years": {"yr": 1.0, "y": 1.0, "year": 1.0, "years": 1.0, "month": 1 / 12, "months": 1 / 12,
-              "decade": 10.0, "decades": 10.0},
-    "1/decade": {"1/decade": 1.0, "/decade": 1.0, "per decade": 1.0, "%/decade": 0.01, "1/yr": 10.0, "/yr": 10.0,
-                 "1/year": 10.0, "%/yr": 0.1, "%/year": 0.1},
-    "mm/decade": {"mm/decade": 1.0, "mm/yr": 10.0, "mm/year": 10.0, "um/yr": 0.01},
-    "m": {"m": 1.0, "cm": 1e-2, "mm": 1e-3},
-    "N": {"N": 1.0, "mN": 1e-3, "kgf": 9.80665},
-    "N/m": {"N/m": 1.0, "N/mm": 1e3},
-    "-": {"": 1.0, "%": 0.01},
-}
-UNIT_WORDS = {"years": "a duration in years", "1/decade": "a fraction per decade", "mm/decade": "a rate in mm per decade",
-              "-": "a dimensionless number", "m": "a length", "N": "a force", "N/m": "a stiffness"}
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    kind: str  # "quantity", "bool", "str", "choice"
-    default: Any
-    doc: str
-    unit: str = "-"
-    range: tuple = (None, None)
-    choices: tuple = ()
-
+from ..aging.mechanisms import FAT_LOSS_PER_DECADE, MECHANISM_TYPES, MECHANISMS, mechanism_record, parameters
+from ..aging.settings import AgingSettings
+from . import toml
+from .fields import RESOLUTIONS, UNITS, Field, ScenarioError, beside, convert
 
 SCENARIO_FIELDS = (
     Field("name", "str", "aging", "short name, used in titles"),
@@ -88,7 +57,6 @@ class Scenario:
 
     def record(self) -> dict:
         """JSON-ready description (for summary.json)."""
-        from .run import mechanism_record
         return {"name": self.name, "description": self.description, "face": self.face,
                 "file": str(self.path) if self.path else None,
                 "settings": {f.name: getattr(self.settings, f.name) for f in fields(self.settings)},
@@ -98,14 +66,14 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError naming file and key on any fault."""
     path = Path(path)
-    return parse_scenario(tomlfile.read_toml(path, "scenario"), path)
+    return parse_scenario(toml.read_toml(path, "scenario"), path)
 
 
 def parse_scenario(raw: dict, path: Path | None = None) -> Scenario:
     where = str(path) if path else "<scenario>"
-    tomlfile.known(raw, ("scenario", "mechanisms", "diagnosis"), where, "")
-    top = tomlfile.table(raw, "scenario", where, "")
-    tomlfile.known(top, [f.name for f in SCENARIO_FIELDS], where, "[scenario]")
+    toml.known(raw, ("scenario", "mechanisms", "diagnosis"), where, "")
+    top = toml.table(raw, "scenario", where, "")
+    toml.known(top, [f.name for f in SCENARIO_FIELDS], where, "[scenario]")
     sc = {f.name: _value(f, top, where, "[scenario]") for f in SCENARIO_FIELDS}
     if not sc["end_age"] > sc["start_age"]:
         raise ScenarioError(f"{where}: [scenario] end_age: expected an age after start_age ({sc['start_age']:g}), "
@@ -114,11 +82,11 @@ def parse_scenario(raw: dict, path: Path | None = None) -> Scenario:
     settings = AgingSettings(start_age=sc["start_age"], end_age=sc["end_age"], step_years=sc["step_years"],
                              unloaded=sc["unloaded"], formulation=sc["formulation"], force_tol=sc["force_tol"],
                              ligament_prestrain=sc["ligament_prestrain"])
-    mech_raw = tomlfile.table(raw, "mechanisms", where, "")
-    tomlfile.known(mech_raw, list(MECHANISM_TYPES), where, "[mechanisms]")
-    mechanisms = [_mechanism(cls, tomlfile.table(mech_raw, cls.name, where, "mechanisms."), where) for cls in MECHANISMS]
-    diag_raw = tomlfile.table(raw, "diagnosis", where, "")
-    tomlfile.known(diag_raw, [f.name for f in DIAGNOSIS_FIELDS], where, "[diagnosis]")
+    mech_raw = toml.table(raw, "mechanisms", where, "")
+    toml.known(mech_raw, list(MECHANISM_TYPES), where, "[mechanisms]")
+    mechanisms = [_mechanism(cls, toml.table(mech_raw, cls.name, where, "mechanisms."), where) for cls in MECHANISMS]
+    diag_raw = toml.table(raw, "diagnosis", where, "")
+    toml.known(diag_raw, [f.name for f in DIAGNOSIS_FIELDS], where, "[diagnosis]")
     diag = {"face": _face(_value(DIAGNOSIS_FIELDS[0], diag_raw, where, "[diagnosis]"), path, where, "[diagnosis] face"),
             "step_years": _value(DIAGNOSIS_FIELDS[1], diag_raw, where, "[diagnosis]")}
     players = diag_raw.get("mechanisms")
@@ -149,97 +117,63 @@ def check_against_model(scenario: Scenario, model) -> None:
 
 # -- fields -------------------------------------------------------------------------------------
 
+def mechanism_field(cls, path: list) -> Field | None:
+    """The Field of key ``path`` of ``[mechanisms.<cls.name>]``: ["enabled"] (its switch),
+    [parameter], or [table, compartment] for a per-compartment table; named by its dotted
+    sweep key ``<mechanism>.<path>``; None when the mechanism has no such key."""
+    key = ".".join([cls.name, *path])
+    if path == ["enabled"]:
+        return Field(key, "bool", cls.enabled, f"switch of {cls.label}")
+    f = next((f for f in parameters(cls) if f.name == path[0]), None)
+    if f is None or len(path) > 2:
+        return None
+    meta = f.metadata
+    if isinstance(getattr(cls(), f.name), dict):  # a per-compartment table: one key per compartment
+        if len(path) != 2:
+            return None
+        src = FAT_LOSS_PER_DECADE.get(path[1], (None, "compartment checked against the face"))[1]
+        return Field(key, "quantity", doc=f"{meta['doc']} ({path[1]})", unit=meta["unit"], range=meta["range"],
+                     source=src)
+    if len(path) != 1:
+        return None
+    return Field(key, "quantity", doc=meta["doc"], unit=meta["unit"], range=meta["range"], source=meta["source"])
+
+
 def _mechanism(cls, table: dict, where: str):
     section = f"[mechanisms.{cls.name}]"
     specs = parameters(cls)
-    tomlfile.known(table, ["enabled"] + [f.name for f in specs], where, section)
+    toml.known(table, ["enabled"] + [f.name for f in specs], where, section)
     values = {}
     defaults = cls()
-    if "enabled" in table:
-        if not isinstance(table["enabled"], bool):
-            raise ScenarioError(f"{where}: {section} enabled: expected true or false, got {table['enabled']!r}")
-        values["enabled"] = table["enabled"]
-    for f in specs:
-        if f.name not in table:
+    for name in ["enabled"] + [f.name for f in specs]:
+        if name not in table:
             continue
-        meta = f.metadata
-        if isinstance(getattr(defaults, f.name), dict):  # a per-compartment table
-            values[f.name] = _compartment_table(f, table[f.name], where, section)
+        if isinstance(getattr(defaults, name), dict):  # a per-compartment table
+            values[name] = _compartment_table(cls, name, table[name], where, section)
         else:
-            values[f.name] = _quantity(table[f.name], meta["unit"], meta["range"], where, f"{section} {f.name}")
+            values[name] = convert(mechanism_field(cls, [name]), table[name], where, f"{section} {name}")
     return replace(defaults, **values)
 
 
-def _compartment_table(f, value, where: str, section: str) -> dict:
-    key = f"{section} {f.name}"
+def _compartment_table(cls, name: str, value, where: str, section: str) -> dict:
+    key = f"{section} {name}"
     if not isinstance(value, dict):
         raise ScenarioError(f"{where}: {key}: expected a table of compartment = rate, got {value!r}")
     out = {k: v[0] for k, v in FAT_LOSS_PER_DECADE.items()}  # unnamed compartments keep their defaults
     for comp, v in value.items():  # names are checked against the face once it is loaded
-        out[comp] = _quantity(v, f.metadata["unit"], f.metadata["range"], where, f"{key}.{comp}")
+        out[comp] = convert(mechanism_field(cls, [name, comp]), v, where, f"{key}.{comp}")
     return out
 
 
 def _value(f: Field, table: dict, where: str, section: str):
-    key = f"{section} {f.name}"
-    if f.name not in table:
-        return f.default
-    v = table[f.name]
-    if f.kind == "quantity":
-        return _quantity(v, f.unit, f.range, where, key)
-    if f.kind == "bool":
-        if not isinstance(v, bool):
-            raise ScenarioError(f"{where}: {key}: expected true or false, got {v!r}")
-        return v
-    if f.kind == "choice":
-        if v not in f.choices:
-            raise ScenarioError(f"{where}: {key}: expected one of {list(f.choices)}, got {v!r}")
-        return v
-    if f.kind == "list":
-        return v
-    if not isinstance(v, str):
-        raise ScenarioError(f"{where}: {key}: expected a string, got {v!r}")
-    return v
-
-
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
-
-
-def _quantity(value, unit: str, bounds: tuple, where: str, key: str) -> float:
-    """A number in the canonical ``unit``, or a string "<number> <unit>" converted to it."""
-    spellings = UNITS[unit]
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ScenarioError(f"{where}: {key}: expected {UNIT_WORDS[unit]}, got {value!r}")
-    if isinstance(value, str):
-        m = _QUANTITY.match(value)
-        if not m:
-            raise ScenarioError(f"{where}: {key}: expected {UNIT_WORDS[unit]} like '{_example(unit)}', got {value!r}")
-        number, given = float(m.group(1)), m.group(2).lower().replace(" ", "")
-        table = {k.replace(" ", "").lower(): f for k, f in spellings.items()}
-        table[""] = 1.0  # a bare number in a string: the canonical unit
-        if given not in table:
-            units = ", ".join(u for u in spellings if u) or "none"
-            raise ScenarioError(f"{where}: {key}: expected {UNIT_WORDS[unit]} (units: {units}), got unit "
-                                f"{m.group(2)!r}")
-        value = number * table[given]
-    value = float(value)
-    lo, hi = bounds
-    if not (value == value) or (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ScenarioError(f"{where}: {key}: out of range: expected {lo:g} to {hi:g} {unit}, got {value:g}")
-    return value
-
-
-def _example(unit: str) -> str:
-    return {"years": "10 years", "1/decade": "12 %/decade", "mm/decade": "0.5 mm/decade", "-": "2.0", "m": "5 mm",
-            "N": "1 N", "N/m": "200 N/m"}[unit]
+    """The value of ``f`` in ``table`` (its default where absent)."""
+    return convert(f, table[f.name], where, f"{section} {f.name}") if f.name in table else f.default
 
 
 def _face(face: str, path: Path | None, where: str, key: str) -> str:
     if face in RESOLUTIONS:
         return face
-    p = Path(face)
-    if not p.is_absolute() and path is not None:
-        p = path.parent / p
+    p = beside(face, path)
     if p.suffix != ".vtu" or not p.exists():
         raise ScenarioError(f"{where}: {key}: expected one of {list(RESOLUTIONS)} or an existing .vtu mesh, got {face!r}")
     return str(p)
@@ -251,7 +185,7 @@ def schema_markdown() -> str:
     """The scenario schema as Markdown, generated from the fields above and the mechanisms'
     parameter metadata (docs/scenarios.md is this text; a test keeps them in step)."""
     lines = ["# Aging scenarios (TOML)", "",
-             "Generated by `sagsim.aging.scenario.schema_markdown()`; do not edit by hand.", "",
+             "Generated by `sagsim.inputs.scenario.schema_markdown()`; do not edit by hand.", "",
              "Quantities are a number in the listed unit, or a string with a unit: "
              + "; ".join(f"{u}: {', '.join(repr(s) for s in sp if s)}" for u, sp in UNITS.items()
                          if u in ("years", "1/decade", "mm/decade")) + ".",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from .errors import ScenarioError
+from .fields import ScenarioError
 
 
 def read_toml(path: str | Path, what: str) -> dict:
@@ -20,6 +20,14 @@ def read_toml(path: str | Path, what: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+
+
+def read_tables(path: Path, what: str, tables) -> dict:
+    """The TOML file at ``path`` (a ``what``: "plan", "sweep", ...), whose top-level keys must
+    be among ``tables``."""
+    raw = read_toml(path, what)
+    known(raw, tables, str(path), "")
+    return raw
 
 
 def table(raw: dict, name: str, where: str, prefix: str = "") -> dict:
