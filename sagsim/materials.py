@@ -8,7 +8,7 @@ tetrahedra and the solver may treat it separately (averaged nodal pressure):
 - Mooney-Rivlin with C20:    W = C10 (I1b - 3) + C20 (I1b - 3)^2 + kappa/2 (ln J)^2 (k = kappa)
   with I1b = J^(-2/3) I1, the form of the ArtiSynth face models the reference table cites.
 
-Every default below comes from ../shared/reference/tissue_parameters.csv; the citation sits
+Every default below comes from sagsim/data/tissue_parameters.csv; the citation sits
 next to the value. Where the literature gives a range, the middle is used and the range kept.
 """
 from __future__ import annotations
@@ -123,7 +123,7 @@ def poisson_ratio(material: Material) -> float:
     return (3.0 * k - 2.0 * g) / (2.0 * (3.0 * k + g))
 
 
-# --- Parameter sets from the literature (see ../shared/reference/tissue_parameters.csv) ---------
+# --- Parameter sets from the literature (see sagsim/data/tissue_parameters.csv) ---------
 
 #: Whole-face soft tissue, Mooney-Rivlin. C10 = 2500 Pa, C20 = 1175 Pa, bulk 25000 Pa (= 10 C10,
 #: a modelling choice), density 1040 kg/m^3.

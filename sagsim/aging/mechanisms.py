@@ -3,7 +3,7 @@
 A mechanism turns "years since the start age" into changes of the model's parameters
 (`apply`); fat descent also has a memory, the creep of the fat's stress-free shape, updated
 after each equilibrium (`remodel`). Every parameter carries its unit, its allowed range and
-where its default comes from: a citation from shared/reference/tissue_parameters.csv, or
+where its default comes from: a citation from sagsim/data/tissue_parameters.csv, or
 ESTIMATE where the literature has no value (ligament properties, aging rates): those are
 modelling choices to calibrate (`sagsim calibrate`), not measurements.
 

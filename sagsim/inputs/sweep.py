@@ -34,7 +34,7 @@ from .plan import load_plan
 from .scenario import parse_scenario
 
 DESIGNS = ("grid", "lhs", "morris", "sobol")
-REFERENCE_TABLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "tissue_parameters.csv"
+REFERENCE_TABLE = Path(__file__).resolve().parents[1] / "data" / "tissue_parameters.csv"
 
 #: [sweep] keys; docs/sweeps.md is generated from these
 SWEEP_FIELDS = (
@@ -57,7 +57,7 @@ SWEEP_FIELDS = (
     Field("pictures", "bool", False, "aging and lift: PNG pictures in each run folder"),
     Field("months", "bool", False, "lift: also the months after the lift (absorption, collagen)"),
     Field("reference_table", "str", None, "the reference table whose low/high columns `reference = ...` reads "
-          "(default: shared/reference/tissue_parameters.csv)"),
+          "(default: the literature table shipped in sagsim/data/tissue_parameters.csv)"),
 )
 #: [parameters."<key>"] keys
 PARAMETER_FIELDS = {
