@@ -1,5 +1,5 @@
 """The mass-spring core: a TissueModel as springs on its mesh edges, a volume term, ligaments
-and lumped masses. Integrators and the static solver are in spring_integrators.py.
+and lumped masses. Integrators and the static solver are in integrators.py.
 
 Calibration (how the springs get their stiffness)
 -------------------------------------------------
@@ -45,18 +45,18 @@ from dataclasses import dataclass
 import numpy as np
 from numba import get_num_threads, set_num_threads
 
-from ..errors import ModelError
-from ..model import Loads, TissueModel, tet_volumes
-from .kernels import spring_forces as K
-from .kernels.spring_bands import Bands, band_layout, build_bands
-from .kernels.springs import assemble_springs
+from ...errors import ModelError
+from ...model import Loads, TissueModel, tet_volumes
+from .kernels import forces as K
+from .kernels.bands import Bands, band_layout, build_bands
+from ..truss import assemble_springs
 
 _PAIRS = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
 
 #: springs + tets from which the kernels run on all threads (below: one thread)
 PARALLEL_MIN_ITEMS = 50_000
 
-#: the banded layout (kernels/spring_bands.py): an offset is a band when at least this share
+#: the banded layout (kernels/bands.py): an offset is a band when at least this share
 #: of the nodes has a spring of it (the rest of the band is padding, read for nothing), and
 #: "auto" takes the layout when bands hold at least BAND_MIN_SHARE of the springs
 BAND_MIN_FILL = 0.5
@@ -233,7 +233,7 @@ class SpringSystem:
         if layout not in LAYOUTS:
             raise ModelError(f"{o}.layout: expected one of {LAYOUTS}, got {layout!r}")
         # node order: narrow bandwidth, so that slabs of consecutive nodes can work in parallel;
-        # a structured mesh keeps its own order where that makes bands (kernels/spring_bands.py)
+        # a structured mesh keeps its own order where that makes bands (kernels/bands.py)
         tets = volume.tets if volume is not None else np.zeros((0, 4), np.int64)
         if layout != "rows" and reorder == "auto" and len(edges) and \
                 _band_share(np.sort(edges, axis=1), n) >= BAND_MIN_SHARE:
@@ -320,7 +320,7 @@ class SpringSystem:
         return system
 
     def _set_bands(self, layout: str) -> None:
-        """self.layout, and self.bands (kernels/spring_bands.py) when it is "bands"."""
+        """self.layout, and self.bands (kernels/bands.py) when it is "bands"."""
         self.bands: Bands | None = None
         self.layout = "rows"
         if layout == "rows":

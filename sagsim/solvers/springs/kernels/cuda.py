@@ -17,7 +17,7 @@ default for small models) one cooperative kernel that loops over the steps with 
 barriers, so that a face of ~1e4 nodes is not bound by launch latency. The simulator runs
 cooperative kernels in one block only; that is what the tests use.
 
-The step is the CPU core's (kernels/spring_forces.py, ``_update_nodes``): with a = (F + f)/m,
+The step is the CPU core's (springs/kernels/forces.py, ``_update_nodes``): with a = (F + f)/m,
 v <- (v (1 - (1 - theta) kick g) + kick a) / (1 + theta kick g), x <- x + drift v.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Direct back ends of the linear solver: SuperLU (always there), CHOLMOD and PARDISO (when
 installed). Each factorises once per new matrix, reuses its symbolic analysis for the same
-pattern, refines iteratively and reports a matrix that is not SPD (see linear.py)."""
+pattern, refines iteratively and reports a matrix that is not SPD (see solver.py)."""
 from __future__ import annotations
 
 import logging
