@@ -109,6 +109,8 @@ _AVAILABLE: dict[str, bool] = {}
 
 
 def _have(method: str) -> bool:
+    # the optional back ends are imported here, lazily: a missing or broken SuiteSparse / MKL
+    # must not break `import sagsim.solvers.linear`, only the back end that needs it
     if method not in _AVAILABLE:
         ok = True
         if method == "cholmod":
