@@ -74,11 +74,10 @@ def _solve(model, core: str):
         state, log = solve_static(model, options=NewtonOptions(n_steps=2, formulation="anp"))
         return state, {"iterations": log.newton_iterations, "newton_iterations": log.newton_iterations,
                        "linear_solver": log.steps[-1].linear_method}
-    from .solvers.spring_integrators import solve_static as spring_static
-    from .solvers.springs import SpringSystem
+    from .solvers.springs import SpringSystem, solve_static_springs
 
     system = SpringSystem.from_model(model)
-    state, log = spring_static(system)
+    state, log = solve_static_springs(system)
     return state, {"iterations": log.iterations, "fire_iterations": log.iterations, "springs": system.n_springs,
                    "spring_layout": system.layout}
 

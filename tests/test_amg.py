@@ -3,8 +3,8 @@ import numpy as np
 import pyamg
 import scipy.sparse as sp
 
-from sagsim.solvers.amg import CSR, VCycle
-from sagsim.solvers.kernels.sparse import chebyshev_step, csr_residual
+from sagsim.solvers.linear.amg import CSR, VCycle
+from sagsim.solvers.linear.kernels.sparse import chebyshev_step, csr_residual
 
 
 def laplacian_3d(n):
@@ -38,7 +38,7 @@ def test_vcycle_is_symmetric_positive_definite_and_reduces_error():
     assert np.isclose((M @ u) @ v, u @ (M @ v), rtol=1e-10)
     assert (M @ u) @ u > 0
     # as CG's preconditioner it beats the diagonal by far (the point of a V-cycle)
-    from sagsim.solvers.amg import pcg
+    from sagsim.solvers.linear.amg import pcg
 
     b = A @ rng.standard_normal(A.shape[0])
     bnorm = np.linalg.norm(b)

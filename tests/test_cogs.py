@@ -1,14 +1,11 @@
 """Embedded cog springs: force and tangent against a dense assembly and finite differences,
 and a pulled cog moves the tissue towards its target."""
-from types import SimpleNamespace
-
 import numpy as np
 
 from sagsim.anatomy.mesh import box_tets
 from sagsim.materials import NeoHookean
 from sagsim.model import Layer, Loads, State, TissueModel
-from sagsim.solvers.fem import NewtonOptions, solve_static
-from sagsim.solvers.system import FEMSystem
+from sagsim.solvers.fem import CogSprings, FEMSystem, NewtonOptions, solve_static
 from twins import tangent_fd_error
 
 
@@ -22,8 +19,8 @@ def block():
 def random_cogs(model, n=5, seed=0):
     rng = np.random.default_rng(seed)
     b = rng.uniform(0.05, 1.0, (n, 4))
-    return SimpleNamespace(tet=rng.integers(0, model.n_tets, n), bary=b / b.sum(axis=1)[:, None],
-                           targets=rng.uniform(0, 1, (n, 3)), stiffness=rng.uniform(0.5, 2.0, n))
+    return CogSprings(tet=rng.integers(0, model.n_tets, n), bary=b / b.sum(axis=1)[:, None],
+                      targets=rng.uniform(0, 1, (n, 3)), stiffness=rng.uniform(0.5, 2.0, n))
 
 
 def dense_cogs(model, cogs, x):
@@ -44,8 +41,7 @@ def test_cog_force_and_tangent_equal_a_dense_assembly():
     cogs = random_cogs(model)
     x = model.nodes + 0.02 * np.random.default_rng(1).standard_normal(model.nodes.shape)
     with_cogs, without = FEMSystem(model), FEMSystem(model)
-    with_cogs.set_cogs(cogs)
-    e1, e0 = with_cogs.evaluate(x), without.evaluate(x)
+    e1, e0 = with_cogs.evaluate(x, items=[cogs]), without.evaluate(x)
     R, K = dense_cogs(model, cogs, x)
     np.testing.assert_allclose(e1.force - e0.force, R, atol=1e-13)
     np.testing.assert_allclose(e1.tangent.toarray() - e0.tangent.toarray(), K, atol=1e-12)
@@ -54,10 +50,10 @@ def test_cog_force_and_tangent_equal_a_dense_assembly():
 def test_cog_tangent_is_the_derivative_of_the_force():
     model = block()
     system = FEMSystem(model, formulation="anp")
-    system.set_cogs(random_cogs(model, seed=3))
+    cogs = random_cogs(model, seed=3)
     rng = np.random.default_rng(2)
     x = model.nodes + 0.02 * rng.standard_normal(model.nodes.shape)
-    assert tangent_fd_error(system, x, rng) <= 1e-7
+    assert tangent_fd_error(system, x, rng, items=[cogs]) <= 1e-7
 
 
 def test_a_pulled_cog_moves_the_tissue_towards_its_target():
@@ -69,7 +65,8 @@ def test_a_pulled_cog_moves_the_tissue_towards_its_target():
     system = FEMSystem(model)
     pulls = []
     for k in (0.5, 2.0, 8.0):
-        system.set_cogs(SimpleNamespace(tet=[e], bary=b[None], targets=(p0 + [0.0, 0.1, 0.0])[None], stiffness=[k]))
-        state, _ = solve_static(model, State.initial(model), Loads(), NewtonOptions(n_steps=1), system=system)
+        cog = CogSprings(tet=[e], bary=b[None], targets=(p0 + [0.0, 0.1, 0.0])[None], stiffness=[k])
+        state, _ = solve_static(model, State.initial(model), Loads(), NewtonOptions(n_steps=1), system=system,
+                                items=[cog])
         pulls.append((b @ state.x[model.tets[e]] - p0)[1])
     assert 0 < pulls[0] < pulls[1] < pulls[2] < 0.1  # stiffer cog, more lift, never past the target

@@ -6,8 +6,7 @@ import pytest
 from sagsim.anatomy.mesh import box_tets
 from sagsim.materials import MooneyRivlin, NeoHookean
 from sagsim.model import Layer, Loads, State, TissueModel
-from sagsim.solvers.fem import NewtonOptions, solve_static
-from sagsim.solvers.system import FEMSystem
+from sagsim.solvers.fem import FEMSystem, NewtonOptions, solve_static
 from twins import tangent_fd_error
 
 

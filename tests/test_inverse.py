@@ -6,8 +6,7 @@ from sagsim.anatomy.face import build_face
 from sagsim.anatomy.slab import layered_slab
 from sagsim.errors import ConvergenceError
 from sagsim.model import State
-from sagsim.solvers.fem import NewtonOptions, solve_static
-from sagsim.solvers.inverse import recover_unloaded
+from sagsim.solvers.fem import NewtonOptions, recover_unloaded, solve_static
 
 OPTS = NewtonOptions(n_steps=2, formulation="anp")
 

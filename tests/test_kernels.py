@@ -5,9 +5,9 @@ import pytest
 from sagsim.anatomy.mesh import box_tets
 from sagsim.materials import MooneyRivlin, NeoHookean
 from sagsim.model import Layer, Springs, TissueModel
-from sagsim.solvers.kernels.csr import partition_elements
-from sagsim.solvers.kernels.tet4 import element_force_tangent
-from sagsim.solvers.system import FEMSystem
+from sagsim.solvers.fem import FEMSystem
+from sagsim.solvers.fem.kernels.csr import partition_elements
+from sagsim.solvers.fem.kernels.tet4 import element_force_tangent
 
 import twins
 

@@ -21,9 +21,9 @@ sys.path.insert(0, {tests!r})
 from sagsim.anatomy.mesh import box_tets
 from sagsim.materials import MooneyRivlin, NeoHookean
 from sagsim.model import Layer, Springs, TissueModel
-from sagsim.solvers.springs import SpringOptions, SpringSystem
-from sagsim.solvers.spring_integrators import _setup, explicit_steps
-from sagsim.solvers.kernels import spring_cuda as C
+from sagsim.solvers.springs import SpringOptions, SpringSystem, explicit_steps
+from sagsim.solvers.springs.integrators import _setup
+from sagsim.solvers.springs.kernels import cuda as C
 import spring_twins as tw
 
 nodes, tets = box_tets((2, 1, 1))
@@ -116,7 +116,7 @@ def test_cuda_kernels_equal_cpu_kernels(where):
 
 def test_cpu_only_use_never_imports_numba_cuda():
     code = ("import sys; from sagsim.solvers.springs import SpringSystem; "
-            "import sagsim.solvers.spring_integrators; print('numba.cuda' in sys.modules)")
+            "import sagsim.solvers.springs.integrators; print('numba.cuda' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -125,7 +125,7 @@ def test_cpu_only_use_never_imports_numba_cuda():
 
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="the simulator is always available")
 def test_bench_skips_the_gpu_cleanly_without_one():
-    from sagsim.solvers.kernels import spring_cuda
+    from sagsim.solvers.springs.kernels import cuda as spring_cuda
 
     if spring_cuda.gpu_available():
         pytest.skip("a GPU is present")

@@ -11,22 +11,20 @@ from sagsim.anatomy.mesh import box_tets
 from sagsim.errors import ConvergenceError, ModelError
 from sagsim.materials import MooneyRivlin, NeoHookean
 from sagsim.model import Layer, Loads, Springs, State, TissueModel
-from sagsim.solvers.kernels import spring_forces as K
-from sagsim.solvers.spring_integrators import (
+from sagsim.solvers.springs import (
     ImplicitOptions,
+    SpringOptions,
+    SpringSystem,
     StaticOptions,
-    _setup,
     explicit_steps,
     run_explicit,
     run_implicit_euler,
-    solve_static,
-)
-from sagsim.solvers.springs import (
-    SpringOptions,
-    SpringSystem,
+    solve_static_springs,
     tet_edge_weights,
     unique_edges,
 )
+from sagsim.solvers.springs.integrators import _setup
+from sagsim.solvers.springs.kernels import forces as K
 
 
 def mixed_model(seed=0, gravity=(0.0, -0.5, 0.0)):
@@ -253,13 +251,13 @@ def test_thin_layer_sags_like_the_fem_core(nu):
                         fixed=np.flatnonzero(nodes[:, 2] == 0), gravity=[0, -1e-3, 0])
     top = np.flatnonzero(nodes[:, 2] == nodes[:, 2].max())
     fem, _ = fem_static(model, options=NewtonOptions(n_steps=1, formulation="anp"))
-    spr, _ = solve_static(model, options=StaticOptions(rtol=1e-8))
+    spr, _ = solve_static_springs(model, options=StaticOptions(rtol=1e-8))
     ratio = (spr.x - nodes)[top, 1].mean() / (fem.x - nodes)[top, 1].mean()
     assert 0.7 <= ratio <= 1.3, ratio
 
 
 def test_lumped_masses_and_gravity_match_the_fem_core():
-    from sagsim.solvers.system import FEMSystem
+    from sagsim.solvers.fem import FEMSystem
 
     model = mixed_model()
     s = SpringSystem.from_model(model)
@@ -273,7 +271,7 @@ def test_lumped_masses_and_gravity_match_the_fem_core():
 def test_hanging_chain_static_stretch():
     n, k, m, L0, g = 4, 10.0, 0.5, 1.0, 9.81
     s = chain(n, k, m, L0, g)
-    state, log = solve_static(s, options=StaticOptions(rtol=1e-10))
+    state, log = solve_static_springs(s, options=StaticOptions(rtol=1e-10))
     assert log.converged
     y = state.x[:, 1]
     # spring i (above node i+1) carries the weight of the n - i nodes below it
@@ -293,7 +291,7 @@ def test_ligament_holds_a_node_only_when_stretched():
         lig = Ligaments(np.array([[1, -1]]), np.array([[0.0, 0.5, 0.0]]), np.array([4.0]), np.array([rest]),
                         np.array([True]))
         s = SpringSystem(nodes, [[0, 1]], [100.0], [1.0], [1.0, 2.0], [0], gravity=(0, -1.0, 0), ligaments=lig)
-        state, _ = solve_static(s, options=StaticOptions(rtol=1e-11))
+        state, _ = solve_static_springs(s, options=StaticOptions(rtol=1e-11))
         y = state.x[1, 1]
         if taut:  # spring force 100 (-1 - y), ligament 4 (0.5 - y - rest), together 2 N
             assert 100.0 * (-1.0 - y) + 4.0 * (0.5 - y - rest) == pytest.approx(2.0, rel=1e-7)
@@ -306,12 +304,12 @@ def test_ligament_holds_a_node_only_when_stretched():
 def test_static_solver_reports_failure():
     s = chain()
     with pytest.raises(ConvergenceError, match="FIRE did not reach the force tolerance in 5 iterations"):
-        solve_static(s, options=StaticOptions(max_iterations=5))
+        solve_static_springs(s, options=StaticOptions(max_iterations=5))
 
 
 def test_static_solve_of_a_model_returns_its_state(system):
     model = mixed_model()
-    state, log = solve_static(model, options=StaticOptions(rtol=1e-7))
+    state, log = solve_static_springs(model, options=StaticOptions(rtol=1e-7))
     assert log.converged and isinstance(state, State)
     np.testing.assert_array_equal(state.x[model.fixed], model.nodes[model.fixed])
     F = system.forces(state.x) + system.to_model(system.external_force())
@@ -323,7 +321,7 @@ def test_prescribed_dofs_are_held():
     model = mixed_model(gravity=(0, 0, 0))
     top = np.flatnonzero(model.nodes[:, 2] > 0.95)
     loads = Loads(prescribed_dofs=3 * top + 2, prescribed_values=np.full(len(top), 0.01))
-    state, log = solve_static(model, loads=loads, options=StaticOptions(rtol=1e-8, atol=1e-12))
+    state, log = solve_static_springs(model, loads=loads, options=StaticOptions(rtol=1e-8, atol=1e-12))
     np.testing.assert_allclose(state.x[top, 2], model.nodes[top, 2] + 0.01, atol=1e-14)
     s = SpringSystem.from_model(model)
     F = s.forces(state.x)
@@ -416,7 +414,7 @@ def test_implicit_euler_is_first_order_and_stable_at_large_steps():
     sm = SpringSystem.from_model(model)
     dt = 100 * sm.stable_time_step(0.0)
     run = run_implicit_euler(sm, n_steps=60, dt=dt, damping_rate=0.0, options=ImplicitOptions(rtol=1e-10))
-    static, _ = solve_static(sm, options=StaticOptions(rtol=1e-9))
+    static, _ = solve_static_springs(sm, options=StaticOptions(rtol=1e-9))
     assert run.newton_iterations > 0 and run.cg_iterations > 0
     np.testing.assert_allclose(run.x, static.x, atol=1e-4 * np.abs(static.x - model.nodes).max())
 
@@ -435,7 +433,7 @@ def test_implicit_euler_cuts_back_a_step_that_does_not_converge_and_says_when_it
     assert "retrying" in caplog.text and np.isfinite(run.x).all()
     # near the static answer, not on it: the cut steps damp less than 60 full ones (which
     # settle to 1e-4, the test above), so the run is still ringing (5 % of the sag measured)
-    static, _ = solve_static(sm, options=StaticOptions(rtol=1e-9))
+    static, _ = solve_static_springs(sm, options=StaticOptions(rtol=1e-9))
     np.testing.assert_allclose(run.x, static.x, atol=0.1 * np.abs(static.x - model.nodes).max())
     with pytest.raises(ConvergenceError, match=r"gave up at t = .* after \d+ cut-backs"):
         run_implicit_euler(sm, n_steps=60, dt=dt, damping_rate=0.0, options=ImplicitOptions(max_newton=3))
@@ -443,7 +441,7 @@ def test_implicit_euler_cuts_back_a_step_that_does_not_converge_and_says_when_it
 
 def test_hanging_chain_dynamics_settle_on_the_static_answer():
     s = chain()
-    static, _ = solve_static(s, options=StaticOptions(rtol=1e-10))
+    static, _ = solve_static_springs(s, options=StaticOptions(rtol=1e-10))
     run = run_explicit(s, n_steps=20000, method="verlet", damping_rate=2.0)
     np.testing.assert_allclose(run.x, static.x, atol=1e-8)
 

@@ -18,9 +18,8 @@ from sagsim.anatomy.mesh import box_tets
 from sagsim.errors import ConvergenceError, MaterialError, ModelError
 from sagsim.materials import MooneyRivlin, NeoHookean
 from sagsim.model import Layer, Loads, Springs, TissueModel
-from sagsim.solvers.fem import NewtonOptions, solve_static
+from sagsim.solvers.fem import FEMSystem, NewtonOptions, solve_static
 from sagsim.solvers.linear import available_methods
-from sagsim.solvers.system import FEMSystem
 
 FORMULATIONS = ("standard", "anp")
 

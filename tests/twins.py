@@ -48,13 +48,13 @@ def stress_and_tangent(kind: int, p0: float, p1: float, k: float, F: np.ndarray)
     return W + W_vol, P + P_vol, A + A_vol
 
 
-def tangent_fd_error(system, x, rng, h=1e-6):
-    """Relative error of the assembled tangent of ``system`` at ``x`` against central finite
-    differences of its force along a random direction."""
-    K = system.evaluate(x).tangent
+def tangent_fd_error(system, x, rng, h=1e-6, items=()):
+    """Relative error of the assembled tangent of ``system`` (with load ``items``) at ``x``
+    against central finite differences of its force along a random direction."""
+    K = system.evaluate(x, items=items).tangent
     d = rng.standard_normal(x.shape)
-    fd = (system.evaluate(x + h * d, want_tangent=False).force
-          - system.evaluate(x - h * d, want_tangent=False).force) / (2 * h)
+    fd = (system.evaluate(x + h * d, want_tangent=False, items=items).force
+          - system.evaluate(x - h * d, want_tangent=False, items=items).force) / (2 * h)
     Kd = K @ d.ravel()
     return np.linalg.norm(fd - Kd) / np.linalg.norm(Kd)
 

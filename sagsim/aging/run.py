@@ -22,10 +22,8 @@ from .. import metrics
 from ..errors import ScenarioError
 from ..io import atomic_path, read_json, write_json
 from ..model import Loads, State, TissueModel
-from ..solvers.fem import solve_static
-from ..solvers.inverse import recover_unloaded
+from ..solvers.fem import FEMSystem, recover_unloaded, solve_static
 from ..solvers.linear import LinearSolver
-from ..solvers.system import FEMSystem
 from .context import AgingContext, aged_model
 from .mechanisms import FatDescent, mechanism_record
 from .settings import AgingSettings
@@ -88,18 +86,18 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
     ckpt = _Checkpoint(out / "checkpoint", fingerprint(model, mechanisms, settings)) if out is not None else None
     timings = {"start_s": 0.0, "steps_s": [], "newton_iterations": []}
     t0 = time.perf_counter()
-    system = FEMSystem(model, formulation=settings.formulation)
+    # one system, so one linear solver (its AMG hierarchy is checkpointed), for the whole run
+    system = FEMSystem(model, formulation=settings.formulation, linear=settings.linear_solver)
     opts = settings.newton(float(np.linalg.norm(system.gravity_force(model.gravity))))
-    linear = LinearSolver(opts.linear_solver, coords=model.nodes)
-    resumed = ckpt.load(linear) if ckpt is not None else None
+    resumed = ckpt.load(system.linear) if ckpt is not None else None
     if resumed is None:
-        X0, x0 = start if start is not None else start_state(captured, settings, system, linear)
+        X0, x0 = start if start is not None else start_state(captured, settings, system)
         creep = np.broadcast_to(np.eye(3), (model.n_tets, 3, 3)).copy()
         growth_prev = creep.copy()
         frames, rows, k_done = [x0], [], 0
         if ckpt is not None:
             ckpt.save_start(X0, x0)
-            ckpt.save_step(0, x0, creep, growth_prev, rows, linear)
+            ckpt.save_step(0, x0, creep, growth_prev, rows, system.linear)
     else:
         X0, frames, creep, growth_prev, rows, k_done = resumed
         x0 = frames[0]
@@ -125,7 +123,7 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         guess = _extrapolate(ages[:k + 1], frames)
         state = State(x=guess, reference=X0, internal={"growth": growth})
         state, slog = solve_static(model_k, state, loads_k, opts, from_loads=loads_prev, from_growth=growth_prev,
-                                   system=system, linear=linear)
+                                   system=system)
         if descent is not None:
             creep = descent.remodel(ctx, X0, state.x, growth, creep, ages[k] - ages[k - 1])
         growth_prev, loads_prev = growth, loads_k
@@ -133,7 +131,7 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         dt = time.perf_counter() - t_step
         rows.append(_metrics_row(model, state, at_start, ages[k], ages[0], slog.newton_iterations, dt))
         if ckpt is not None:
-            ckpt.save_step(k, state.x, creep, growth_prev, rows, linear)
+            ckpt.save_step(k, state.x, creep, growth_prev, rows, system.linear)
         timings["steps_s"].append(dt)
         timings["newton_iterations"].append(slog.newton_iterations)
         done_now += 1
@@ -169,23 +167,22 @@ def captured_start(model: TissueModel, settings: AgingSettings | None = None) ->
     return with_ligament_prestrain(model, settings.ligament_prestrain), State(x=x0, reference=X0)
 
 
-def start_state(model: TissueModel, settings: AgingSettings, system: FEMSystem | None = None,
-                linear: LinearSolver | None = None) -> tuple[np.ndarray, np.ndarray]:
+def start_state(model: TissueModel, settings: AgingSettings, system: FEMSystem | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Stress-free reference and equilibrium at the start age of the captured ``model`` (its
     ligaments pre-stretched as ``settings`` say): the recovered unloaded shape (whose loaded
     state is the captured face), or the captured face taken as stress-free and loaded once."""
     model = with_ligament_prestrain(model, settings.ligament_prestrain)
     if system is not None:
         system.update_parameters(model)
-    system = system or FEMSystem(model, formulation=settings.formulation)
-    linear = linear or LinearSolver(settings.linear_solver, coords=model.nodes)
+    system = system or FEMSystem(model, formulation=settings.formulation, linear=settings.linear_solver)
     opts = settings.newton(float(np.linalg.norm(system.gravity_force(model.gravity))), n_steps=2)
     if settings.unloaded:
         # 2% of the sag (about 14 um on the default face) is far below what any metric resolves
-        state, ilog = recover_unloaded(model, options=opts, tol=2e-2, system=system, linear=linear)
+        state, ilog = recover_unloaded(model, options=opts, tol=2e-2, system=system)
         log.info("unloaded shape recovered in %d iterations", len(ilog.misfit))
         return state.reference, state.x
-    state, _ = solve_static(model, State.initial(model), Loads(), opts, system=system, linear=linear)
+    state, _ = solve_static(model, State.initial(model), Loads(), opts, system=system)
     return state.reference, state.x
 
 

@@ -58,8 +58,7 @@ def peak_rss_mb() -> float:
 
 def sagsim_record(n: int, linear_solver: str = "auto") -> dict:
     """One measured sagsim solve (call in a fresh process)."""
-    from sagsim.solvers.fem import NewtonOptions, solve_static
-    from sagsim.solvers.system import FEMSystem
+    from sagsim.solvers.fem import FEMSystem, NewtonOptions, solve_static
 
     opts = NewtonOptions(n_steps=STEPS, rtol=RTOL, linear_solver=linear_solver)
     solve_static(sagging_cube(2), options=opts)  # JIT warm-up (cached compilation loads here)

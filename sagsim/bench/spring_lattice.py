@@ -76,8 +76,8 @@ def cpu_records(n: int, steps: int = STEPS, repeats: int = 3) -> list[dict]:
     mesh without a grid order gets), so that one run shows what the layout is worth."""
     import numba
 
-    from sagsim.solvers.kernels.spring_forces import reference_steps
-    from sagsim.solvers.spring_integrators import explicit_steps
+    from sagsim.solvers.springs import explicit_steps
+    from sagsim.solvers.springs.kernels.forces import reference_steps
 
     system, edges, rest = spring_lattice(n)
     rows, _, _ = spring_lattice(n, layout="rows")
@@ -139,7 +139,7 @@ def cpu_records(n: int, steps: int = STEPS, repeats: int = 3) -> list[dict]:
 
 def gpu_record(n: int, steps: int = STEPS, batch: int = 1, repeats: int = 3) -> dict | None:
     """The GPU core on the n-lattice (None when numba.cuda finds no GPU)."""
-    from sagsim.solvers.kernels import spring_cuda
+    from sagsim.solvers.springs.kernels import cuda as spring_cuda
 
     if not spring_cuda.gpu_available() or spring_cuda._simulated():  # the simulator is for tests, not timings
         return None
@@ -218,9 +218,8 @@ def agreement(face: str = "default", volume: str = "nodal", rtol: float = 1e-6) 
     from sagsim.meshfile import load_face
     from sagsim.solvers.fem import NewtonOptions
     from sagsim.solvers.fem import solve_static as fem_static
-    from sagsim.solvers.spring_integrators import StaticOptions
-    from sagsim.solvers.spring_integrators import solve_static as spring_static
-    from sagsim.solvers.springs import SpringOptions, SpringSystem
+    from sagsim.solvers.springs import SpringOptions, SpringSystem, StaticOptions
+    from sagsim.solvers.springs import solve_static_springs as spring_static
 
     model = load_face(face)
     t0 = time.perf_counter()

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..model import Loads, State, TissueModel, deformation_gradients
-from ..solvers.fem import NewtonOptions, solve_static
+from ..solvers.fem import CogSprings, FEMSystem, NewtonOptions, growth_tensors, solve_static
 
 #: Lift-induced strain above which tissue counts as over-tensioned: ESTIMATE (no threshold in
 #: the reference table; a modelling choice to calibrate against stiffness complaints, which
@@ -34,7 +34,6 @@ def lift_strain(model: TissueModel, x_from: np.ndarray, x_to: np.ndarray) -> np.
 def von_mises(model: TissueModel, reference: np.ndarray, x: np.ndarray, growth=None) -> np.ndarray:
     """Von Mises equivalent of the Cauchy stress in each element (Pa), from the element's own
     deformation (growth included): sqrt(3/2 s:s), s the deviator of sigma = P F^T / J."""
-    from ..solvers.system import growth_tensors
     F = deformation_gradients(model.tets, reference, x)
     if growth is not None:
         F = F @ np.linalg.inv(growth_tensors(growth, model.n_tets))
@@ -127,11 +126,11 @@ def cog_dents_mm(model: TissueModel, cogs, field_mm: np.ndarray, x_from: np.ndar
 
 
 def expression_motion(model: TissueModel, state: State, loads: Loads | None, landmark: str, towards: str,
-                      force: float, cogs=None, system=None, linear=None,
+                      force: float, cogs: CogSprings | None = None, system: FEMSystem | None = None,
                       options: NewtonOptions | None = None) -> float:
     """How far (mm) ``landmark`` moves under a smile-like probe force of ``force`` N pulling it
     towards landmark ``towards`` (the zygomaticus major's line, mouth corner to malar eminence),
-    from ``state``, with the cogs (SimpleNamespace as FEMSystem.set_cogs takes) held where
+    from ``state``, with the ``cogs`` (CogSprings, see fixed_cogs) held where
     they are. A probe: the ratio with and without threads is the result, not the force."""
     opts = options or NewtonOptions(n_steps=1, formulation="anp")
     lm = model.landmarks[landmark]
@@ -144,13 +143,8 @@ def expression_motion(model: TissueModel, state: State, loads: Loads | None, lan
     smile = Loads(gravity_scale=base.gravity_scale, nodal_forces=nodal if base.nodal_forces is None
                   else base.nodal_forces + nodal, prescribed_dofs=base.prescribed_dofs,
                   prescribed_values=base.prescribed_values)
-    from ..solvers.system import FEMSystem
-    system = system or FEMSystem(model, state.reference, opts.formulation)
-    system.set_cogs(cogs)
-    try:
-        out, _ = solve_static(model, state, smile, opts, from_loads=base, system=system, linear=linear)
-    finally:
-        system.set_cogs(None)
+    out, _ = solve_static(model, state, smile, opts, from_loads=base, system=system,
+                          items=[cogs] if cogs is not None else [])
     return float(1e3 * np.linalg.norm(model.landmark_position(landmark, out.x) - a))
 
 

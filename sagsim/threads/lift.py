@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 
 from ..errors import ConvergenceError
 from ..model import Loads, State, TissueModel
-from ..solvers.fem import NewtonOptions, solve_static
-from ..solvers.linear import LinearSolver
-from ..solvers.system import FEMSystem
+from ..solvers.fem import CogSprings, FEMSystem, NewtonOptions, solve_static
 from .plan import Cogs, ThreadPlan, place_cogs
 
 log = logging.getLogger("sagsim.threads")
@@ -55,16 +52,15 @@ class LiftResult:
 
 def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads | None = None,
                options: NewtonOptions | None = None, *, strength: float = 1.0, stiffness_factor: float = 1.0,
-               system: FEMSystem | None = None, linear: LinearSolver | None = None,
-               max_iterations: int = 40) -> LiftResult:
+               system: FEMSystem | None = None, max_iterations: int = 40) -> LiftResult:
     """Lift ``start`` (an equilibrium of ``model`` under ``loads``, e.g. an aged face) with
     ``plan``. ``strength`` scales holding forces and ``stiffness_factor`` cog stiffness (thread
     absorption, collagen). Raises ConvergenceError when the slip state does not settle."""
     loads = loads or Loads()
     opts = options or NewtonOptions(n_steps=1, formulation="anp")
     cogs = place_cogs(model, plan, start.x)
-    system = system or FEMSystem(model, start.reference, opts.formulation)
-    linear = linear or LinearSolver(opts.linear_solver, coords=model.nodes)
+    system = system or FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver,
+                                 linear_coords=model.nodes)
     k = cogs.stiffness * stiffness_factor
     limit = cogs.holding_force * strength
     n = len(plan.threads)
@@ -80,40 +76,37 @@ def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads 
     slope = np.full(n, np.nan)  # d tension / d pull of the last increment
     stuck = np.zeros(n, bool)  # tension-controlled threads whose cogs slip instead of pulling harder
     iterations = 0
-    try:
-        # threads are drawn in increments of at most PULL_INCREMENT, as a surgeon draws them:
-        # slip depends on the path, and a large pull at once is too far for Newton; a thread
-        # drawn to a tension takes a secant step towards it once it has a slope
-        for _ in range(MAX_INCREMENTS):
-            step = np.minimum(goal_pull - pulled, PULL_INCREMENT)
-            want = by_tension & ~stuck & (tension < goal_tension * (1.0 - TENSION_TOL))
-            secant = want & (slope > 0)
-            step[by_tension] = np.where(want, PULL_INCREMENT, 0.0)[by_tension]
-            step[secant] = np.clip((goal_tension[secant] - tension[secant]) / slope[secant], 0.0, PULL_INCREMENT)
-            step = np.maximum(step, 0.0)
-            if not (step > 1e-12).any():
-                break
-            state, force, slip, released, its = _settle(model, state, loads, opts, system, linear, cogs,
-                                                        (pulled + step)[cogs.thread], k, limit, slip, released,
-                                                        max_iterations, plan.name)
-            iterations += its
-            new_tension = np.bincount(cogs.thread, weights=force, minlength=n)
-            moved = step > 1e-12
-            slope[moved] = (new_tension[moved] - tension[moved]) / step[moved]
-            stuck |= by_tension & moved & (slope < 1e-3 * np.nanmax(np.append(slope, 1e-300)))
-            pulled, tension = pulled + step, new_tension
-    finally:
-        system.set_cogs(None)
+    # threads are drawn in increments of at most PULL_INCREMENT, as a surgeon draws them:
+    # slip depends on the path, and a large pull at once is too far for Newton; a thread
+    # drawn to a tension takes a secant step towards it once it has a slope
+    for _ in range(MAX_INCREMENTS):
+        step = np.minimum(goal_pull - pulled, PULL_INCREMENT)
+        want = by_tension & ~stuck & (tension < goal_tension * (1.0 - TENSION_TOL))
+        secant = want & (slope > 0)
+        step[by_tension] = np.where(want, PULL_INCREMENT, 0.0)[by_tension]
+        step[secant] = np.clip((goal_tension[secant] - tension[secant]) / slope[secant], 0.0, PULL_INCREMENT)
+        step = np.maximum(step, 0.0)
+        if not (step > 1e-12).any():
+            break
+        state, force, slip, released, its = _settle(model, state, loads, opts, system, cogs,
+                                                    (pulled + step)[cogs.thread], k, limit, slip, released,
+                                                    max_iterations, plan.name)
+        iterations += its
+        new_tension = np.bincount(cogs.thread, weights=force, minlength=n)
+        moved = step > 1e-12
+        slope[moved] = (new_tension[moved] - tension[moved]) / step[moved]
+        stuck |= by_tension & moved & (slope < 1e-3 * np.nanmax(np.append(slope, 1e-300)))
+        pulled, tension = pulled + step, new_tension
     return LiftResult(state, cogs, pulled[cogs.thread], slip, force, released, tension, iterations, k, limit,
                       pulled, by_tension & (tension < goal_tension * (1.0 - TENSION_TOL)))
 
 
-def cog_springs(cogs: Cogs, travel: np.ndarray, k: np.ndarray) -> SimpleNamespace:
+def cog_springs(cogs: Cogs, travel: np.ndarray, k: np.ndarray) -> CogSprings:
     """The embedded springs of every cog's engaged parts: each part pulled ``travel`` (per cog,
     m) along its cog's direction, with its share of the cog's stiffness ``k``."""
     c = cogs.part_cog
     targets = cogs.part_position + travel[c][:, None] * cogs.direction[c]
-    return SimpleNamespace(tet=cogs.part_tet, bary=cogs.part_bary, targets=targets, stiffness=k[c] * cogs.part_weight)
+    return CogSprings(tet=cogs.part_tet, bary=cogs.part_bary, targets=targets, stiffness=k[c] * cogs.part_weight)
 
 
 def cog_forces(model: TissueModel, cogs: Cogs, x: np.ndarray, travel: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -125,14 +118,14 @@ def cog_forces(model: TissueModel, cogs: Cogs, x: np.ndarray, travel: np.ndarray
     return np.bincount(c, weights=k[c] * cogs.part_weight * along, minlength=len(cogs.tet))
 
 
-def _settle(model, state, loads, opts, system, linear, cogs, pull, k, limit, slip, released, max_iterations, name):
+def _settle(model, state, loads, opts, system, cogs, pull, k, limit, slip, released, max_iterations, name):
     """Equilibrium at one pull with the slip state that keeps every cog within its limit."""
     prev = None  # (slip, force) of the last iteration, for secant updates
     committed, released = slip, released.copy()  # slip never undoes what an earlier pull did
     slip = slip.copy()
     for it in range(1, max_iterations + 1):
-        system.set_cogs(cog_springs(cogs, pull - slip, np.where(released, 0.0, k)))
-        state, _ = solve_static(model, state, loads, opts, from_loads=loads, system=system, linear=linear)
+        held = cog_springs(cogs, pull - slip, np.where(released, 0.0, k))
+        state, _ = solve_static(model, state, loads, opts, from_loads=loads, system=system, items=[held])
         # what each cog would pull with if engaged: barbs fold while the tissue is ahead of the
         # thread (let go) and catch again once the thread has caught up (re-engage)
         would = cog_forces(model, cogs, state.x, pull - slip, k)

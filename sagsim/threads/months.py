@@ -20,9 +20,7 @@ import numpy as np
 
 from ..aging.mechanisms import relax
 from ..model import Loads, State, TissueModel
-from ..solvers.fem import NewtonOptions, solve_static
-from ..solvers.linear import LinearSolver
-from ..solvers.system import FEMSystem, growth_tensors
+from ..solvers.fem import FEMSystem, NewtonOptions, growth_tensors, solve_static
 from .lift import LiftResult, _settle, cog_springs
 from .materials import MATERIALS
 
@@ -42,15 +40,14 @@ def deposited(weeks: float) -> float:
 def months_after(model: TissueModel, start: State, result: LiftResult, plan, loads: Loads | None = None,
                  landmarks: tuple = (), months: tuple = MONTHS, setting: float = COLLAGEN_SETTING,
                  fat_creep_years: float = FAT_CREEP_YEARS, options: NewtonOptions | None = None,
-                 system: FEMSystem | None = None, linear: LinearSolver | None = None,
-                 shapes: list | None = None) -> list[dict]:
+                 system: FEMSystem | None = None, shapes: list | None = None) -> list[dict]:
     """Follow ``result`` (a lift of ``start``) through ``months``; one row per time with the
     vertical lift remaining at each landmark (mm), its share of the initial lift, the holding
     force left and the cogs still holding. A ``shapes`` list gets (month, positions) of each."""
     loads = loads or Loads()
     opts = options or NewtonOptions(n_steps=1, formulation="anp")
-    system = system or FEMSystem(model, start.reference, opts.formulation)
-    linear = linear or LinearSolver(opts.linear_solver, coords=model.nodes)
+    system = system or FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver,
+                                 linear_coords=model.nodes)
     cogs = result.cogs
     materials = [plan.threads[i].material for i in cogs.thread]
     near = _near_threads(model, start.x, cogs, plan)
@@ -69,19 +66,15 @@ def months_after(model: TissueModel, start: State, result: LiftResult, plan, loa
             growth = relax(model.tets, start.reference, state.x, growth, growth, fat, beta_f)
             keep = np.array([MATERIALS[mat].strength_fraction(weeks) for mat in materials])
             state = State(x=state.x, reference=start.reference, internal={"growth": growth})
-            try:
-                # the remodelled shape is solved with the cogs still holding (the tissue never
-                # hangs free between two check-ups), then their weakening is settled
-                system.set_cogs(cog_springs(cogs, result.pull - slip,
-                                            np.where(released, 0.0, result.stiffness * keep)))
-                state, _ = solve_static(model, state, loads, opts, from_loads=loads, from_growth=old, system=system,
-                                        linear=linear)
-                state, force, slip, released, _ = _settle(model, state, loads, opts, system, linear, cogs,
-                                                          result.pull, result.stiffness * keep,
-                                                          result.limit * np.maximum(keep, 1e-9), slip, released,
-                                                          40, plan.name)
-            finally:
-                system.set_cogs(None)
+            # the remodelled shape is solved with the cogs still holding (the tissue never
+            # hangs free between two check-ups), then their weakening is settled
+            held = cog_springs(cogs, result.pull - slip, np.where(released, 0.0, result.stiffness * keep))
+            state, _ = solve_static(model, state, loads, opts, from_loads=loads, from_growth=old, system=system,
+                                    items=[held])
+            state, force, slip, released, _ = _settle(model, state, loads, opts, system, cogs,
+                                                      result.pull, result.stiffness * keep,
+                                                      result.limit * np.maximum(keep, 1e-9), slip, released,
+                                                      40, plan.name)
             t_prev = weeks
         else:
             keep = np.ones(len(cogs.tet))

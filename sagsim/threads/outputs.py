@@ -75,20 +75,17 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
         face_source = planfile.face
         young, excess_skin = None, 0.0
     t_start = time.perf_counter() - t0
-    from ..solvers.linear import LinearSolver
-    from ..solvers.system import FEMSystem
+    from ..solvers.fem import FEMSystem
     opts = NewtonOptions(n_steps=1, formulation="anp")
-    system = FEMSystem(model, start.reference, opts.formulation)
-    linear = LinearSolver(opts.linear_solver, coords=model.nodes)
+    system = FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver, linear_coords=model.nodes)
     t1 = time.perf_counter()
-    result = solve_lift(model, start, planfile.plan, loads, opts, system=system, linear=linear)
+    result = solve_lift(model, start, planfile.plan, loads, opts, system=system)
     timings = {"start_s": t_start, "lift_s": time.perf_counter() - t1}
     targets = target_landmarks(model, planfile.plan)
     extra = {}
     t2 = time.perf_counter()
-    without = expression_motion(model, start, loads, *SMILE, system=system, linear=linear)
-    with_threads = expression_motion(model, result.state, loads, *SMILE, cogs=fixed_cogs(result), system=system,
-                                     linear=linear)
+    without = expression_motion(model, start, loads, *SMILE, system=system)
+    with_threads = expression_motion(model, result.state, loads, *SMILE, cogs=fixed_cogs(result), system=system)
     extra["expression"] = {"landmark": SMILE[0], "towards": SMILE[1], "probe_force_N": SMILE[2],
                            "motion_without_mm": without, "motion_with_mm": with_threads,
                            "restriction_pct": 100.0 * (1.0 - with_threads / without) if without > 0 else 0.0}
@@ -97,7 +94,7 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
         t3 = time.perf_counter()
         extra["months_shapes"] = []
         extra["months"] = months_after(model, start, result, planfile.plan, loads, targets, system=system,
-                                       linear=linear, shapes=extra["months_shapes"])
+                                       shapes=extra["months_shapes"])
         timings["months_s"] = time.perf_counter() - t3
     if sweep_spec:
         kind, values = parse_sweep(sweep_spec)
@@ -111,7 +108,7 @@ def lift_from_plan(planfile, out: Path, load_face, progress: bool = False, sweep
                                      for t in targets]))
         # the holding force is uncertain: does the plan still lift as much at the low end?
         spread = max(th.holding_spread for th in planfile.plan.threads)
-        low = solve_lift(model, start, planfile.plan, loads, opts, strength=1.0 - spread, system=system, linear=linear)
+        low = solve_lift(model, start, planfile.plan, loads, opts, strength=1.0 - spread, system=system)
         low_lift = float(np.mean([1e3 * (model.landmark_position(t, low.state.x) - model.landmark_position(t, start.x))[1]
                                   for t in targets])) if targets else None
         extra["assessment"] = {"target_lift_mm": target_lift_mm if target_lift_mm is not None else descent,

@@ -12,9 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..model import Loads, State, TissueModel, tet_volumes
-from ..solvers.fem import NewtonOptions
-from ..solvers.linear import LinearSolver
-from ..solvers.system import FEMSystem
+from ..solvers.fem import FEMSystem, NewtonOptions
 from .effects import STRAIN_THRESHOLD, lift_strain, unevenness
 from .lift import solve_lift
 from .plan import ThreadPlan, point
@@ -45,8 +43,7 @@ def sweep(model: TissueModel, start: State, plan: ThreadPlan, values, kind: str 
     """One row per value of ``kind`` ("threads": fan size n; "pull": pull length in m) with the
     mean vertical lift at ``targets`` (mm), unevenness, dents, over-tension and cog figures."""
     opts = NewtonOptions(n_steps=1, formulation="anp")
-    system = FEMSystem(model, start.reference, opts.formulation)
-    linear = LinearSolver(opts.linear_solver, coords=model.nodes)
+    system = FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver, linear_coords=model.nodes)
     rows = []
     bar = None
     if progress:
@@ -57,7 +54,7 @@ def sweep(model: TissueModel, start: State, plan: ThreadPlan, values, kind: str 
             p = fan(model, plan, int(v), start.x)
         else:
             p = ThreadPlan(tuple(replace(th, pull=float(v)) for th in plan.threads), plan.name)
-        res = solve_lift(model, start, p, loads, opts, system=system, linear=linear)
+        res = solve_lift(model, start, p, loads, opts, system=system)
         strain = lift_strain(model, start.x, res.state.x)
         vol = np.abs(tet_volumes(start.x, model.tets))
         uneven = unevenness(model, start.x, res.state.x)

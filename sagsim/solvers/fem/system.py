@@ -2,24 +2,27 @@
 
 `FEMSystem` turns a TissueModel into colour-sorted elements, reference shape gradients,
 material tables, a CSR pattern with scatter maps, and lumped gravity; `evaluate` then returns
-the internal force, energy and tangent at any configuration. The Newton loop (fem.py) and the
+the internal force, energy and tangent at any configuration, with load items (loads.py) added.
+It also owns the LinearSolver for its tangents, so that whoever holds the system holds the
+caches a sequence of solves on one mesh reuses (pattern, factorisation, AMG hierarchy). The Newton loop (newton.py) and the
 tests use it; nothing here knows about load steps or convergence.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numba import get_num_threads
 
-from ..errors import MeshError, ModelError
-from ..model import TissueModel
+from ...errors import MeshError, ModelError
+from ...model import TissueModel
 from .kernels import anp as anp_k
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
-from .kernels.cogs import assemble_cogs
-from .kernels.springs import assemble_springs
+from ..linear import LinearSolver
 from .kernels.tet4 import assemble
+from .loads import Trusses
 
 FORMULATIONS = ("standard", "anp")
 
@@ -61,10 +64,16 @@ class FEMSystem:
     reference : (N,3) stress-free configuration; the model's nodes by default.
     formulation : "standard" linear tetrahedra, or "anp" (averaged nodal pressure,
         locking-free for nearly incompressible layers).
+    linear : the linear solver of its tangents: a LinearSolver method name ("auto", ...; one is
+        made here) or a LinearSolver. Kept in ``self.linear`` and reused by every solve given
+        this system.
+    linear_coords : (N,3) coordinates whose rigid-body modes AMG takes as near-nullspace; the
+        reference by default.
     """
 
     def __init__(self, model: TissueModel, reference: np.ndarray | None = None,
-                 formulation: str = "standard"):
+                 formulation: str = "standard", *, linear: str | LinearSolver = "auto",
+                 linear_coords: np.ndarray | None = None):
         if formulation not in FORMULATIONS:
             raise ModelError(f"FEMSystem.formulation: expected one of {FORMULATIONS}, got {formulation!r}")
         self.model = model
@@ -76,6 +85,8 @@ class FEMSystem:
         if X.shape != (n, 3) or not np.isfinite(X).all():
             raise ModelError(f"FEMSystem.reference: expected finite ({n}, 3) coordinates")
         self.reference = X
+        self.linear = linear if isinstance(linear, LinearSolver) else LinearSolver(
+            linear, coords=X if linear_coords is None else linear_coords)
 
         # element e here is model tet order[e]; see partition_elements
         self.order, self.part_ptr, self.node_ptr = partition_elements(model.tets, n, max(get_num_threads(), 1))
@@ -98,9 +109,20 @@ class FEMSystem:
         t = self.tets
         self.kpos = self.pattern.block_positions(np.repeat(t, 4, axis=1), np.tile(t, (1, 4)))
         self.spring_kpos = self._spring_positions()
+        self.trusses = Trusses(springs)  # the model's own springs, assembled in every evaluation
+        # patches of the averaged nodal pressure (their topology; "anp" only, see _build_patches)
+        self.elem_patch = self.patch_key = self.patch_elems = self.patch_elem_ptr = None
+        self.patch_node_ptr = self.patch_nodes = self.patch_kpos = None
+        if formulation == "anp":
+            self._build_patches()
+        # what depends on the stress-free shape (set_reference)
+        self.vol0 = self.vol_ref = self.dminv = self.hoff = self.lumped_mass = None
+        self.growth: np.ndarray | None = None
+        self.patch_V = self.patch_k = None
         self.set_reference(X)
+        self._data: np.ndarray | None = None  # the tangent buffer, allocated on first use
         self._dirichlet_cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.set_cogs(None)
+        self._element_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- reference-dependent data ---------------------------------------------------------------
 
@@ -134,22 +156,9 @@ class FEMSystem:
         w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
         self.lumped_mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
         if self.formulation == "anp":
-            if not hasattr(self, "elem_patch"):
-                self._build_patches()
             self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4),
                                        minlength=len(self.patch_key))
             self.patch_k = self.mat_par[self.patch_key % len(self.mat_kind), 2].copy()
-
-    def set_cogs(self, cogs) -> None:
-        """Points embedded in elements pulled to targets (thread cogs; None: none): an object
-        with ``tet`` (S,) element indices (model order), ``bary`` (S,4), ``targets`` (S,3) and
-        ``stiffness`` (S,) N/m. Their elements' corners are already coupled in the pattern."""
-        self.cogs = cogs
-        if cogs is not None and len(cogs.stiffness):
-            corners = self.model.tets[np.asarray(cogs.tet)]
-            self.cog_corners = corners
-            self.cog_kpos = self.pattern.block_positions(np.repeat(corners, 4, axis=1).ravel(),
-                                                         np.tile(corners, (1, 4)).ravel()).reshape(-1, 16)
 
     def update_parameters(self, model: TissueModel) -> None:
         """Take new material parameters and spring properties (aging changes them) from a
@@ -166,6 +175,7 @@ class FEMSystem:
         self.mat_kind = np.array([p[0] for p in params], np.int64)
         self.mat_par = np.array([p[1:] for p in params], np.float64)
         self.density = np.array([model.materials[lay].density for lay in layers])
+        self.trusses = Trusses(model.springs)
         self.set_reference(self.reference, self.growth)
 
     def gravity_force(self, gravity: np.ndarray, growth: np.ndarray | None = None) -> np.ndarray:
@@ -182,10 +192,12 @@ class FEMSystem:
     # -- evaluation ----------------------------------------------------------------------------
 
     def evaluate(self, x: np.ndarray | None = None, want_tangent: bool = True,
-                 constrained: np.ndarray | None = None, *, u: np.ndarray | None = None) -> Evaluation:
+                 constrained: np.ndarray | None = None, *, u: np.ndarray | None = None,
+                 items: Sequence = ()) -> Evaluation:
         """Internal force, energy and tangent at positions ``x`` (N,3), or at displacements
         ``u`` (N,3) from the reference (exact for small ``u``, which positions far from the
-        origin are not: the solver passes ``u``).
+        origin are not: the solver passes ``u``): the elements', the model's springs'
+        (``self.trusses``) and those of the spring items in ``items`` (loads.py, e.g. CogSprings).
 
         With ``constrained`` dofs, their rows and columns of the tangent become identity rows
         and their force entries zero (the tangent stays symmetric positive definite).
@@ -221,16 +233,8 @@ class FEMSystem:
                                          self.patch_elems, self.patch_node_ptr, self.patch_nodes,
                                          self.patch_kpos, d2, self.patch_V, self.pattern.bptr,
                                          self.pattern.deg3, data)
-        s = self.model.springs
-        if len(s):
-            energy += assemble_springs(self.reference + u, s.nodes, s.anchors, s.stiffness, s.rest_length, s.tension_only,
-                                       self.spring_kpos, self.pattern.bptr, self.pattern.deg3, R, data,
-                                       want_tangent)
-        if self.cogs is not None and len(self.cogs.stiffness):
-            energy += assemble_cogs(self.reference + u, self.cog_corners, np.asarray(self.cogs.bary, np.float64),
-                                    np.asarray(self.cogs.targets, np.float64),
-                                    np.asarray(self.cogs.stiffness, np.float64), self.cog_kpos, self.pattern.bptr,
-                                    self.pattern.deg3, R, data, want_tangent)
+        for item in (self.trusses, *items):
+            energy += item.assemble(self, self.reference + u, R, data, want_tangent)
         if constrained is not None and len(constrained):
             zero_pos, diag_pos, dofs = self.dirichlet(constrained)
             apply_dirichlet(data if want_tangent else np.zeros(0), R, zero_pos if want_tangent else zero_pos[:0],
@@ -239,7 +243,7 @@ class FEMSystem:
         return Evaluation(R, float(energy), K, 0)
 
     def _tangent_buffer(self) -> np.ndarray:
-        if getattr(self, "_data", None) is None:
+        if self._data is None:
             self._data = np.empty(self.pattern.nnz)
         return self._data
 
@@ -251,6 +255,19 @@ class FEMSystem:
             zero_pos, diag_pos = self.pattern.dirichlet_positions(dofs)
             self._dirichlet_cache = {key: (zero_pos, diag_pos, dofs)}  # keep only the latest set
         return self._dirichlet_cache[key]
+
+    def element_positions(self, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Corner nodes (S,4) of elements ``tets`` (model order) and the block positions (S,16)
+        of their corner pairs (a, b) at 4a + b; cached for the latest ``tets`` (a lift solves
+        many times with the same cogs)."""
+        tets = np.asarray(tets, np.int64)
+        key = tets.tobytes()
+        if key not in self._element_cache:
+            corners = self.model.tets[tets]
+            kpos = self.pattern.block_positions(np.repeat(corners, 4, axis=1).ravel(),
+                                                np.tile(corners, (1, 4)).ravel()).reshape(-1, 16)
+            self._element_cache = {key: (corners, kpos)}  # keep only the latest set
+        return self._element_cache[key]
 
     # -- set-up helpers -----------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Mass-spring kernels on the CPU: edge springs, the volume term, and the explicit step.
 
 Formulas (x current positions, X reference, one spring of stiffness k, rest length L0 from A
-to B, l = |x_B - x_A|, n = (x_B - x_A)/l; the same as kernels/springs.py, whose serial
+to B, l = |x_B - x_A|, n = (x_B - x_A)/l; the same as solvers/truss.py, whose serial
 kernel the ligaments reuse):
   energy k/2 (l - L0)^2;  force on A  +k (l - L0) n,  on B the opposite;
   Hessian blocks H_AA = H_BB = -H_AB = k [n n^T + (1 - L0/l)(I - n n^T)].
@@ -354,7 +354,7 @@ def spring_energy(x, a, b, k, rest):
 @njit(cache=True)
 def point_spring_hessvec(x, w, nodes, anchors, k, rest, tension_only, out):
     """Add H w of the ligament springs (node to node or node to a fixed point; the formulas of
-    kernels/springs.py) to ``out``. Serial: ligaments are few."""
+    solvers/truss.py) to ``out``. Serial: ligaments are few."""
     for s in range(k.shape[0]):
         A = nodes[s, 0]
         B = nodes[s, 1]

@@ -1,5 +1,5 @@
 """The mass-spring core: a TissueModel as springs on its mesh edges, a volume term, ligaments
-and lumped masses. Integrators and the static solver are in spring_integrators.py.
+and lumped masses. Integrators and the static solver are in integrators.py.
 
 Calibration (how the springs get their stiffness)
 -------------------------------------------------
@@ -43,20 +43,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from numba import get_num_threads, set_num_threads
+from scipy.sparse.csgraph import reverse_cuthill_mckee
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
-from ..errors import ModelError
-from ..model import Loads, TissueModel, tet_volumes
-from .kernels import spring_forces as K
-from .kernels.spring_bands import Bands, band_layout, build_bands
-from .kernels.springs import assemble_springs
+from ...errors import ModelError
+from ...model import Loads, TissueModel, tet_volumes
+from ..truss import assemble_springs
+from .kernels import forces as K
+from .kernels.bands import Bands, band_layout, build_bands
 
 _PAIRS = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
 
 #: springs + tets from which the kernels run on all threads (below: one thread)
 PARALLEL_MIN_ITEMS = 50_000
 
-#: the banded layout (kernels/spring_bands.py): an offset is a band when at least this share
+#: the banded layout (kernels/bands.py): an offset is a band when at least this share
 #: of the nodes has a spring of it (the rest of the band is padding, read for nothing), and
 #: "auto" takes the layout when bands hold at least BAND_MIN_SHARE of the springs
 BAND_MIN_FILL = 0.5
@@ -223,6 +226,7 @@ class SpringSystem:
         self.damping_rate = float(damping_rate)
         self.edges, self.stiffness, self.rest = edges, k, rest
         self.volume = volume
+        self.spring_bulk: np.ndarray | None = None  # per tet, the bulk modulus its springs give (from_model)
         self.ligaments = ligaments or Ligaments.empty()
         _check_nonneg(o, "ligaments.stiffness", self.ligaments.stiffness, "N/m")
         _check_nonneg(o, "ligaments.rest", self.ligaments.rest, "m")
@@ -233,7 +237,7 @@ class SpringSystem:
         if layout not in LAYOUTS:
             raise ModelError(f"{o}.layout: expected one of {LAYOUTS}, got {layout!r}")
         # node order: narrow bandwidth, so that slabs of consecutive nodes can work in parallel;
-        # a structured mesh keeps its own order where that makes bands (kernels/spring_bands.py)
+        # a structured mesh keeps its own order where that makes bands (kernels/bands.py)
         tets = volume.tets if volume is not None else np.zeros((0, 4), np.int64)
         if layout != "rows" and reorder == "auto" and len(edges) and \
                 _band_share(np.sort(edges, axis=1), n) >= BAND_MIN_SHARE:
@@ -320,7 +324,7 @@ class SpringSystem:
         return system
 
     def _set_bands(self, layout: str) -> None:
-        """self.layout, and self.bands (kernels/spring_bands.py) when it is "bands"."""
+        """self.layout, and self.bands (kernels/bands.py) when it is "bands"."""
         self.bands: Bands | None = None
         self.layout = "rows"
         if layout == "rows":
@@ -509,8 +513,6 @@ class SpringSystem:
             G += np.bincount(self.k_lig_nodes[:, 0], weights=np.where(two, 2, 1) * L.stiffness, minlength=n)
             G += np.bincount(self.k_lig_nodes[two, 1], weights=2 * L.stiffness[two], minlength=n)
         if self.has_volume:
-            import scipy.sparse as sp
-
             X = self.k_X
             t = self.k_tets.astype(np.int64)
             g = np.zeros((len(t), 4, 3))
@@ -536,8 +538,6 @@ class SpringSystem:
     def max_frequency(self, xk: np.ndarray | None = None, tol: float = 1e-3) -> float:
         """Largest angular frequency sqrt(lambda_max(M^-1 H)) of the free nodes (rad/s), by
         Lanczos on M^-1/2 H M^-1/2 with the projected Hessian at ``xk`` (default reference)."""
-        from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
         xk = self.k_X if xk is None else xk
         s = np.repeat(np.sqrt(self.k_inv_m), 3)  # 0 on fixed nodes
         n3 = 3 * self.n_nodes
@@ -582,9 +582,6 @@ def _node_order(n: int, edges: np.ndarray, tets: np.ndarray, how: str) -> np.nda
     ident = np.arange(n)
     if how == "none" or n < 3 or len(edges) == 0:
         return ident
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import reverse_cuthill_mckee
-
     A = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
     A = (A + A.T).tocsr()
     perm = np.asarray(reverse_cuthill_mckee(A, symmetric_mode=True), np.int64)

@@ -6,7 +6,7 @@
 - ``run_implicit_euler``: backward Euler; each step minimises the incremental potential
   m(1 + h g)/(2 h^2) |y - x_n - h v_n/(1 + h g)|^2 + E(y) - f.y by Newton with conjugate
   gradients on the projected (positive semi-definite) Hessian and a backtracking line search.
-- ``solve_static``: equilibrium by FIRE (Bitzek et al. 2006, Phys Rev Lett 97:170201, with the
+- ``solve_static_springs``: equilibrium by FIRE (Bitzek et al. 2006, Phys Rev Lett 97:170201, with the
   FIRE 2.0 corrections of Guenole et al. 2020, Comput Mater Sci 175:109584) on fictitious
   masses scaled to each node's stiffness (dynamic relaxation's mass scaling), stopping when the
   residual force falls below its tolerance; a solve that does not get there raises
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConvergenceError, ModelError
-from ..model import Loads, State, TissueModel
-from .blas import blas_on_one_thread
-from .kernels import spring_forces as K
-from .kernels import spring_bands as BK
-from .springs import SpringOptions, SpringSystem
+from ...errors import ConvergenceError, ModelError
+from ...model import Loads, State, TissueModel
+from ..blas import blas_on_one_thread
+from .kernels import forces as K
+from .kernels import bands as BK
+from .system import SpringOptions, SpringSystem
 
 log = logging.getLogger("sagsim.springs")
 
@@ -421,9 +421,9 @@ def fire_relax(system: SpringSystem, x: np.ndarray, free: np.ndarray, f_ext: np.
 
 
 @blas_on_one_thread
-def solve_static(model_or_system, state: State | None = None, loads: Loads | None = None,
-                 options: StaticOptions | None = None, spring_options: SpringOptions | None = None
-                 ) -> tuple[State, StaticLog]:
+def solve_static_springs(model_or_system, state: State | None = None, loads: Loads | None = None,
+                         options: StaticOptions | None = None, spring_options: SpringOptions | None = None
+                         ) -> tuple[State, StaticLog]:
     """Static equilibrium of the spring model of a TissueModel (or of a prepared SpringSystem)
     under ``loads``, from ``state`` (default: the reference). Returns the State (model order)
     and the StaticLog; raises ConvergenceError when the force tolerance is not reached."""
@@ -438,7 +438,7 @@ def solve_static(model_or_system, state: State | None = None, loads: Loads | Non
         ref = None if state is None else state.reference
         system = SpringSystem.from_model(model_or_system, spring_options, reference=ref)
     else:
-        raise ModelError(f"solve_static: expected a TissueModel or SpringSystem, got {type(model_or_system).__name__}")
+        raise ModelError(f"solve_static_springs: expected a TissueModel or SpringSystem, got {type(model_or_system).__name__}")
     start = state.x if state is not None else None
     x, _, _, f_ext, _, cons = _setup(system, start, None, loads, 0.0)
     with system.threading():

@@ -35,11 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from sagsim.errors import LinearSolverError
+from ...errors import LinearSolverError
 
+from ..blas import blas_on_one_thread
 from .amg import AmgCg, rigid_body_modes
 from .backend import Backend
-from .blas import blas_on_one_thread
 from .direct import Cholmod, Pardiso, Splu
 
 log = logging.getLogger("sagsim.linear")
@@ -82,7 +82,7 @@ ALL_METHODS = DIRECT_METHODS + ITERATIVE_METHODS
 # splu costs < 0.1 s a step, up to 40k cholmod/pardiso cost < 1 s a step.
 # cholmod was measured with Debian's OpenBLAS (libopenblas0-pthread) behind libblas.so.3; with
 # the reference BLAS that libsuitesparse-dev pulls in alone it was 7-10x slower (n=24: 9-11 s).
-# With the inexact Newton tolerances of fem.py and the parallel V-cycle, amg-cg gains further:
+# With the inexact Newton tolerances of fem/newton.py and the parallel V-cycle, amg-cg gains further:
 # in `sagsim bench fem` (n = 16, 14,739 dofs, 20 Newton solves) cholmod took 3.9-4.7 s and
 # amg-cg 0.88 s; at n = 8 (2,187 dofs) cholmod 0.32 s.
 AUTO_DIRECT_MAX_DOFS = {"cholmod": 10_000, "pardiso": 10_000, "splu": 5_000}
@@ -109,6 +109,8 @@ _AVAILABLE: dict[str, bool] = {}
 
 
 def _have(method: str) -> bool:
+    # the optional back ends are imported here, lazily: a missing or broken SuiteSparse / MKL
+    # must not break `import sagsim.solvers.linear`, only the back end that needs it
     if method not in _AVAILABLE:
         ok = True
         if method == "cholmod":

@@ -1,5 +1,10 @@
 """Spring internal force and tangent (ligaments, threads), assembled into the same CSR.
 
+Shared by both cores, as blas.py is: the FEM core assembles the model's ligaments with it
+(fem/loads.py, Ligaments) and the mass-spring core its ligaments' tangent (springs/system.py).
+It lives outside fem/ so that the mass-spring core, which runs on a bare GPU image without
+pyamg, never imports the FEM package and its linear solvers.
+
 Energy of one spring of stiffness k and rest length L0 at length l: k/2 (l - L0)^2, except a
 tension-only spring carries nothing while l <= L0. With n the unit vector from A to B:
   gradient  g_A = -k (l - L0) n,  g_B = -g_A

@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 import scipy.linalg as sla
+import pyamg
 import scipy.sparse as sp
 from pyamg.util.linalg import approximate_spectral_radius
 
@@ -206,8 +207,6 @@ class AmgCg(Backend):
         self.solves_since_build = int(snap["solves_since_build"])
 
     def _build(self, A):
-        import pyamg
-
         n = A.shape[0]
         coords = self.owner.coords
         if coords is not None:

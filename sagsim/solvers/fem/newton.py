@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConvergenceError, LinearSolverError
-from ..model import Loads, State, TissueModel
-from .blas import blas_on_one_thread
-from .linear import LinearSolver
+from ...errors import ConvergenceError, LinearSolverError
+from ...model import Loads, State, TissueModel
+from ..blas import blas_on_one_thread
+from ..linear import LinearSolver
+from .loads import Gravity
 from .system import FEMSystem, growth_tensors
 
 log = logging.getLogger("sagsim.fem")
@@ -121,14 +123,19 @@ def constrained_dofs(model: TissueModel, loads: Loads) -> tuple[np.ndarray, np.n
 def solve_static(model: TissueModel, state: State | None = None, loads: Loads | None = None,
                  options: NewtonOptions | None = None, *, from_loads: Loads | None = None,
                  from_growth: np.ndarray | None = None, system: FEMSystem | None = None,
-                 linear: LinearSolver | None = None) -> tuple[State, SolveLog]:
+                 items: Sequence = ()) -> tuple[State, SolveLog]:
     """Static equilibrium of ``model`` under ``loads``, starting from ``state``.
 
     Forces are ramped from ``from_loads`` (default: none) to ``loads``, and prescribed
     displacements from the start state's values to theirs, over ``options.n_steps`` load
     steps, cut back automatically where needed. ``state`` (default: the reference) is the
-    warm start. Pass a prepared ``system``, and a ``linear`` solver, to reuse their set-up
-    (pattern, factorisation or AMG hierarchy) across a sequence of solves on one mesh.
+    warm start. Pass a prepared ``system`` to reuse its set-up and its linear solver's
+    (pattern, factorisation or AMG hierarchy) across a sequence of solves on one mesh; a
+    system made for another formulation is replaced, a linear solver made for another
+    ``options.linear_solver`` too (the system keeps the new one).
+
+    ``items``: load items held constant through the solve besides ``loads`` (loads.py):
+    spring terms such as a lift's CogSprings, or dead loads (their force at the target growth).
 
     ``state.internal["growth"]``, when present, maps each element's reference shape to its
     stress-free shape: (M,) volume factors or (M,3,3) growth tensors (fat deflation, skin
@@ -144,8 +151,12 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     state = state or State.initial(model)
     growth = state.internal.get("growth")
     growth = None if growth is None else growth_tensors(growth, model.n_tets)
-    if system is None or system.formulation != opts.formulation:
-        system = FEMSystem(model, state.reference, opts.formulation)
+    if system is None:
+        system = FEMSystem(model, state.reference, opts.formulation, linear=opts.linear_solver)
+    elif system.formulation != opts.formulation:
+        system = FEMSystem(model, state.reference, opts.formulation, linear=system.linear)
+    if system.linear.requested != opts.linear_solver:
+        system.linear = LinearSolver(opts.linear_solver, coords=state.reference)
     if system.model is not model:
         system.update_parameters(model)  # same mesh, new parameters (or a ModelError)
     ramp = None
@@ -167,7 +178,7 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     u_start = u[dofs].copy()
 
     def external(ld: Loads, grown: np.ndarray | None) -> np.ndarray:
-        f = system.gravity_force(model.gravity * ld.gravity_scale, grown)
+        f = Gravity(model.gravity * ld.gravity_scale).force(system, grown)
         if ld.nodal_forces is not None:
             f = f + np.asarray(ld.nodal_forces, np.float64).ravel()
         return f
@@ -175,7 +186,11 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     # gravity follows the mass of the stress-free shape: with a growth ramp, each end its own
     f_to = external(loads, growth)
     f_from = external(from_loads, ramp if ramp is not None else growth) if from_loads is not None else np.zeros_like(f_to)
-    linear = linear or LinearSolver(opts.linear_solver, coords=state.reference)
+    springs = [it for it in items if hasattr(it, "assemble")]
+    dead = [it for it in items if not hasattr(it, "assemble")]
+    if dead:  # held, not ramped: on both ends
+        f_held = sum(it.force(system, growth) for it in dead)
+        f_to, f_from = f_to + f_held, f_from + f_held
     if not np.isfinite(u).all():
         raise ConvergenceError(f"{model.name}: the start state has non-finite positions")
     solve_log = SolveLog()
@@ -191,7 +206,7 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
         if ramp is not None:
             system.set_reference(state.reference, (1.0 - lam_to) * ramp + lam_to * growth)
         try:
-            trial = _newton(system, trial, f_ext, dofs, opts, linear, rec)
+            trial = _newton(system, trial, f_ext, dofs, opts, springs, rec)
             rec.converged = True
         except _StepFailed as exc:
             rec.reason = str(exc)
@@ -218,16 +233,17 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
 
 
 def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarray,
-            opts: NewtonOptions, linear: LinearSolver, rec: StepRecord) -> np.ndarray:
-    """Newton iterations of one load step from displacements ``u`` (3N,); returns the
-    converged displacements."""
+            opts: NewtonOptions, items: list, rec: StepRecord) -> np.ndarray:
+    """Newton iterations of one load step from displacements ``u`` (3N,), with the spring
+    ``items`` held; returns the converged displacements."""
+    linear = system.linear
     free = np.ones(system.ndof, bool)
     free[dofs] = False
     f_free = np.where(free, f_ext, 0.0)
 
     def evaluate(uv: np.ndarray, want_tangent: bool = True):
         t = time.perf_counter()
-        ev = system.evaluate(u=uv.reshape(-1, 3), want_tangent=want_tangent, constrained=dofs)
+        ev = system.evaluate(u=uv.reshape(-1, 3), want_tangent=want_tangent, constrained=dofs, items=items)
         rec.t_assembly_s += time.perf_counter() - t
         if ev.inverted:
             return ev, None, np.inf

@@ -7,15 +7,15 @@ and rest length stored by their lower node i (0 where node i has no such spring)
 one band's springs over a run of nodes read x[i] and x[i + o] contiguously. With positions
 stored by component (X[q, i], "structure of arrays"), the loops over a band compile to SIMD
 vector instructions (square root and division included); the scattered loop of
-spring_forces.py cannot be vectorised (its partner indices are arbitrary and two springs of
+forces.py cannot be vectorised (its partner indices are arbitrary and two springs of
 a row may update the same node).
 
 Per band and run of nodes [lo, h): a vector pass computes the spring forces into a small
 buffer, a second adds them to F[lo:h], a third subtracts them from F[lo+o:h+o]; the buffer
 stays in the level-1/2 cache. Springs outside the bands (an unstructured remainder) and the
-volume term's tetrahedra are scattered as in spring_forces.py.
+volume term's tetrahedra are scattered as in forces.py.
 
-Parallel without races by the same even/odd slabs as spring_forces.py (the slab width is at
+Parallel without races by the same even/odd slabs as forces.py (the slab width is at
 least the largest offset, so a slab's items touch only it and the next slab), with the node
 update fused at the end of each odd slab. docs/springs.md has the measurements.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .spring_forces import scatter_row_springs, scatter_tet_forces
+from .forces import scatter_row_springs, scatter_tet_forces
 
 #: nodes per run of a band pass: the three force buffers (3 x 8 B x BLOCK) stay in L1/L2
 BLOCK = 2048
@@ -84,7 +84,7 @@ def _slab(X, F, sl, width, offs, kb, Lb, row_ptr, b, k, rest, tet_ptr, tets, pte
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _update(X, V, F, Fext, inv_m, gamma, lo, hi, kick, drift, theta):
-    """spring_forces._update_nodes on (3, N) arrays (the same arithmetic), vectorised."""
+    """forces._update_nodes on (3, N) arrays (the same arithmetic), vectorised."""
     im, ga = inv_m[lo:hi], gamma[lo:hi]
     for q in range(3):
         xq, vq, fq, eq = X[q, lo:hi], V[q, lo:hi], F[q, lo:hi], Fext[q, lo:hi]
@@ -102,7 +102,7 @@ def _update(X, V, F, Fext, inv_m, gamma, lo, hi, kick, drift, theta):
 def band_step(X, V, F, Fext, inv_m, gamma, kick, drift, theta, width, offs, kb, Lb,
               row_ptr, b, k, rest, tet_ptr, tets, ptet):
     """One fused explicit step on (3, N) positions, velocities, forces and external forces
-    (kernels' node order): slab_step of spring_forces.py with the band springs in vector
+    (kernels' node order): slab_step of forces.py with the band springs in vector
     loops. F holds any other force on entry (ligaments) and is zero on exit; fixed nodes have
     inv_m = 0 and v = 0."""
     n = X.shape[1]

@@ -17,7 +17,7 @@ default for small models) one cooperative kernel that loops over the steps with 
 barriers, so that a face of ~1e4 nodes is not bound by launch latency. The simulator runs
 cooperative kernels in one block only; that is what the tests use.
 
-The step is the CPU core's (kernels/spring_forces.py, ``_update_nodes``): with a = (F + f)/m,
+The step is the CPU core's (springs/kernels/forces.py, ``_update_nodes``): with a = (F + f)/m,
 v <- (v (1 - (1 - theta) kick g) + kick a) / (1 + theta kick g), x <- x + drift v.
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ if not hasattr(np, "row_stack"):  # numba-cuda still calls it; numpy >= 2.4 remo
     np.row_stack = np.vstack
 
 from numba import cuda
+from numba.core import config
 
 BLOCK = 128
 
@@ -297,6 +298,7 @@ class CudaSprings:
         self.system = system
         self.batch = int(batch)
         self.block = int(block)
+        self._coop_limit: int | None = None  # blocks one cooperative launch may have (found on first launch)
         nbr, kk, rest, anchors = ell_tables(system)
         n, n_all = system.n_nodes, nbr.shape[1]
         self.n, self.n_all, self.anchors = n, n_all, anchors
@@ -421,7 +423,7 @@ class CudaSprings:
         resident at once (one block in the simulator, which runs grid barriers in one block)."""
         if _simulated():
             return 1
-        if getattr(self, "_coop_limit", None) is None:
+        if self._coop_limit is None:
             try:  # the compiled kernel knows its occupancy
                 kernel = next(iter(k_run.specialize(*args).overloads.values()))
                 self._coop_limit = int(kernel.max_cooperative_grid_blocks(self.block))
@@ -458,6 +460,4 @@ class CudaSprings:
 
 
 def _simulated() -> bool:
-    from numba.core import config
-
     return bool(config.ENABLE_CUDASIM)

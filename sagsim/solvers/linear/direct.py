@@ -1,6 +1,6 @@
 """Direct back ends of the linear solver: SuperLU (always there), CHOLMOD and PARDISO (when
 installed). Each factorises once per new matrix, reuses its symbolic analysis for the same
-pattern, refines iteratively and reports a matrix that is not SPD (see linear.py)."""
+pattern, refines iteratively and reports a matrix that is not SPD (see solver.py)."""
 from __future__ import annotations
 
 import logging
@@ -101,6 +101,8 @@ class Cholmod(DirectBackend):
         self.factor_ = None
 
     def factor(self, A):
+        # optional back end (scikit-sparse), imported only when it is used: LinearSolver checks
+        # that it loads (solver.py, _have) before making this back end
         from sksparse.cholmod import CholmodError, cholesky
 
         n = A.shape[0]
@@ -137,6 +139,7 @@ class Pardiso(DirectBackend):
         return self.ps._call_pardiso(U, b)
 
     def factor(self, A):
+        # optional back end (pypardiso, MKL), imported only when it is used, as CHOLMOD above
         from pypardiso import PyPardisoSolver
         from pypardiso.pardiso_wrapper import PyPardisoError
 
@@ -163,7 +166,7 @@ class Pardiso(DirectBackend):
         self.release()
 
     def release(self):
-        if getattr(self, "ps", None) is not None:
+        if getattr(self, "ps", None) is not None:  # getattr: __del__ also runs after a failed __init__
             try:
                 self.ps.free_memory(everything=True)
             except Exception:

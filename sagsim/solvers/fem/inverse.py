@@ -13,10 +13,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConvergenceError
-from ..model import Loads, State, TissueModel
-from .fem import NewtonOptions, solve_static
-from .linear import LinearSolver
+from ...errors import ConvergenceError
+from ...model import Loads, State, TissueModel
+from .newton import NewtonOptions, solve_static
 from .system import FEMSystem
 
 log = logging.getLogger("sagsim.inverse")
@@ -32,8 +31,7 @@ class InverseLog:
 
 def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loads: Loads | None = None,
                      options: NewtonOptions | None = None, tol: float = 1e-3, max_iterations: int = 30,
-                     *, system: FEMSystem | None = None, linear: LinearSolver | None = None
-                     ) -> tuple[State, InverseLog]:
+                     *, system: FEMSystem | None = None) -> tuple[State, InverseLog]:
     """The stress-free reference of a shape ``captured`` (N,3) under ``loads``.
 
     ``captured`` defaults to the model's nodes (the usual case: the model was built from the
@@ -42,7 +40,7 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
 
     Returns the State whose ``reference`` is the recovered unloaded shape and whose ``x`` is
     its loaded equilibrium (the captured shape to within the tolerance), and the log. A
-    ``system`` and ``linear`` solver passed in are used (and left set up for what follows).
+    ``system`` passed in is used, with its linear solver (and left set up for what follows).
     Raises ConvergenceError when the misfit stops shrinking or max_iterations pass.
     """
     captured = np.asarray(model.nodes if captured is None else captured, np.float64)
@@ -50,16 +48,15 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
         raise ConvergenceError(f"{model.name}: the captured shape must be finite ({model.n_nodes}, 3) positions")
     loads = loads or Loads()
     opts = options or NewtonOptions(n_steps=2)
-    system = system or FEMSystem(model, captured, opts.formulation)
-    linear = linear or LinearSolver(opts.linear_solver, coords=captured)  # one AMG hierarchy for all passes
+    # one system, so one AMG hierarchy, for all passes
+    system = system or FEMSystem(model, captured, opts.formulation, linear=opts.linear_solver)
     X = captured.copy()
     u = np.zeros_like(X)  # displacement of the last forward solve: the next warm start
     history = InverseLog()
     scale = None
     for it in range(1, max_iterations + 1):
         start = State(x=X + u, reference=X)
-        state, slog = solve_static(model, start, loads, opts, from_loads=loads if it > 1 else None,
-                                   system=system, linear=linear)
+        state, slog = solve_static(model, start, loads, opts, from_loads=loads if it > 1 else None, system=system)
         u = state.x - X
         misfit = state.x - captured
         worst = float(np.abs(misfit).max())
