@@ -21,6 +21,7 @@ from .displacement import displacement_plotter, render_displacement
 from .interactive import surface_payload, write_view
 from .layers import render_layers
 from .plots import plot_diagnosis, plot_metrics
+from .scene import screenshot
 
 VIEWS = (("front", "front"), ("three_quarter", "three-quarter"), ("profile", "profile"))
 CUT = 0.7  # the sagittal cut through the left mid-cheek, where the compartments and ligaments are
@@ -98,10 +99,7 @@ def _frame(model, x, x0, clim, title: str, window_size=(900, 700), cmap: str = "
     plotter = displacement_plotter(model, State(x=x, reference=x0), camera="three_quarter", title=title,
                                    window_size=window_size, show_reference=False, clim=clim, cmap=cmap,
                                    bar_title=bar_title)
-    try:
-        return np.asarray(plotter.screenshot(return_img=True))
-    finally:
-        plotter.close()
+    return screenshot(plotter)
 
 
 def side_by_side(path: Path, left: np.ndarray, right: np.ndarray) -> Path:

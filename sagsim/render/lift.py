@@ -24,7 +24,7 @@ from .aging import CUT, animate, side_by_side
 from .interactive import surface_payload, write_view
 from .layers import render_layers
 from .plots import plot_expression, plot_months, plot_sweep
-from .scene import save
+from .scene import save, screenshot
 from .threads import (LIFT_BAR, LIFT_CMAP, ThreadsDrawn, overtension_plotter, plan_plotter, threads_plotter,
                       unevenness_plotter)
 
@@ -100,7 +100,7 @@ def render_lift(folder: Path) -> list[Path]:
     left = plan_plotter(model, before, on_before, title="before: the planned threads", window_size=(900, 700))
     right = threads_plotter(model, before, after, on_after, clim=clim, title="after: lift (mm) and cog forces",
                             window_size=(900, 700))
-    p = side_by_side(out / "before_after.png", _shot(left), _shot(right))
+    p = side_by_side(out / "before_after.png", screenshot(left), screenshot(right))
     shows[p.name] = "Before the lift with the planned threads, and after it coloured by the lift (mm), side by side."
     files.append(p)
     p = render_layers(model, State(x=after, reference=before), out / "cutaway.png", camera="cutaway", cut=CUT,
@@ -140,13 +140,6 @@ def animate_months(folder: Path, model, before: np.ndarray, clim, summary: dict,
         titles.append(f"month {m:g}" + (f": {target} keeps {left:.0f} % of its lift" if left is not None else ""))
     return animate(model, titles, frames, before, folder / "render" / "months", clim, fps,
                    cmap=LIFT_CMAP, bar_title=LIFT_BAR)
-
-
-def _shot(plotter) -> np.ndarray:
-    try:
-        return np.asarray(plotter.screenshot(return_img=True))
-    finally:
-        plotter.close()
 
 
 def write_page(folder: Path, summary: dict, rendered: list[Path], shows: dict[str, str]) -> Path:

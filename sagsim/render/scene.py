@@ -156,6 +156,14 @@ def union_bounds(*grids: pv.DataSet) -> tuple[float, ...]:
 
 
 
+def screenshot(plotter: pv.Plotter) -> np.ndarray:
+    """Render ``plotter`` into an image array (height, width, RGB) and close it."""
+    try:
+        return np.asarray(plotter.screenshot(return_img=True))
+    finally:
+        plotter.close()
+
+
 def save(plotter: pv.Plotter, path: str | os.PathLike) -> Path:
     """Render ``plotter`` to ``path`` (format from its suffix, PNG intended) and close it."""
     try:
