@@ -146,10 +146,10 @@ def _run_age(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from .aging.diagnosis import diagnose
-    from .aging.outputs import write_results
     from .aging.run import run_aging
     from .inputs import check_against_model, load_scenario
     from .meshfile import load_face
+    from .results.aging import write_results
 
     scenario = load_scenario(args.scenario)  # every scenario error surfaces here, before any solve
     model = load_face(scenario.face)
@@ -165,7 +165,10 @@ def _run_age(args: argparse.Namespace) -> int:
         settings = replace(scenario.settings, step_years=scenario.diagnosis["step_years"])
         diagnosis = diagnose(diag_model, scenario.mechanisms, settings, scenario.diagnosis["mechanisms"],
                              progress=not args.quiet)
-    paths = write_results(out, result, scenario, diagnosis, pictures=not args.no_pictures)
+    paths = write_results(out, result, scenario, diagnosis)
+    if not args.no_pictures:
+        from .render.aging import write_pictures
+        paths += write_pictures(out, result, diagnosis)
     if not args.keep_checkpoint:
         import shutil
         shutil.rmtree(out / "checkpoint", ignore_errors=True)  # the results hold everything now

@@ -83,7 +83,8 @@ def _solve(model, core: str):
 
 
 def _pictures(model, state, out: Path) -> list[Path]:
-    from .viz import render_displacement, render_layers
+    from .render.displacement import render_displacement
+    from .render.layers import render_layers
 
     paths = [out / "displacement.png", out / "layers.png"]
     camera = "front" if "face" in model.name else "iso"

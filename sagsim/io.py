@@ -489,13 +489,3 @@ def read_xdmf_series(path: PathLike, field: str = "warp") -> tuple[np.ndarray, n
     except Exception as exc:  # meshio raises plain errors for a missing or broken file
         raise DataFileError(f"{where}: cannot read the time series ({_one_line(exc)})") from None
     return np.array(times), np.asarray(points, np.float64), values
-
-
-def save_figure(path: PathLike, fig, dpi: int = 110) -> Path:
-    """Write a matplotlib figure as PNG atomically (tight layout) and close it."""
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
-    return Path(path)

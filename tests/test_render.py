@@ -77,7 +77,7 @@ def _count(img, hex_colour, tol):
 def test_pictures_are_not_blank_and_the_cutaway_shows_every_layer_and_the_bone(which, request):
     import imageio.v3 as iio
     from sagsim.model import Layer
-    from sagsim.viz import BONE_COLOR, LAYER_COLORS, LIGAMENT_COLORS
+    from sagsim.render.layers import BONE_COLOR, LAYER_COLORS, LIGAMENT_COLORS
     out, files = request.getfixturevalue(which)
     pngs = [p for p in files if p.suffix == ".png"]
     assert len(pngs) >= 5
@@ -113,7 +113,7 @@ def test_the_lift_pictures_show_the_threads_the_hot_spots_and_the_dimples(lift):
     import csv
 
     import imageio.v3 as iio
-    from sagsim.viz_threads import DIMPLE_COLOR, THREAD_COLORS
+    from sagsim.render.threads import DIMPLE_COLOR, THREAD_COLORS
     out, _ = lift
     summary = json.loads((out / "summary.json").read_text())
     assert summary["over_tension"]["volume_ml"] > 0 and summary["unevenness"]["cogs_dimpling"] >= 1

@@ -1,4 +1,4 @@
-"""sagsim.viz: pictures checked for content (size, not blank, layer colours, colour range), not pixels."""
+"""sagsim.render (displacement, layers): pictures checked for content (size, not blank, colours, range), not pixels."""
 import os
 
 os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")  # before pyvista is imported: never a window
@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from sagsim import viz
+from sagsim.render.displacement import displacement_plotter, render_displacement
+from sagsim.render.layers import (LAYER_COLORS, LAYER_LABELS, LIGAMENT_COLORS, bone_faces, layers_plotter,
+                                  render_layers)
+from sagsim.render.scene import to_pyvista
 from sagsim.anatomy.mesh import box_tets
 from sagsim.errors import SagsimError
 from sagsim.materials import NeoHookean
@@ -50,22 +53,22 @@ def colour_count(img: np.ndarray, hex_colour: str, tol: int = 3) -> int:
 
 
 def test_layer_colors_are_fixed_hex_and_distinct():
-    assert set(viz.LAYER_COLORS) == set(Layer)
-    for colour in viz.LAYER_COLORS.values():
+    assert set(LAYER_COLORS) == set(Layer)
+    for colour in LAYER_COLORS.values():
         assert len(colour) == 7 and colour[0] == "#" and int(colour[1:], 16) >= 0
-    assert len(set(viz.LAYER_COLORS.values())) == len(Layer)
+    assert len(set(LAYER_COLORS.values())) == len(Layer)
 
 
 def test_to_pyvista_carries_layers_and_displacement_in_mm(model, state):
-    grid = viz.to_pyvista(model, state.x)
+    grid = to_pyvista(model, state.x)
     assert grid.n_cells == model.n_tets and grid.n_points == model.n_nodes
     assert np.array_equal(grid.cell_data["layer"], model.tet_layer)
     assert np.allclose(grid.point_data["displacement_mm"], (state.x - model.nodes) * 1e3, rtol=0, atol=1e-12)
-    assert np.allclose(viz.to_pyvista(model).point_data["displacement_mm"], 0.0)
+    assert np.allclose(to_pyvista(model).point_data["displacement_mm"], 0.0)
 
 
 def test_render_displacement_writes_a_picture(model, state, tmp_path):
-    path = viz.render_displacement(model, state, tmp_path / "disp.png", title="sag", window_size=SIZE)
+    path = render_displacement(model, state, tmp_path / "disp.png", title="sag", window_size=SIZE)
     img = png(path)
     assert img.shape == (SIZE[1], SIZE[0], 3)
     assert img.std() > 20  # not blank (a blank white picture has 0)
@@ -74,7 +77,7 @@ def test_render_displacement_writes_a_picture(model, state, tmp_path):
 
 def test_colour_bar_spans_the_displacement_range_in_mm(model, state):
     mm = np.linalg.norm(state.x - state.reference, axis=1) * 1e3
-    plotter = viz.displacement_plotter(model, state, window_size=SIZE)
+    plotter = displacement_plotter(model, state, window_size=SIZE)
     try:
         assert plotter.off_screen
         assert np.allclose(plotter.actors["deformed"].mapper.scalar_range, (mm.min(), mm.max()), rtol=1e-12)
@@ -83,7 +86,7 @@ def test_colour_bar_spans_the_displacement_range_in_mm(model, state):
         assert np.allclose(bar.GetLookupTable().GetRange(), (mm.min(), mm.max()), rtol=1e-12)
     finally:
         plotter.close()
-    plotter = viz.displacement_plotter(model, state, window_size=SIZE, clim=(0.0, 10.0), show_reference=False)
+    plotter = displacement_plotter(model, state, window_size=SIZE, clim=(0.0, 10.0), show_reference=False)
     try:
         assert tuple(plotter.actors["deformed"].mapper.scalar_range) == (0.0, 10.0)
         assert "reference" not in plotter.actors
@@ -95,7 +98,7 @@ def test_colour_bar_spans_the_displacement_range_in_mm(model, state):
 def test_camera_presets_are_deterministic(model, state, camera, direction):
     views = []
     for _ in range(2):
-        plotter = viz.displacement_plotter(model, state, camera=camera, window_size=SIZE)
+        plotter = displacement_plotter(model, state, camera=camera, window_size=SIZE)
         cam = plotter.camera_position
         views.append(np.array([cam.position, cam.focal_point, cam.viewup]))
         plotter.close()
@@ -107,25 +110,25 @@ def test_camera_presets_are_deterministic(model, state, camera, direction):
 
 
 def test_render_layers_shows_the_layer_colours(model, state, tmp_path):
-    img = png(viz.render_layers(model, state, tmp_path / "layers.png", window_size=SIZE, legend=False))
+    img = png(render_layers(model, state, tmp_path / "layers.png", window_size=SIZE, legend=False))
     assert img.shape == (SIZE[1], SIZE[0], 3) and img.std() > 20
     for layer in LAYERS:  # drawn unlit, so each layer shows exactly its colour
-        assert colour_count(img, viz.LAYER_COLORS[layer]) > 100, layer.name
+        assert colour_count(img, LAYER_COLORS[layer]) > 100, layer.name
     for layer in set(Layer) - set(LAYERS):
-        assert colour_count(img, viz.LAYER_COLORS[layer]) < 5, layer.name
-    plotter = viz.layers_plotter(model, state, window_size=SIZE)
+        assert colour_count(img, LAYER_COLORS[layer]) < 5, layer.name
+    plotter = layers_plotter(model, state, window_size=SIZE)
     try:
         assert {f"layer_{lay.name}" for lay in LAYERS} <= set(plotter.actors)
         legend = plotter.actors["legend"]
         assert [legend.GetEntryString(i) for i in range(legend.GetNumberOfEntries())] == \
-            [viz.LAYER_LABELS[lay] for lay in sorted(LAYERS)]
+            [LAYER_LABELS[lay] for lay in sorted(LAYERS)]
     finally:
         plotter.close()
 
 
 def test_bad_camera_is_a_sagsim_error(model, state, tmp_path):
     with pytest.raises(SagsimError, match="camera"):
-        viz.render_displacement(model, state, tmp_path / "x.png", camera="top")
+        render_displacement(model, state, tmp_path / "x.png", camera="top")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -137,8 +140,8 @@ def test_the_cutaway_dissects_the_far_side_down_to_bone_and_ligaments(model, tmp
                   stiffness=np.ones(len(top)), rest_length=np.full(len(top), 0.009),
                   tension_only=np.ones(len(top), bool), group=np.zeros(len(top), np.int64), names=("zygomatic_left",))
     fixed = model.with_(fixed=bottom, springs=lig)
-    assert len(viz.bone_faces(fixed)) == 2 * 4 * 3  # the slab's bottom: 4 x 3 cells of two triangles
-    plotter = viz.layers_plotter(fixed, None, window_size=SIZE, camera="cutaway", cut=0.5)
+    assert len(bone_faces(fixed)) == 2 * 4 * 3  # the slab's bottom: 4 x 3 cells of two triangles
+    plotter = layers_plotter(fixed, None, window_size=SIZE, camera="cutaway", cut=0.5)
     try:
         labels = [plotter.actors["legend"].GetEntryString(i) for i in range(plotter.actors["legend"].GetNumberOfEntries())]
         assert labels[-2:] == ["bone", "zygomatic ligament"]
@@ -147,7 +150,7 @@ def test_the_cutaway_dissects_the_far_side_down_to_bone_and_ligaments(model, tmp
         assert {"ligament_zygomatic", "layer_SKIN"} <= set(plotter.actors)
     finally:
         plotter.close()
-    img = png(viz.render_layers(fixed, None, tmp_path / "cut.png", window_size=SIZE, camera="cutaway", legend=False))
-    assert colour_count(img, viz.LIGAMENT_COLORS["zygomatic"], tol=3) > 10  # drawn unlit: exactly its colour
+    img = png(render_layers(fixed, None, tmp_path / "cut.png", window_size=SIZE, camera="cutaway", legend=False))
+    assert colour_count(img, LIGAMENT_COLORS["zygomatic"], tol=3) > 10  # drawn unlit: exactly its colour
     with pytest.raises(SagsimError, match="cut"):
-        viz.layers_plotter(fixed, None, cut=1.5)
+        layers_plotter(fixed, None, cut=1.5)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -74,35 +73,6 @@ class Diagnosis:
                               for i in range(len(self.players)))
             lines.append(f"{name:34s} {self.total[j]:8.3f}  {cells}  {self.interaction[j]:11.3f}")
         return "\n".join(lines)
-
-    def bar_chart(self, path: str | Path, outcomes: list[str] | None = None, title: str = "") -> Path:
-        """Stacked horizontal bars: each outcome's total split by mechanism (matplotlib)."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from ..io import save_figure
-        names = outcomes or self.outcomes
-        idx = [self.outcomes.index(n) for n in names]
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.6))
-        colors = plt.get_cmap("tab10").colors
-        y = np.arange(len(names))
-        left_pos = np.zeros(len(names))
-        left_neg = np.zeros(len(names))
-        for i, label in enumerate(self.labels):
-            v = self.shapley[i, idx]
-            base = np.where(v >= 0, left_pos, left_neg)
-            ax.barh(y, v, left=base, color=colors[i % 10], label=label)
-            left_pos += np.maximum(v, 0)
-            left_neg += np.minimum(v, 0)
-        ax.plot(self.total[idx], y, "k|", markersize=14, label="total")
-        ax.set_yticks(y, names)
-        ax.invert_yaxis()
-        ax.axvline(0, color="0.3", lw=0.8)
-        ax.set_xlabel("contribution (units of each outcome: mm or mL)")
-        ax.set_title(title or "What causes the sag (Shapley values over mechanisms)")
-        ax.legend(loc="lower right", fontsize=8)
-        return save_figure(path, fig, dpi=120)
 
 
 def outcomes_of(result) -> tuple[list[str], np.ndarray]:

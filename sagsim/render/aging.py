@@ -4,34 +4,60 @@ age with the other cheek dissected down to bone and ligaments, the start and end
 side, the aging as a GIF and an MP4 with the age on every frame, an interactive 3D view, and
 index.html gathering them with the plots and tables already in the folder. The model is
 rebuilt from the face the scenario names (meshes are deterministic); the shapes come from the
-time series.
+time series. Also the plots `sagsim age` draws beside its data (write_pictures).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFileError
 from ..io import atomic_path
+from ..meshfile import load_face
 from ..model import State
+from ..results import aging as results
 from . import page
+from .displacement import displacement_plotter, render_displacement
 from .interactive import surface_payload, write_view
+from .layers import render_layers
+from .plots import plot_diagnosis, plot_metrics
+from .scene import screenshot
 
 VIEWS = (("front", "front"), ("three_quarter", "three-quarter"), ("profile", "profile"))
 CUT = 0.7  # the sagittal cut through the left mid-cheek, where the compartments and ligaments are
+#: the plots `sagsim age` writes beside its data
+METRICS_PLOT = "metrics.png"
+CHANGE_PLOT = "change.png"
+DIAGNOSIS_PLOT = "diagnosis.png"
+
+
+def write_pictures(out: str | Path, result, diagnosis=None) -> list[Path]:
+    """The plots of an AgingResult beside its data in ``out``: the metrics against age, the
+    change since the start age (front view) and, with a Diagnosis, its bars; returns the paths."""
+    out = Path(out)
+    paths = [plot_metrics(result, out / METRICS_PLOT)]
+    state = State(x=result.frames[-1], reference=result.frames[0])  # colour: change since the start age
+    paths.append(render_displacement(result.model, state, out / CHANGE_PLOT, camera="front",
+                                     title=f"change from age {result.ages[0]:g} to {result.ages[-1]:g}"))
+    if diagnosis is not None:
+        paths.append(plot_diagnosis(diagnosis, out / DIAGNOSIS_PLOT, diagnosis_outcomes(diagnosis)))
+    return paths
+
+
+def diagnosis_outcomes(diagnosis) -> list[str]:
+    """The outcomes worth a bar: the clinical metrics and the left-side landmarks."""
+    keep = [o for o in diagnosis.outcomes if not o.startswith("descent_mm:") and "right" not in o
+            and not o.startswith("max_")]
+    keep += [o for o in diagnosis.outcomes if o.startswith("descent_mm:") and o.endswith("_left")]
+    return keep
 
 
 def render_aging(folder: Path, fps: int = 6) -> list[Path]:
     """Render what an aging results folder holds into folder/render; returns the files."""
-    from ..meshfile import load_face
-    from ..viz import render_displacement, render_layers
-
-    summary = json.loads((folder / "summary.json").read_text())
-    scenario = summary.get("scenario") or {}
-    model = load_face(scenario.get("face", "default"))
-    ages, frames = read_series(folder / "series.xdmf", model.n_nodes)
+    opened = results.open_folder(folder)
+    summary, scenario = opened.summary, opened.scenario
+    model = load_face(opened.face_source)
+    ages, frames = opened.series(model.n_nodes)
     out = folder / "render"
     out.mkdir(exist_ok=True)
     end = State(x=frames[-1], reference=frames[0])  # coloured by the change since the start age
@@ -68,25 +94,12 @@ def render_aging(folder: Path, fps: int = 6) -> list[Path]:
     return files
 
 
-def read_series(path: Path, n_nodes: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Ages and configurations (reference + warp) of an XDMF time series written by sagsim."""
-    from ..io import read_xdmf_series
-    ages, points, warps = read_xdmf_series(path, "warp")
-    if points.shape[0] != n_nodes:
-        raise DataFileError(f"{path}: {points.shape[0]} points, but the scenario's face has {n_nodes} nodes")
-    return ages, [points + w for w in warps]
-
-
 def _frame(model, x, x0, clim, title: str, window_size=(900, 700), cmap: str = "viridis",
            bar_title: str = "displacement [mm]") -> np.ndarray:
-    from ..viz import displacement_plotter
     plotter = displacement_plotter(model, State(x=x, reference=x0), camera="three_quarter", title=title,
                                    window_size=window_size, show_reference=False, clim=clim, cmap=cmap,
                                    bar_title=bar_title)
-    try:
-        return np.asarray(plotter.screenshot(return_img=True))
-    finally:
-        plotter.close()
+    return screenshot(plotter)
 
 
 def side_by_side(path: Path, left: np.ndarray, right: np.ndarray) -> Path:
@@ -126,13 +139,12 @@ def write_page(folder: Path, summary: dict, rendered: list[Path], shows: dict[st
     scenario = summary.get("scenario") or {}
     parts = [page.paragraph(scenario.get("description", ""))]
     parts += page.rendered_parts(rendered, shows, "the animation as a GIF")
-    plots = {"metrics.png": "The metrics against age.", "diagnosis.png": "What causes the sag: each mechanism's share "
-             "(Shapley values) of each outcome.", "change.png": "The skin coloured by its change (from `sagsim age`)."}
+    plots = {METRICS_PLOT: "The metrics against age.", DIAGNOSIS_PLOT: "What causes the sag: each mechanism's share "
+             "(Shapley values) of each outcome.", CHANGE_PLOT: "The skin coloured by its change (from `sagsim age`)."}
     parts += page.folder_plots(folder, plots)
-    if (folder / "metrics.csv").exists():
-        parts += [page.heading("Metrics per age"), page.csv_table(folder / "metrics.csv")]
-    if (folder / "diagnosis.csv").exists():
-        parts += [page.heading("Diagnosis"), page.csv_table(folder / "diagnosis.csv")]
-    parts.append(page.files_list(folder, ["metrics.csv", "landmarks.csv", "diagnosis.csv", "summary.json",
-                                          "series.xdmf", "result.vtu"]))
+    if (folder / results.METRICS).exists():
+        parts += [page.heading("Metrics per age"), page.csv_table(folder / results.METRICS)]
+    if (folder / results.DIAGNOSIS).exists():
+        parts += [page.heading("Diagnosis"), page.csv_table(folder / results.DIAGNOSIS)]
+    parts.append(page.files_list(folder, list(results.FILES)))
     return page.write_page(folder, scenario.get("name", "aging"), parts)

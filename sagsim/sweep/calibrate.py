@@ -21,7 +21,8 @@ from ..errors import SagsimError
 from ..inputs import toml
 from ..inputs.calibration import COMPONENTS, Calibration
 from ..inputs.keys import overrides
-from ..io import atomic_path, save_figure, write_csv, write_json
+from ..io import atomic_path
+from ..results.calibration import write_calibration
 
 
 class CalibrationError(SagsimError):
@@ -190,9 +191,8 @@ def _report(cal: Calibration, model: _Model, res, best: np.ndarray, out: Path, s
                "uncertainty": "linearised at the optimum: covariance s^2 (J^T J)^-1 of the weighted residuals, "
                               "s^2 = sum r^2 / (values - parameters); on the log scale for log parameters "
                               "(sd = value x sd of log, ci95 = exp(log value +- 1.96 sd))"}
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [write_json(out / "calibration.json", summary), write_csv(out / "residuals.csv", rows),
-             write_csv(out / "history.csv", model.history), plot_fit(rows, params, out / "fit.png", cal.name)]
+    from ..render.plots import plot_fit  # here: matplotlib is not loaded with sagsim.sweep.calibrate
+    paths = write_calibration(out, summary, rows, model.history) + [plot_fit(rows, params, out / "fit.png", cal.name)]
     summary["report"] = report_lines(summary) + ["wrote " + ", ".join(str(p) for p in paths)]
     return CalibrationResult(params, rows, summary, paths, model.history)
 
@@ -209,34 +209,6 @@ def report_lines(summary: dict) -> list:
                  + ("" if summary["identifiable"] else "; J^T J is near singular: the data do not pin down every "
                     "parameter"))
     return lines
-
-
-def plot_fit(rows: list, params: list, path: Path, name: str) -> Path:
-    """Model against measured displacement (each value a point, the 1:1 line), and the residuals."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    meas = np.array([r["measured_mm"] for r in rows])
-    mod = np.array([r["model_mm"] for r in rows])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
-    for comp, colour in (("dx", "#4a7"), ("dy", "#c55"), ("dz", "#57b")):
-        sel = np.array([r["component"] == comp for r in rows])
-        if sel.any():
-            a.plot(meas[sel], mod[sel], "o", ms=4, color=colour, label=comp)
-    lim = [min(meas.min(), mod.min()), max(meas.max(), mod.max())]
-    a.plot(lim, lim, "-", color="0.5", lw=0.8)
-    a.set_xlabel("measured displacement (mm)")
-    a.set_ylabel("fitted model (mm)")
-    a.legend(fontsize=7)
-    a.grid(alpha=0.3)
-    b.bar(range(len(rows)), mod - meas, color="#888")
-    b.set_xlabel("measured value (row, component)")
-    b.set_ylabel("residual (mm)")
-    b.grid(alpha=0.3)
-    fitted = ", ".join(f"{p['key'].split('.')[-1]} {p['fitted']:.3g}" for p in params)
-    fig.suptitle(f"{name}: {fitted}", fontsize=9)
-    return save_figure(path, fig)
 
 
 def synthetic_measurements(cal_path: str | Path, truth: dict, path: str | Path, landmarks: list, ages: list,

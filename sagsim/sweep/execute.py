@@ -22,8 +22,9 @@ from pathlib import Path
 
 from ..errors import SagsimError
 from ..inputs.sweep import Sweep
-from ..io import read_json, write_json
-from .task import RESULT, one_line, publish, run_task
+from ..io import write_json
+from ..results.sweep import DESIGN, RUNS, SENSITIVITY, collect, finished, write_run, write_table
+from .task import one_line, publish, run_task
 
 log = logging.getLogger("sagsim.sweep")
 
@@ -93,18 +94,6 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, wait_s
         cluster.close()
 
 
-def finished(folder: Path) -> dict | None:
-    """The record of a successfully finished run folder, or None."""
-    path = folder / RESULT
-    if not path.exists():
-        return None
-    try:
-        record = read_json(path)
-    except SagsimError:
-        return None
-    return record if record.get("status") == "ok" else None
-
-
 def task_spec(sweep: Sweep, i: int, runs_dir: Path, base_text: str | None = None) -> dict:
     """What run ``i`` needs on a worker: plain data only (the worker reads no sweep file)."""
     if base_text is None and sweep.base is not None:
@@ -121,14 +110,14 @@ def run_sweep(sweep: Sweep, out: str | Path, *, client=None, scheduler: str | No
     (table.parquet, table.csv) and, for lhs, morris and sobol designs, the sensitivity
     indices (sensitivity.csv, sensitivity.png). ``client``: an existing dask Client (else one
     is made from ``scheduler`` or a LocalCluster of ``workers``)."""
-    from .sensitivity import analyse, plot_indices, write_indices
-    from .table import collect, write_table
+    from ..render.plots import plot_indices
+    from .sensitivity import analyse, write_indices
 
     t0 = time.perf_counter()
     out = Path(out)
-    runs_dir = out / "runs"
+    runs_dir = out / RUNS
     runs_dir.mkdir(parents=True, exist_ok=True)
-    paths = [write_json(out / "sweep.json", sweep.record())]
+    paths = [write_json(out / DESIGN, sweep.record())]
     clean_leftovers(runs_dir)
     todo, seen, skipped = [], set(), 0
     for i in range(len(sweep.runs)):
@@ -152,7 +141,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, client=None, scheduler: str | No
     paths += write_table(table, out)
     indices, notes = analyse(sweep, table)
     if indices is not None:
-        paths += [write_indices(indices, out / "sensitivity.csv"),
+        paths += [write_indices(indices, out / SENSITIVITY),
                   plot_indices(indices, out / "sensitivity.png", sweep.name)]
     counts = {"runs": len(sweep.runs), "distinct": len(seen), "ran": len(todo), "skipped": skipped,
               "ok": int((table["status"] == "ok").sum()), "failed": int((table["status"] != "ok").sum())}
@@ -198,7 +187,7 @@ def _record_failure(spec: dict, runs_dir: Path, exc: BaseException) -> dict:
               "status": "failed", "error": one_line(exc), "metrics": {}, "seconds": None, "worker": None}
     tmp = runs_dir / f".{spec['key']}.{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
-    write_json(tmp / RESULT, record)
+    write_run(tmp, record)
     publish(tmp, runs_dir / spec["key"])
     return record
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..inputs.sweep import Sweep
-from ..io import atomic_path, save_figure
+from ..io import atomic_path
 from .design import problem
 
 #: per design: SALib method and the index columns it gives (the first is the one plotted)
@@ -81,39 +81,20 @@ def write_indices(indices, path: Path) -> Path:
     return Path(path)
 
 
-def text_table(indices) -> str:
-    """The main index as a Markdown table: a row per output, a column per input."""
+def main_index(indices) -> tuple:
+    """(the name of the main index, its values as a DataFrame: a row per output, a column per
+    input, in the order they first appear)."""
     main = METHODS_BY_NAME[indices["method"].iloc[0]]
     pivot = indices.pivot(index="output", columns="input", values=main).reindex(
         index=list(dict.fromkeys(indices["output"])), columns=list(dict.fromkeys(indices["input"])))
+    return main, pivot
+
+
+def text_table(indices) -> str:
+    """The main index as a Markdown table: a row per output, a column per input."""
+    main, pivot = main_index(indices)
     lines = [f"| {main} | " + " | ".join(pivot.columns) + " |", "|---" * (len(pivot.columns) + 1) + "|"]
     for out, row in pivot.iterrows():
         lines.append(f"| {out} | " + " | ".join(f"{v:.3g}" for v in row) + " |")
     return "\n".join(lines)
 
-
-def plot_indices(indices, path: Path, name: str) -> Path:
-    """A heat map of the main index (outputs by inputs), each output's row scaled to its
-    largest value, the values written in the cells."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    main = METHODS_BY_NAME[indices["method"].iloc[0]]
-    pivot = indices.pivot(index="output", columns="input", values=main).reindex(
-        index=list(dict.fromkeys(indices["output"])), columns=list(dict.fromkeys(indices["input"])))
-    values = pivot.to_numpy(float)
-    top = np.nanmax(np.abs(values), axis=1, keepdims=True)
-    scaled = np.divide(np.abs(values), top, out=np.zeros_like(values), where=top > 0)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * values.shape[1], 0.9 + 0.45 * values.shape[0]))
-    ax.imshow(scaled, cmap="Oranges", vmin=0.0, vmax=1.0, aspect="auto")
-    for (r, c), v in np.ndenumerate(values):  # white on the dark cells, so every value reads
-        ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=8,
-                color="white" if scaled[r, c] > 0.6 else "black")
-    ax.set_xticks(range(values.shape[1]), [s.replace(".", ".\n", 1) for s in pivot.columns], fontsize=8)
-    ax.set_yticks(range(values.shape[0]), pivot.index, fontsize=8)
-    label = {"mu_star": "Morris mu* (output units over the input's range)", "ST": "Sobol total index ST",
-             "S1": "first-order index S1 (RBD-FAST)"}[main]
-    ax.set_title(f"{name}:\n{label}\n(shade: share of the row's largest)", fontsize=9)
-    fig.tight_layout()
-    return save_figure(path, fig)

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-RESULT = "result.json"
+from ..results.sweep import RESULT, read_run, write_run
+
 _FACES: dict = {}
 _STARTS: dict = {}
 _AGED: dict = {}  # aging fingerprint -> AgingResult (lift sweeps on an aged face)
@@ -37,14 +38,11 @@ _STARTS_KEPT = 4
 def run_task(spec: dict) -> dict:
     """Run one sweep run described by ``spec`` (kind, key, folder, base, base_text, function,
     overrides, parameters, options) and return its record (also in FOLDER/KEY/result.json)."""
-    from ..io import read_json, write_json
-
     folder = Path(spec["folder"])
     final = folder / spec["key"]
-    done = final / RESULT
-    if done.exists():  # a duplicate of a run already published (Dask may rerun a task it thought lost)
+    if (final / RESULT).exists():  # a duplicate of a run already published (Dask may rerun a task it thought lost)
         with contextlib.suppress(Exception):
-            record = read_json(done)
+            record = read_run(final)
             if record.get("status") == "ok":
                 return record
     tmp = folder / f".{spec['key']}.{secrets.token_hex(4)}.tmp"
@@ -60,7 +58,7 @@ def run_task(spec: dict) -> dict:
         record.update(status="failed", error=one_line(exc), metrics={})
         (tmp / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
     record["seconds"] = time.perf_counter() - t0
-    write_json(tmp / RESULT, record)
+    write_run(tmp, record)
     publish(tmp, final)
     return record
 
@@ -200,9 +198,12 @@ def aged(model, scenario):
 
 
 def _aging(spec: dict, out: Path) -> dict:
-    from ..aging.outputs import write_results
+    from ..results.aging import write_results
     scenario, result = aging_result(spec["base_text"], spec["base"], spec["overrides"])
-    write_results(out, result, scenario, pictures=spec["options"].get("pictures", False))
+    write_results(out, result, scenario)
+    if spec["options"].get("pictures", False):
+        from ..render.aging import write_pictures
+        write_pictures(out, result)
     return aging_metrics(result)
 
 

@@ -1,4 +1,4 @@
-"""Pictures of a thread lift, off-screen like sagsim.viz: the threads and their cogs coloured
+"""Pictures of a thread lift, off-screen like every picture (see scene.py): the threads and their cogs coloured
 by the force each holds, the tissue a lift over-tensions, and the dents it leaves in the skin.
 
 The threads lie a few millimetres under the skin, so the skin is drawn translucent where they
@@ -7,9 +7,7 @@ must show. Each ``*_plotter`` returns an off-screen Plotter (close it when done)
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import matplotlib
@@ -17,9 +15,11 @@ import numpy as np
 import pyvista as pv
 from matplotlib.colors import ListedColormap
 
-from .errors import RenderError
-from .model import State, TissueModel
-from .viz import _apply_fonts, _plotter, _save, _surface, _union_bounds, displacement_plotter, finish, to_pyvista
+from ..errors import RenderError
+from ..model import Layer, State, TissueModel
+from .displacement import displacement_plotter
+from .layers import LAYER_COLORS
+from .scene import apply_fonts, finish, make_plotter, surface, to_pyvista, union_bounds
 
 #: Thread colours by material: PDO threads are dyed violet; PLLA and PCL are undyed (drawn dark
 #: so they show on skin).
@@ -93,7 +93,7 @@ def threads_plotter(model: TissueModel, before: np.ndarray, after: np.ndarray, d
                                    cmap=LIFT_CMAP, bar_title=LIFT_BAR)
     try:
         add_threads(plotter, drawn)
-        _apply_fonts(plotter)
+        apply_fonts(plotter)
     except BaseException:
         plotter.close()
         raise
@@ -112,9 +112,9 @@ def overtension_plotter(model: TissueModel, x: np.ndarray, strain: np.ndarray, t
                           f"got shape {strain.shape}")
     grid = to_pyvista(model, x)
     grid.cell_data["lift_strain"] = strain
-    plotter = _plotter(window_size)
+    plotter = make_plotter(window_size)
     try:
-        plotter.add_mesh(_surface(grid), color="#d9d9d9", opacity=0.25, name="skin", ambient=0.5)
+        plotter.add_mesh(surface(grid), color="#d9d9d9", opacity=0.25, name="skin", ambient=0.5)
         hot = np.flatnonzero(strain > threshold)
         top = max(float(strain.max()), threshold * 1.0001)
         if len(hot):
@@ -151,11 +151,11 @@ def unevenness_plotter(model: TissueModel, x: np.ndarray, field_mm: np.ndarray, 
                           f"got shape {field_mm.shape}")
     grid = to_pyvista(model, x)
     grid.point_data["unevenness_mm"] = field_mm
-    surf = _surface(grid)
+    surf = surface(grid)
     skin = np.zeros(model.n_nodes, bool)
     skin[model.skin_nodes] = True
     span = max(float(np.abs(field_mm[skin]).max()) if skin.any() else 0.0, dent_threshold_mm)
-    plotter = _plotter(window_size)
+    plotter = make_plotter(window_size)
     try:
         plotter.add_mesh(surf, scalars="unevenness_mm", cmap="RdBu_r", clim=(-span, span), name="skin",
                          ambient=0.45, diffuse=0.55, specular=0.0,
@@ -179,21 +179,15 @@ def unevenness_plotter(model: TissueModel, x: np.ndarray, field_mm: np.ndarray, 
 def plan_plotter(model: TissueModel, x: np.ndarray, drawn: ThreadsDrawn, *, camera: str = "three_quarter",
                  title: str | None = None, window_size: Sequence[int] = (1200, 900)) -> pv.Plotter:
     """The face before the lift in skin tone, translucent, with the planned threads and cogs."""
-    from .model import Layer
-    from .viz import LAYER_COLORS
     grid = to_pyvista(model, x)
-    plotter = _plotter(window_size)
+    plotter = make_plotter(window_size)
     try:
-        plotter.add_mesh(_surface(grid), color=LAYER_COLORS[Layer.SKIN], opacity=0.55, name="skin",
+        plotter.add_mesh(surface(grid), color=LAYER_COLORS[Layer.SKIN], opacity=0.55, name="skin",
                          ambient=0.45, diffuse=0.55, specular=0.0)
         shown = [grid] + add_threads(plotter, drawn, cog_colors=False)
-        finish(plotter, title, camera, _union_bounds(*shown))
+        finish(plotter, title, camera, union_bounds(*shown))
     except BaseException:
         plotter.close()
         raise
     return plotter
 
-
-def render(plotter: pv.Plotter, path: str | os.PathLike) -> Path:
-    """Write ``plotter`` to a PNG at ``path`` atomically and close it."""
-    return _save(plotter, path)
