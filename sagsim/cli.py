@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .version import __version__
 from .errors import SagsimError
+from .version import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,62 +133,50 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+# Each command imports its job when it runs: the jobs load numba kernels, pyvista and Dask,
+# which `sagsim --help` and a mistyped option should not wait for.
 
-    summary = run_demo(args.out, resolution=args.resolution, model=args.model, core=args.core)
-    for line in summary["report"]:
-        print(line)
+def _run_demo(args: argparse.Namespace) -> int:
+    from .jobs.demo import demo
+
+    _print(demo(args.out, resolution=args.resolution, model=args.model, core=args.core)["report"])
+    return 0
+
+
+def _run_mesh(args: argparse.Namespace) -> int:
+    from .jobs.mesh import mesh
+
+    _print(mesh(args.out, args.resolution, skin=args.skin, thickness=args.thickness, landmarks=args.landmarks)["report"])
     return 0
 
 
 def _run_age(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from .jobs.age import age, report
 
-    from .aging.diagnosis import diagnose
-    from .aging.run import run_aging
-    from .inputs import check_against_model, load_scenario
-    from .meshfile import load_face
-    from .results.aging import write_results
+    outcome = age(args.scenario, args.out, explain=args.explain, pictures=not args.no_pictures,
+                  progress=not args.quiet, keep_checkpoint=args.keep_checkpoint)
+    _print(report(outcome))
+    if args.render:
+        _render(outcome.out)
+    return 0
 
-    scenario = load_scenario(args.scenario)  # every scenario error surfaces here, before any solve
-    model = load_face(scenario.face)
-    check_against_model(scenario, model)
-    diag_model = None
-    if args.explain:
-        diag_model = model if scenario.diagnosis["face"] == scenario.face else load_face(scenario.diagnosis["face"])
-        check_against_model(scenario, diag_model)
-    out = args.out or Path("results") / scenario.name
-    result = run_aging(model, scenario.mechanisms, scenario.settings, out, progress=not args.quiet)
-    diagnosis = None
-    if args.explain:
-        settings = replace(scenario.settings, step_years=scenario.diagnosis["step_years"])
-        diagnosis = diagnose(diag_model, scenario.mechanisms, settings, scenario.diagnosis["mechanisms"],
-                             progress=not args.quiet)
-    paths = write_results(out, result, scenario, diagnosis)
-    if not args.no_pictures:
-        from .render.aging import write_pictures
-        paths += write_pictures(out, result, diagnosis)
-    if not args.keep_checkpoint:
-        import shutil
-        shutil.rmtree(out / "checkpoint", ignore_errors=True)  # the results hold everything now
-    last = result.rows[-1]
-    t = result.timings
-    print(f"{scenario.name}: {model.name}, age {result.ages[0]:g} -> {result.ages[-1]:g} in "
-          f"{len(result.ages) - 1} steps (start {t['start_s']:.1f} s, median {_median(t['steps_s']):.2f} s per step)")
-    for key in ("jowl_descent_mm", "jawline_overhang_change_mm", "fat_moved_below_subnasale_ml",
-                "fat_centroid_descent_mm", "max_skin_displacement_mm"):
-        if key in last:
-            print(f"  {key:32s} {last[key]:8.3f}")
-    if diagnosis is not None:
-        print(f"what causes the sag ({diag_model.name}, {settings.step_years:g}-year steps; Shapley values, "
-              f"interaction = total - sum of each mechanism alone):")
-        print(diagnosis.table([o for o in diagnosis.outcomes if o in ("jowl_descent_mm", "jawline_overhang_change_mm",
-                               "fat_moved_below_subnasale_ml", "descent_mm:jowl_left",
-                               "descent_mm:malar_eminence_left", "descent_mm:oral_commissure_left")]))
-    print("wrote " + ", ".join(str(p) for p in paths))
+
+def _run_lift(args: argparse.Namespace) -> int:
+    from .inputs import load_plan
+    from .jobs.lift import lift
+
+    plan = load_plan(args.plan)  # every plan error surfaces here, before any solve
+    out = args.out or Path("results") / plan.plan.name
+    summary = lift(plan, out, progress=not args.quiet, sweep=args.sweep, assess=args.assess,
+                   target_lift_mm=args.target_lift, months=not args.no_months)
+    _print(summary["report"])
     if args.render:
         _render(out)
+    return 0
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    _render(args.folder, args.fps)
     return 0
 
 
@@ -196,24 +184,6 @@ def _render(folder: Path, fps: int = 6) -> None:
     from .render import render_folder
     files = render_folder(folder, fps=fps)
     print(f"rendered {len(files)} files; open {folder / 'render' / 'index.html'}")
-
-
-def _run_lift(args: argparse.Namespace) -> int:
-    from .inputs import load_plan, parse_sweep
-    from .meshfile import load_face
-    from .threads.outputs import lift_from_plan
-
-    plan = load_plan(args.plan)  # every plan error surfaces here, before any solve
-    if args.sweep:
-        parse_sweep(args.sweep)
-    out = args.out or Path("results") / plan.plan.name
-    summary = lift_from_plan(plan, out, load_face, progress=not args.quiet, sweep_spec=args.sweep or plan.sweep,
-                             assess=args.assess, target_lift_mm=args.target_lift, months=not args.no_months)
-    for line in summary["report"]:
-        print(line)
-    if args.render:
-        _render(out)
-    return 0
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
@@ -234,8 +204,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         print(f"  failed run {row['index']} ({row['run']}): {row['error']}")
     if result.sensitivity is not None:
         print(text_table(result.sensitivity))
-    for note in result.notes:
-        print(note)
+    _print(result.notes)
     print("wrote " + ", ".join(str(p) for p in result.paths))
     return 0
 
@@ -248,48 +217,13 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     cal = load_calibration(args.calibration)  # every fault of the files surfaces here
     result = calibrate(cal, args.out or Path("results") / cal.name, scheduler=args.scheduler, workers=args.workers,
                        progress=not args.quiet)
-    for line in result.summary["report"]:
+    _print(result.summary["report"])
+    return 0
+
+
+def _print(lines) -> None:
+    for line in lines:
         print(line)
-    return 0
-
-
-def _run_render(args: argparse.Namespace) -> int:
-    _render(args.folder, args.fps)
-    return 0
-
-
-def _median(values) -> float:
-    return float(sorted(values)[len(values) // 2]) if values else 0.0
-
-
-def _run_mesh(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from .anatomy.face import FaceParams, build_face
-    from .anatomy.mesh import quality_report
-    from .meshfile import save_model
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.skin is not None:
-        from .anatomy.skin_import import layers_under_skin
-        from .io import read_json, read_surface
-
-        points, triangles = read_surface(args.skin)
-        thickness = read_json(args.thickness) if args.thickness else None
-        marks = read_json(args.landmarks) if args.landmarks else None
-        model = layers_under_skin(points, triangles, thickness, landmarks=marks, where=str(args.skin),
-                                  name=f"layers under {args.skin.name}")
-        described = {"skin": str(args.skin), "thickness_m": thickness or "defaults", "landmarks": marks or {}}
-    else:
-        params = FaceParams()
-        model = build_face(args.resolution, params)
-        described = {"resolution": args.resolution, **dataclasses.asdict(params)}
-    provenance = save_model(args.out, model, described)
-    q = quality_report(model.nodes, model.tets)
-    print(f"{args.out}: {model.n_nodes} nodes, {model.n_tets} tetrahedra, {len(model.springs)} ligament fibres, "
-          f"min dihedral {q['min_dihedral_deg']:.1f} deg, max aspect {q['max_aspect_ratio']:.1f}, "
-          f"hash {provenance['content_hash'][:12]}")
-    return 0
 
 
 # the benchmarks import numba kernels (and scikit-fem, psutil): loaded only when asked for

@@ -164,14 +164,14 @@ def test_the_lift_fades_as_the_thread_absorbs(face):
 
 
 def test_more_threads_lift_more_and_the_sweep_reports_the_costs(face):
-    from sagsim.threads.sweep import fan, sweep
+    from sagsim.threads.curve import fan, lift_curve
     model, start = face
     p = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", pull=0.002, cogs=3,
                            cog_spacing=0.006, holding_force=5.0),))
     fanned = fan(model, p, 3, start.x)
     entries = np.array([t.entry for t in fanned.threads])
     assert len(fanned.threads) == 3 and np.all(np.diff(entries[:, 1]) > 0)  # stacked upwards
-    rows = sweep(model, start, p, [1, 3], "threads", targets=("jowl_left",))
+    rows = lift_curve(model, start, p, [1, 3], "threads", targets=("jowl_left",))
     assert rows[1]["lift_mm"] > rows[0]["lift_mm"] > 0 and rows[1]["cogs"] == 9
     assert all(k in rows[0] for k in ("unevenness_mm", "dents", "over_tension_ml", "max_cog_force_N"))
 
@@ -243,7 +243,7 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
 
     from sagsim.aging.run import run_aging
     from sagsim.inputs.scenario import load_scenario
-    from sagsim.threads.outputs import AGING_CHECKPOINT, lift_from_plan
+    from sagsim.jobs.lift import AGING_CHECKPOINT, lift
     from sagsim.inputs.plan import load_plan
 
     (tmp_path / "age.toml").write_text('[scenario]\nname = "quick"\nface = "coarse"\nend_age = 50\nstep_years = 2\n')
@@ -257,9 +257,9 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
     run_aging(load_face("coarse"), scenario.mechanisms, scenario.settings, out / AGING_CHECKPOINT, stop_after=2)
     assert (out / AGING_CHECKPOINT / "checkpoint").is_dir()
     with caplog.at_level(logging.INFO, logger="sagsim.aging"):
-        lift_from_plan(plan, out, load_face, months=False)
+        lift(plan, out, months=False)
     assert "resuming" in caplog.text and "age 44.0" in caplog.text
     assert not (out / AGING_CHECKPOINT).exists()
-    lift_from_plan(plan, tmp_path / "fresh", load_face, months=False)
+    lift(plan, tmp_path / "fresh", months=False)
     a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("resumed", "fresh"))
     assert a["landmarks_mm"] == b["landmarks_mm"]  # bit for bit: the resumed aging ends where a fresh one does

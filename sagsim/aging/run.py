@@ -30,6 +30,9 @@ from .settings import AgingSettings
 
 log = logging.getLogger("sagsim.aging")
 
+#: the folder a run checkpoints into, inside the folder it is given (what a rerun resumes)
+CHECKPOINT = "checkpoint"
+
 CHECKPOINT_VERSION = 1
 
 
@@ -83,7 +86,7 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         raise ScenarioError(f"{model.name}: bone_resorption needs the landmarks oral_commissure_left and "
                             "malar_eminence_left and fixed bone nodes")
     ages = settings.ages()
-    ckpt = _Checkpoint(out / "checkpoint", fingerprint(model, mechanisms, settings)) if out is not None else None
+    ckpt = _Checkpoint(out / CHECKPOINT, fingerprint(model, mechanisms, settings)) if out is not None else None
     timings = {"start_s": 0.0, "steps_s": [], "newton_iterations": []}
     t0 = time.perf_counter()
     # one system, so one linear solver (its AMG hierarchy is checkpointed), for the whole run

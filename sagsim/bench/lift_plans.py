@@ -29,7 +29,7 @@ def main(face: str = "default", max_threads: int = 10, json_path: Path | None = 
     from sagsim.aging.run import captured_start
     from sagsim.meshfile import load_face
     from sagsim.threads import Thread, ThreadPlan, solve_lift
-    from sagsim.threads.sweep import sweep
+    from sagsim.threads.curve import lift_curve
 
     solve_lift(*captured_start(load_face("coarse")), ten_thread_plan())
     t0 = time.perf_counter()
@@ -43,7 +43,7 @@ def main(face: str = "default", max_threads: int = 10, json_path: Path | None = 
     one = ThreadPlan(tuple(Thread(f"jowl_{s}", entry=f"jowl_{s}", anchor=f"tragus_{s}", pull=0.003, cogs=5,
                                   cog_spacing=0.005) for s in ("left", "right")), "one per side")
     t2 = time.perf_counter()
-    rows = sweep(model, start, one, list(range(1, max_threads + 1)), "threads", targets=("jowl_left", "jowl_right"))
+    rows = lift_curve(model, start, one, list(range(1, max_threads + 1)), "threads", targets=("jowl_left", "jowl_right"))
     t_sweep = time.perf_counter() - t2
     print(f"sweep 1..{max_threads} threads per side: {t_sweep:.1f} s")
     print("threads/side  lift(mm)  unevenness(mm)  dents  max strain  over-tension(mL)  max cog force(N)")

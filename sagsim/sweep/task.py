@@ -25,8 +25,17 @@ import tomllib
 import traceback
 from pathlib import Path
 
+import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from ..aging.run import fingerprint, start_state
+from ..errors import SagsimError
+from ..inputs import load_plan
+from ..inputs.keys import aging_scenario, apply_plan
+from ..jobs import age as age_job
+from ..jobs import lift as lift_job
+from ..meshfile import load_face
 from ..results.sweep import RESULT, read_run, write_run
 
 _FACES: dict = {}
@@ -65,7 +74,6 @@ def run_task(spec: dict) -> dict:
 
 def one_line(exc: BaseException) -> str:
     """An exception as one line; sagsim's own errors as they are, others with their type."""
-    from ..errors import SagsimError
     text = " ".join(str(exc).split())
     return text if isinstance(exc, SagsimError) and text else f"{type(exc).__name__}: {text}".rstrip(": ")
 
@@ -106,9 +114,6 @@ def run_log(path: Path):
 @contextlib.contextmanager
 def thread_limits(n: int):
     """At most ``n`` threads in numba kernels and BLAS while the block runs."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
     try:
@@ -140,15 +145,9 @@ def _finite(metrics: dict) -> dict:
 def aging_result(base_text: str, base: str, overrides: dict):
     """The scenario (base file text with ``overrides``) and its AgingResult, on this process's
     cached face and start state."""
-    from ..aging.run import run_aging
-    from ..inputs.keys import aging_scenario
-    from ..inputs.scenario import check_against_model
-
     scenario = aging_scenario(tomllib.loads(base_text), Path(base), overrides)
     model = face(scenario.face)
-    check_against_model(scenario, model)
-    result = run_aging(model, scenario.mechanisms, scenario.settings, start=start(scenario.face, model,
-                                                                                  scenario.settings))
+    _, _, result = age_job.run(scenario, model=model, start=start(scenario.face, model, scenario.settings))
     return scenario, result
 
 
@@ -163,7 +162,6 @@ def warm(base_text: str, base: str, overrides: dict) -> float:
 
 def face(name: str):
     """A face by name or file, loaded once per process (a file is reloaded when it changes)."""
-    from ..meshfile import load_face
     name = str(name)
     stamp = os.stat(name).st_mtime_ns if name.endswith(".vtu") else 0
     if (name, stamp) not in _FACES:
@@ -174,7 +172,6 @@ def face(name: str):
 def start(name: str, model, settings) -> tuple:
     """The stress-free reference and start equilibrium of ``model`` under ``settings``, kept for
     the next runs of this process (the few settings it depends on are the key)."""
-    from ..aging.run import start_state
     key = (name, id(model), settings.ligament_prestrain, settings.unloaded, settings.formulation, settings.force_tol,
            settings.linear_solver)
     if key not in _STARTS:
@@ -187,24 +184,20 @@ def start(name: str, model, settings) -> tuple:
 def aged(model, scenario):
     """The AgingResult of ``scenario`` on ``model``, kept for the next runs of this process: the
     runs of a lift sweep on an aged face share one aging (keyed by everything it depends on)."""
-    from ..aging.run import fingerprint, run_aging
     key = fingerprint(model, scenario.mechanisms, scenario.settings)
     if key not in _AGED:
         if len(_AGED) >= _STARTS_KEPT:
             _AGED.pop(next(iter(_AGED)))
-        _AGED[key] = run_aging(model, scenario.mechanisms, scenario.settings,
-                               start=start(scenario.face, model, scenario.settings))
+        _AGED[key] = age_job.run(scenario, model=model, start=start(scenario.face, model, scenario.settings))[2]
     return _AGED[key]
 
 
 def _aging(spec: dict, out: Path) -> dict:
-    from ..results.aging import write_results
-    scenario, result = aging_result(spec["base_text"], spec["base"], spec["overrides"])
-    write_results(out, result, scenario)
-    if spec["options"].get("pictures", False):
-        from ..render.aging import write_pictures
-        write_pictures(out, result)
-    return aging_metrics(result)
+    scenario = aging_scenario(tomllib.loads(spec["base_text"]), Path(spec["base"]), spec["overrides"])
+    model = face(scenario.face)
+    outcome = age_job.age(scenario, out, pictures=spec["options"].get("pictures", False), checkpoint=False,
+                          model=model, start=start(scenario.face, model, scenario.settings))
+    return aging_metrics(outcome.result)
 
 
 def aging_metrics(result) -> dict:
@@ -218,13 +211,8 @@ def aging_metrics(result) -> dict:
 # -- lift ---------------------------------------------------------------------------------------------
 
 def _lift(spec: dict, out: Path) -> dict:
-    from ..threads.outputs import lift_from_plan
-    from ..inputs.keys import apply_plan
-    from ..inputs.plan import load_plan
-
     planfile = apply_plan(load_plan(spec["base"]), spec["overrides"])
-    summary = lift_from_plan(planfile, out, face, progress=False,
-                             months=spec["options"].get("months", False), age=aged)
+    summary = lift_job.lift(planfile, out, months=spec["options"].get("months", False), load=face, aged=aged)
     threads = summary["threads"]
     metrics = {"target_lift_mm": summary.get("target_lift_mm"), "max_lift_mm": summary["max_lift_mm"],
                "over_tension_ml": summary["over_tension"]["volume_ml"],

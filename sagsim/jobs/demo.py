@@ -13,25 +13,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .anatomy.layers import LAYER_STACK
-from .anatomy.slab import layered_slab
-from .errors import ModelError
-from .io import write_json, write_vtu
-from .materials import poisson_ratio
-from .solvers.fem import NewtonOptions, solve_static
-
+from ..anatomy.layers import LAYER_STACK
+from ..anatomy.slab import layered_slab
+from ..errors import ModelError
+from ..io import write_json, write_vtu
+from ..materials import poisson_ratio
+from ..meshfile import load_face
+from ..solvers.fem import NewtonOptions, solve_static
+from ..solvers.springs import SpringSystem, solve_static_springs
 
 CORES = ("fem", "springs")
 
 
-def run_demo(out: Path, resolution: str = "default", model: str = "face", core: str = "fem") -> dict:
+def demo(out: str | Path = "results/demo", resolution: str = "default", model: str = "face", core: str = "fem") -> dict:
     """Run the demo into folder ``out``; return the summary (also written as summary.json)."""
     if core not in CORES:
         raise ModelError(f"demo.core: expected one of {CORES}, got {core!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    model = _face(resolution) if model == "face" else layered_slab(cells=resolution)
+    model = load_face(resolution) if model == "face" else layered_slab(cells=resolution)
     state, solved = _solve(model, core)
     u = state.x - state.reference
     landmarks = {name: (1e3 * (model.landmark_position(name, state.x) - model.landmark_position(name))).tolist()
@@ -74,8 +75,6 @@ def _solve(model, core: str):
         state, log = solve_static(model, options=NewtonOptions(n_steps=2, formulation="anp"))
         return state, {"iterations": log.newton_iterations, "newton_iterations": log.newton_iterations,
                        "linear_solver": log.steps[-1].linear_method}
-    from .solvers.springs import SpringSystem, solve_static_springs
-
     system = SpringSystem.from_model(model)
     state, log = solve_static_springs(system)
     return state, {"iterations": log.iterations, "fire_iterations": log.iterations, "springs": system.n_springs,
@@ -83,8 +82,8 @@ def _solve(model, core: str):
 
 
 def _pictures(model, state, out: Path) -> list[Path]:
-    from .render.displacement import render_displacement
-    from .render.layers import render_layers
+    from ..render.displacement import render_displacement  # pyvista: only when drawing
+    from ..render.layers import render_layers
 
     paths = [out / "displacement.png", out / "layers.png"]
     camera = "front" if "face" in model.name else "iso"
@@ -92,7 +91,3 @@ def _pictures(model, state, out: Path) -> list[Path]:
     render_layers(model, state, paths[1])
     return paths
 
-
-def _face(resolution: str):
-    from .meshfile import load_face
-    return load_face(resolution)

@@ -38,8 +38,8 @@ def fan(model: TissueModel, plan: ThreadPlan, n: int, x: np.ndarray, spacing: fl
     return ThreadPlan(tuple(threads), f"{plan.name} x{n}")
 
 
-def sweep(model: TissueModel, start: State, plan: ThreadPlan, values, kind: str = "threads",
-          loads: Loads | None = None, targets: tuple = (), progress: bool = False) -> list[dict]:
+def lift_curve(model: TissueModel, start: State, plan: ThreadPlan, values, kind: str = "threads",
+               loads: Loads | None = None, targets: tuple = (), progress: bool = False) -> list[dict]:
     """One row per value of ``kind`` ("threads": fan size n; "pull": pull length in m) with the
     mean vertical lift at ``targets`` (mm), unevenness, dents, over-tension and cog figures."""
     opts = NewtonOptions(n_steps=1, formulation="anp")
