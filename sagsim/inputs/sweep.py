@@ -1,5 +1,5 @@
 """Sweep files (TOML): the documented schema and validation; the designs (grid, Latin
-hypercube, Morris, Sobol) that turn parameter ranges into runs are sagsim.sweep.design's.
+hypercube, Morris, Sobol) that turn parameter ranges into runs are in sagsim.inputs.designs.
 
     [sweep]
     kind = "aging"                   # aging | lift | python
@@ -149,7 +149,7 @@ class Sweep:
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file and build its runs; ScenarioError naming file and key."""
-    from ..sweep.design import design_runs  # the designs (scipy, SALib) live with the sweeps; loaded on use
+    from .designs import design_runs  # scipy and SALib: loaded when a sweep is read
 
     path = Path(path)
     where = str(path)

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the off-screen backend
 
 from ..io import PathLike, atomic_path
-from ..sweep.sensitivity import main_index
+from ..results.sweep import main_index
 
 #: the aging metrics plotted against age, with their axis labels
 PLOTTED = (("jowl_descent_mm", "jowl descent (mm)"), ("jawline_overhang_change_mm", "jawline overhang change (mm)"),

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..version import __version__
+from ..aging.mechanisms import mechanism_record
 from ..errors import DataFileError
 from ..io import read_json, read_xdmf_series, write_csv, write_json, write_vtu, write_xdmf_series
 from ..model import State
+from ..version import __version__
 
 METRICS = "metrics.csv"
 LANDMARKS = "landmarks.csv"
@@ -43,7 +44,6 @@ def landmark_rows(result) -> list[dict]:
 
 def summary(result, scenario=None, diagnosis=None) -> dict:
     """The summary.json of an AgingResult (with its scenario and Diagnosis when given)."""
-    from ..aging.mechanisms import mechanism_record
     steps = result.timings.get("steps_s", [])
     first, last = result.rows[0], result.rows[-1]
     out = {

@@ -24,6 +24,11 @@ TABLE_PARQUET = "table.parquet"
 TABLE_CSV = "table.csv"
 SENSITIVITY = "sensitivity.csv"
 LEADING = ("index", "run", "status", "error", "seconds")
+#: sensitivity.csv per design: the SALib method and the index columns it holds (the first is the
+#: main one, plotted and printed)
+METHODS = {"morris": ("morris", ("mu_star", "mu_star_conf", "sigma", "mu")),
+           "sobol": ("sobol", ("ST", "ST_conf", "S1", "S1_conf")),
+           "lhs": ("rbd_fast", ("S1", "S1_conf"))}
 #: what tells a sweep folder, as an error message says it
 DESCRIPTION = f"{DESIGN} + {RUNS}/ from `sagsim sweep`"
 
@@ -100,3 +105,12 @@ def holds(folder: Path) -> bool:
 def open_folder(folder: str | Path):
     """The table of the sweep folder ``folder``."""
     return read_table(folder)
+
+
+def main_index(indices) -> tuple:
+    """(the name of the main index, its values as a DataFrame: a row per output, a column per
+    input, in the order they first appear) of a sensitivity table."""
+    main = {m: cols[0] for m, cols in METHODS.values()}[indices["method"].iloc[0]]
+    pivot = indices.pivot(index="output", columns="input", values=main).reindex(
+        index=list(dict.fromkeys(indices["output"])), columns=list(dict.fromkeys(indices["input"])))
+    return main, pivot

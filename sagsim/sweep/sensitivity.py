@@ -13,15 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inputs.designs import problem
 from ..inputs.sweep import Sweep
 from ..io import atomic_path
-from .design import problem
+from ..results.sweep import METHODS, main_index
 
-#: per design: SALib method and the index columns it gives (the first is the one plotted)
-METHODS = {"morris": ("morris", ("mu_star", "mu_star_conf", "sigma", "mu")),
-           "sobol": ("sobol", ("ST", "ST_conf", "S1", "S1_conf")),
-           "lhs": ("rbd_fast", ("S1", "S1_conf"))}
-METHODS_BY_NAME = {m: cols[0] for m, cols in METHODS.values()}
 
 
 def analyse(sweep: Sweep, table) -> tuple:
@@ -79,15 +75,6 @@ def write_indices(indices, path: Path) -> Path:
     with atomic_path(path) as tmp:
         indices.to_csv(tmp, index=False)
     return Path(path)
-
-
-def main_index(indices) -> tuple:
-    """(the name of the main index, its values as a DataFrame: a row per output, a column per
-    input, in the order they first appear)."""
-    main = METHODS_BY_NAME[indices["method"].iloc[0]]
-    pivot = indices.pivot(index="output", columns="input", values=main).reindex(
-        index=list(dict.fromkeys(indices["output"])), columns=list(dict.fromkeys(indices["input"])))
-    return main, pivot
 
 
 def text_table(indices) -> str:

@@ -1,6 +1,6 @@
 """The designs that turn a sweep's parameter ranges into runs: grid, Latin hypercube,
 Morris and Sobol (SALib's samplers). The sweep file itself is read and validated by
-sagsim.inputs.sweep, which calls :func:`design_runs`.
+sagsim.inputs.sweep, which calls :func:`design_runs` (pure arithmetic: no run is started here).
 """
 from __future__ import annotations
 
