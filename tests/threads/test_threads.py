@@ -188,7 +188,7 @@ def test_a_thread_drawn_to_a_tension_reaches_it_or_says_it_cannot(face):
     assert res.thread_pull[0] > 0
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "examples").glob("lift_*.toml")),
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "examples").glob("lift_*.toml")),
                          ids=lambda p: p.stem)
 def test_the_example_plans_are_valid(path):
     from sagsim.inputs.plan import load_plan
@@ -224,7 +224,7 @@ def test_the_lift_at_the_jowl_does_not_depend_on_the_mesh():
     """docs/threads.md: landmark lifts within 10 % between meshes (the jowl within a few %);
     here coarse against default (the fine mesh takes minutes)."""
     from sagsim.inputs.plan import load_plan
-    plan = load_plan(Path(__file__).resolve().parents[1] / "examples" / "lift_default.toml").plan
+    plan = load_plan(Path(__file__).resolve().parents[2] / "examples" / "lift_default.toml").plan
     lifts = []
     for name in ("coarse", "default"):
         model, start = captured_start(load_face(name))

@@ -12,7 +12,7 @@ import pytest
 from sagsim.inputs.scenario import load_scenario, parse_scenario, schema_markdown
 from sagsim.errors import ScenarioError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("aging_*.toml"))
 
 

@@ -20,7 +20,7 @@ from sagsim.errors import ScenarioError
 from sagsim.sweep import dask_client, load_sweep, run_sweep
 from sagsim.sweep.execute import WORKER_ENV
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "examples" / "aging_default.toml"
 
 #: the aging sweep of these tests: the coarse face from 40 to 50 in two 5-year steps
