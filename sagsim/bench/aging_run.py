@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..aging import AgingSettings, default_mechanisms, run_aging
+from ..meshfile import load_face
+
 
 def record(face: str, years: float) -> dict:
-    from sagsim.aging import AgingSettings, default_mechanisms, run_aging
-    from sagsim.meshfile import load_face
 
     run_aging(load_face("coarse"), default_mechanisms(), AgingSettings(end_age=42, step_years=2))  # compile
     model = load_face(face)

@@ -18,15 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..anatomy.mesh import cube_tets
+from ..io import write_json
+from ..materials import NeoHookean
+from ..model import Layer, TissueModel
+from ..solvers.fem import FEMSystem, NewtonOptions, solve_static
 from .bandwidth import triad_bandwidth
 
 MU, LAM, BODY, STEPS, RTOL = 1.0, 10.0, (0.0, -0.25, 0.0), 5, 1e-8
 
 
 def sagging_cube(n: int):
-    from sagsim.anatomy.mesh import cube_tets
-    from sagsim.materials import NeoHookean
-    from sagsim.model import Layer, TissueModel
 
     nodes, tets = cube_tets(n)
     # density 1 and "gravity" = the body force per unit volume
@@ -58,7 +60,6 @@ def peak_rss_mb() -> float:
 
 def sagsim_record(n: int, linear_solver: str = "auto") -> dict:
     """One measured sagsim solve (call in a fresh process)."""
-    from sagsim.solvers.fem import FEMSystem, NewtonOptions, solve_static
 
     opts = NewtonOptions(n_steps=STEPS, rtol=RTOL, linear_solver=linear_solver)
     solve_static(sagging_cube(2), options=opts)  # JIT warm-up (cached compilation loads here)
@@ -142,7 +143,6 @@ def main(n_values=(8, 16, 24, 32), json_path: Path | None = None, peer: bool = T
         print(f"# time per Newton iteration ~ tets^p: assembly p = {fitted_exponent(tets, per_it('t_assembly_s')):.2f}, "
               f"linear solve p = {fitted_exponent(tets, per_it('t_solve_s')):.2f} (n = {list(n_values)})", file=sys.stderr)
     if json_path is not None:
-        from sagsim.io import write_json
 
         write_json(Path(json_path), records)
     return 0

@@ -11,10 +11,13 @@ import json
 import time
 from pathlib import Path
 
+from ..aging.run import captured_start
+from ..meshfile import load_face
+from ..threads import Thread, ThreadPlan, solve_lift
+from ..threads.curve import lift_curve
 
 
 def ten_thread_plan():
-    from sagsim.threads import Thread, ThreadPlan
     threads = []
     for s in ("left", "right"):
         for k, (entry, anchor) in enumerate(((f"jowl_{s}", f"tragus_{s}"), (f"oral_commissure_{s}", f"tragus_{s}"),
@@ -26,10 +29,6 @@ def ten_thread_plan():
 
 
 def main(face: str = "default", max_threads: int = 10, json_path: Path | None = None) -> int:
-    from sagsim.aging.run import captured_start
-    from sagsim.meshfile import load_face
-    from sagsim.threads import Thread, ThreadPlan, solve_lift
-    from sagsim.threads.curve import lift_curve
 
     solve_lift(*captured_start(load_face("coarse")), ten_thread_plan())
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ import skfem
 from skfem import Basis, BilinearForm, ElementTetP1, ElementVector, LinearForm, MeshTet
 from skfem.helpers import ddot, det, dot, grad, identity, inv, transpose
 
-from sagsim.anatomy.mesh import cube_tets
+from ..anatomy.mesh import cube_tets
 
 try:  # optional, only for linear_solver="pardiso"; imported here so t_total_s excludes it
     import pypardiso

@@ -16,21 +16,29 @@ Run it as `sagsim bench springs [--n N ...] [--json FILE]`, or `python -m sagsim
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
+from ..anatomy.mesh import cube_tets
+from ..solvers.springs import SpringSystem, explicit_steps, unique_edges
+from ..solvers.springs.kernels.forces import reference_steps
 from .bandwidth import triad_bandwidth
+
+# The lattice benchmark runs on a GPU machine's bare image (numpy, scipy, numba, pytest): it
+# imports only the spring core at load; the face comparison's FEM core, mesh files (meshio) and
+# JSON writer are imported by the functions that use them.
 
 STIFFNESS, MASS, DAMPING, GRAVITY, DT, STEPS = 1.0, 1.0, 0.1, (0.0, -1e-3, 0.0), 0.01, 1000
 
 
 def spring_lattice(n: int, reorder: str = "auto", layout: str = "auto"):
     """The sagging-cube lattice as a SpringSystem (and its edges, in the reference's order)."""
-    from sagsim.anatomy.mesh import cube_tets
-    from sagsim.solvers.springs import SpringSystem, unique_edges
 
     nodes, tets = cube_tets(n)
     edges, _ = unique_edges(tets, len(nodes))
@@ -74,11 +82,6 @@ def cpu_records(n: int, steps: int = STEPS, repeats: int = 3) -> list[dict]:
     """The reference loop and the CPU core on the n-lattice, alternating repeats in one run:
     the core as it runs (its automatic layout: bands here) and on scattered rows (the layout a
     mesh without a grid order gets), so that one run shows what the layout is worth."""
-    import numba
-
-    from sagsim.solvers.springs import explicit_steps
-    from sagsim.solvers.springs.kernels.forces import reference_steps
-
     system, edges, rest = spring_lattice(n)
     rows, _, _ = spring_lattice(n, layout="rows")
     nodes = system.reference
@@ -139,7 +142,7 @@ def cpu_records(n: int, steps: int = STEPS, repeats: int = 3) -> list[dict]:
 
 def gpu_record(n: int, steps: int = STEPS, batch: int = 1, repeats: int = 3) -> dict | None:
     """The GPU core on the n-lattice (None when numba.cuda finds no GPU)."""
-    from sagsim.solvers.springs.kernels import cuda as spring_cuda
+    from ..solvers.springs.kernels import cuda as spring_cuda
 
     if not spring_cuda.gpu_available() or spring_cuda._simulated():  # the simulator is for tests, not timings
         return None
@@ -168,9 +171,6 @@ def _in_subprocess(kind: str, n: int, steps: int, repeats: int) -> list[dict]:
     imported only there. OMP_WAIT_POLICY=passive unless set: on cores shared with other work,
     spinning threads at the two barriers of a step lose whole scheduler slices (a 10x slowdown
     measured on the 2 shared cores here); on a dedicated machine set it to active."""
-    import os
-    import subprocess
-
     env = dict(os.environ)
     env.setdefault("OMP_WAIT_POLICY", "passive")
     cmd = [sys.executable, "-m", __spec__.name, "--record", kind, str(n), str(steps), str(repeats)]
@@ -201,7 +201,7 @@ def main(n_values=(32, 64), json_path: Path | None = None, steps: int = STEPS, r
     if gpu and not any(r["core"] == "gpu" for r in records):
         print("# no GPU: numba.cuda.is_available() is false, GPU core skipped", file=sys.stderr)
     if json_path is not None:
-        from sagsim.io import write_json
+        from ..io import write_json
 
         write_json(Path(json_path), records)
     return 0
@@ -215,11 +215,11 @@ def agreement(face: str = "default", volume: str = "nodal", rtol: float = 1e-6) 
     """Static equilibrium of the face under gravity by both cores; landmark displacements
     compared (mm, and relative to the FEM's). FEM: solve_static with the locking-free "anp"
     formulation in 2 load steps, as `sagsim demo`; springs: FIRE to |R| <= rtol |f_gravity|."""
-    from sagsim.meshfile import load_face
-    from sagsim.solvers.fem import NewtonOptions
-    from sagsim.solvers.fem import solve_static as fem_static
-    from sagsim.solvers.springs import SpringOptions, SpringSystem, StaticOptions
-    from sagsim.solvers.springs import solve_static_springs as spring_static
+    from ..meshfile import load_face
+    from ..solvers.fem import NewtonOptions
+    from ..solvers.fem import solve_static as fem_static
+    from ..solvers.springs import SpringOptions, SpringSystem, StaticOptions
+    from ..solvers.springs import solve_static_springs as spring_static
 
     model = load_face(face)
     t0 = time.perf_counter()
@@ -262,7 +262,7 @@ def main_agreement(face: str = "default", volume: str = "nodal", json_path: Path
           f"landmark's FEM displacement (largest FEM landmark displacement {rec['fem_max_landmark_mm']:.3f} mm); "
           f"median |u_springs|/|u_fem| {rec['magnitude_ratio_median']:.2f}")
     if json_path is not None:
-        from sagsim.io import write_json
+        from ..io import write_json
 
         write_json(Path(json_path), rec)
     return 0

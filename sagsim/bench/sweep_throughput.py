@@ -15,11 +15,16 @@ Run it as `sagsim bench sweep [--runs N] [--json FILE]`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ..sweep import dask_client, load_sweep, run_sweep
+from ..sweep.functions import trivial as noop
+from ..sweep.task import warm
 
 #: the base scenario every run varies: the default face's default mechanisms (written beside the
 #: sweep file, so the benchmark needs no source checkout)
@@ -85,8 +90,6 @@ def _cpu() -> tuple:
 
 
 def throughput(workers: int, runs: int, folder: Path) -> dict:
-    from sagsim.sweep import dask_client, load_sweep, run_sweep
-    from sagsim.sweep.task import warm
 
     base = str(folder / "base.toml")
     Path(base).write_text(BASE)
@@ -114,8 +117,6 @@ def throughput(workers: int, runs: int, folder: Path) -> dict:
 
 
 def overhead(runs: int, folder: Path) -> dict:
-    from sagsim.sweep import dask_client, load_sweep, run_sweep
-    from sagsim.sweep.functions import trivial as noop
 
     with dask_client(workers=2) as client:
         client.gather(client.map(noop, [{"x": i} for i in range(10)], pure=False))  # connections up
@@ -141,7 +142,6 @@ def overhead(runs: int, folder: Path) -> dict:
 
 
 def main(runs: int = 12, json_path: Path | None = None) -> int:
-    import logging
     logging.getLogger("distributed").propagate = False  # Dask's own log keeps its errors only
     with tempfile.TemporaryDirectory(prefix="sagsim_bench_sweep_") as tmp:
         folder = Path(tmp)

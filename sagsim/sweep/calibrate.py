@@ -10,12 +10,15 @@ s^2 (J^T J)^-1 with s^2 = sum of squared residuals / (measurements - parameters)
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import least_squares
+from tqdm import tqdm
 
 from ..errors import SagsimError
 from ..inputs import toml
@@ -23,6 +26,8 @@ from ..inputs.calibration import COMPONENTS, Calibration
 from ..inputs.keys import overrides
 from ..io import atomic_path
 from ..results.calibration import write_calibration
+from .execute import dask_client
+from .task import aging_result, one_line, thread_limits
 
 
 class CalibrationError(SagsimError):
@@ -34,7 +39,6 @@ class CalibrationError(SagsimError):
 def landmark_task(spec: dict) -> np.ndarray:
     """Displacements (mm, (k,3)) of each requested (landmark, age) from the start age, for the
     base scenario with ``spec["overrides"]`` (runs on a Dask worker)."""
-    from .task import aging_result, thread_limits
     with thread_limits(spec.get("threads", 1)):
         _, result = aging_result(spec["base_text"], spec["base"], spec["overrides"])
     model, x0 = result.model, result.frames[0]
@@ -72,7 +76,6 @@ class _Model:
                 try:
                     self.memo[x.tobytes()] = fut.result()
                 except Exception as exc:  # noqa: BLE001 - say which parameters broke the model
-                    from .task import one_line
                     at = ", ".join(f"{p.key} = {val:g}" for p, val in zip(self.cal.parameters, v))
                     raise CalibrationError(f"{self.cal.path}: the model failed at {at}: {one_line(exc)}") from None
                 r = self.residuals_of(self.memo[x.tobytes()])
@@ -111,11 +114,8 @@ def calibrate(cal: Calibration, out: str | Path, *, client=None, scheduler: str 
               workers: int | None = None, progress: bool = False) -> CalibrationResult:
     """Fit ``cal``'s parameters; write OUT/calibration.json, residuals.csv, history.csv and
     fit.png; returns the result."""
-    import contextlib
 
-    from scipy.optimize import least_squares
 
-    from .execute import dask_client
 
     out = Path(out)
     t0 = time.perf_counter()
@@ -139,7 +139,6 @@ class _Bar:
     def __init__(self, enabled: bool, name: str):
         self.bar = None
         if enabled:
-            from tqdm import tqdm
             self.bar = tqdm(desc=f"calibrate {name}", unit="fit step")
 
     def tick(self, r: np.ndarray) -> np.ndarray:

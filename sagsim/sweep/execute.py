@@ -20,10 +20,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dask.distributed import Client, LocalCluster, as_completed
+from tqdm import tqdm
+
 from ..errors import SagsimError
 from ..inputs.sweep import Sweep
 from ..io import write_json
 from ..results.sweep import DESIGN, RUNS, SENSITIVITY, collect, finished, write_run, write_table
+from .sensitivity import analyse, write_indices
 from .task import one_line, publish, run_task
 
 log = logging.getLogger("sagsim.sweep")
@@ -62,7 +66,6 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, wait_s
     """A dask.distributed Client: connected to ``scheduler`` (tcp://host:port), or to a
     LocalCluster of ``workers`` worker processes of one task slot each, their numba and BLAS
     limited to ``threads_per_run`` threads (no dashboard), closed on exit."""
-    from dask.distributed import Client, LocalCluster
 
     if scheduler:
         try:
@@ -110,8 +113,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, client=None, scheduler: str | No
     (table.parquet, table.csv) and, for lhs, morris and sobol designs, the sensitivity
     indices (sensitivity.csv, sensitivity.png). ``client``: an existing dask Client (else one
     is made from ``scheduler`` or a LocalCluster of ``workers``)."""
-    from ..render.plots import plot_indices
-    from .sensitivity import analyse, write_indices
+    from ..render.plots import plot_indices  # matplotlib: for the client that writes the table, not for workers
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -149,7 +151,6 @@ def run_sweep(sweep: Sweep, out: str | Path, *, client=None, scheduler: str | No
 
 
 def _submit(client, sweep: Sweep, todo: list, runs_dir: Path, total: int, skipped: int, progress: bool) -> None:
-    from dask.distributed import as_completed
 
     token = secrets.token_hex(3)  # Dask keys unique to this call: never a stale result of another
     futures = {}
@@ -160,7 +161,6 @@ def _submit(client, sweep: Sweep, todo: list, runs_dir: Path, total: int, skippe
                               retries=sweep.options["retries"])] = spec
     bar = None
     if progress:
-        from tqdm import tqdm
         bar = tqdm(total=total, initial=skipped, desc=f"sweep {sweep.name}", unit="run")
     failed = 0
     try:
