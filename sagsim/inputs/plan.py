@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..threads.materials import MATERIALS, USP_DIAMETER_MM
+from ..threads.catalogue import MATERIALS, USP_DIAMETER_MM
 from ..threads.plan import LAYERS, Thread, ThreadPlan
 from . import toml
 from .fields import RESOLUTIONS, Field, ScenarioError, beside, convert, within

@@ -20,7 +20,7 @@ from ..model import State, TissueModel, tet_volumes
 from ..threads.assessment import assess
 from ..threads.effects import DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, lift_strain, unevenness, von_mises
 from ..threads.lift import LiftResult
-from ..threads.materials import MATERIALS, TEMPORAL_FASCIA_TEARING
+from ..threads.catalogue import MATERIALS, TEMPORAL_FASCIA_TEARING
 from ..threads.plan import point
 
 LANDMARKS = "landmarks.csv"

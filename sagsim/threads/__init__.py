@@ -1,9 +1,9 @@
 """Thread lifts: barbed threads, their cogs in the tissue, the quasi-static lift with slip.
 
-materials.py: thread materials and cog properties (sources and ESTIMATES); plan.py: Thread,
+catalogue.py: thread materials and cog properties (sources and ESTIMATES); plan.py: Thread,
 ThreadPlan and where cogs sit; lift.py: the lift with cogs that hold, slip or let go.
 """
-from .materials import MATERIALS
+from .catalogue import MATERIALS
 from .plan import Thread, ThreadPlan, place_cogs
 
 

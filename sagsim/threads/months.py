@@ -22,7 +22,7 @@ from ..aging.mechanisms import relax
 from ..model import Loads, State, TissueModel
 from ..solvers.fem import FEMSystem, NewtonOptions, growth_tensors, solve_static
 from .lift import LiftResult, _settle, cog_springs
-from .materials import MATERIALS
+from .catalogue import MATERIALS
 
 MONTHS = (0, 1, 3, 6, 12, 18)
 WEEKS_PER_MONTH = 52.0 / 12.0

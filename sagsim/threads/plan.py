@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ScenarioError
 from ..model import Layer, TissueModel, tet_volumes
-from .materials import COG_HOLDING_FORCE, COG_HOLDING_SPREAD, COG_STIFFNESS, MATERIALS, USP_DIAMETER_MM
+from .catalogue import COG_HOLDING_FORCE, COG_HOLDING_SPREAD, COG_STIFFNESS, MATERIALS, USP_DIAMETER_MM
 
 LAYERS = {"superficial_fat": Layer.SUPERFICIAL_FAT, "smas": Layer.SMAS}
 

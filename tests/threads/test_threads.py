@@ -145,7 +145,7 @@ def test_lift_strain_and_unevenness_of_known_motions(face):
 
 
 def test_thread_strength_decays_on_the_materials_timeline():
-    from sagsim.threads.materials import MATERIALS
+    from sagsim.threads.catalogue import MATERIALS
     pdo = MATERIALS["PDO"]
     assert pdo.strength_fraction(0) == 1.0 and pdo.strength_fraction(4) == pytest.approx(0.58)
     assert pdo.strength_fraction(8) == pytest.approx(0.14) and pdo.strength_fraction(30) == 0.0
@@ -210,7 +210,7 @@ def test_a_polyline_thread_pulls_each_cog_along_its_own_segment(face):
 
 
 def test_thread_sizes_scale_the_breaking_force():
-    from sagsim.threads.materials import MATERIALS
+    from sagsim.threads.catalogue import MATERIALS
     pdo = MATERIALS["PDO"]
     assert pdo.breaking_force_of("2-0") == pytest.approx(39.5)
     assert pdo.breaking_force_of("0") > pdo.breaking_force_of("2-0") > pdo.breaking_force_of("3-0")
