@@ -1,8 +1,8 @@
-"""The default job: the procedural face settles under gravity.
+"""The demo job (`sagsim demo`): the procedural face settles under gravity once.
 
-What `make demo` runs: load the shipped face (or build it), solve static equilibrium under
-upright gravity with the locking-free element, and write the results a researcher opens
-first: a VTU for ParaView, a JSON summary, and two pictures. ``model="slab"`` runs the
+Load the shipped face (or build it), solve static equilibrium under upright gravity with the
+locking-free element, and write what a researcher opens first: a VTU for ParaView, a JSON
+summary, and two pictures. ``model="slab"`` runs the
 layered slab of cheek tissue instead; ``core="springs"`` solves with the mass-spring core
 (FIRE statics of the calibrated springs, docs/springs.md) instead of the finite elements.
 """
