@@ -445,7 +445,7 @@ def test_lift_runs_on_an_aged_face_share_one_aging(tmp_path, monkeypatch):
     reuses the aged face gives what a fresh `sagsim lift` gives."""
     import json
 
-    import sagsim.aging.run as aging_run
+    import sagsim.jobs.age as age_job  # where every aging of a job runs
     from sagsim.sweep import task
     scenario = _write(tmp_path / "age.toml", """
 [scenario]
@@ -467,8 +467,8 @@ cog_spacing = "6 mm"
 pull = "3 mm"
 """)
     calls = []
-    real = aging_run.run_aging
-    monkeypatch.setattr(aging_run, "run_aging", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = age_job.run_aging
+    monkeypatch.setattr(age_job, "run_aging", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.setattr(task, "_AGED", {})
     spec = {"kind": "lift", "base": str(plan), "overrides": {}, "options": {"months": False}}
     first = task._lift(spec, tmp_path / "a")
