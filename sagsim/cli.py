@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     lift.add_argument("--quiet", action="store_true", help="no progress bar")
     lift.add_argument("--sweep", help="threads=1:10 (fan each thread into 1..10) or pull=1:8[:step] (mm): the curve")
     lift.add_argument("--assess", action="store_true", help="say whether threads suit this face and target")
-    lift.add_argument("--target-lift", type=float, help="target lift in mm (default with --assess: undo the aging)")
+    lift.add_argument("--target-lift", type=_finite_float, help="target lift in mm (default with --assess: undo the aging)")
     lift.add_argument("--no-months", action="store_true", help="skip the months after (absorption, collagen)")
     lift.add_argument("--render", action="store_true", help="then `sagsim render` the folder (pictures, page)")
     lift.set_defaults(run=_run_lift)
@@ -124,6 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     except SagsimError as exc:
         print(f"sagsim: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from . import toml
-from .fields import Field, ScenarioError, beside, convert, convert_pair, within
+from .fields import Field, ScenarioError, beside, convert, convert_pair, read_text, safe_name, within
 from .keys import aging_scenario, field_for, overrides
 from .scenario import parse_scenario
 
 CALIBRATION_FIELDS = {
-    "name": "short name (default: the file's stem)",
+    "name": "short name, the results folder's (results/NAME: one folder name; default: the file's stem)",
     "base": "the aging scenario file, relative to this file (required)",
     "measurements": "CSV of landmark displacements: landmark, age, dx_mm, dy_mm, dz_mm[, sigma_mm] (required)",
     "max_evaluations": "most model runs least_squares may ask for, Jacobian runs not counted (default 30)",
@@ -136,7 +136,8 @@ def load_calibration(path: str | Path) -> Calibration:
     if n_values <= len(params):
         raise ScenarioError(f"{files['measurements']}: {n_values} measured values for {len(params)} parameters; "
                             "expected more values than parameters")
-    return Calibration(path, head.get("name", path.stem), files["base"], base_raw, fixed, params, rows, options)
+    name = safe_name(head.get("name", path.stem), where, "[calibration] name")
+    return Calibration(path, name, files["base"], base_raw, fixed, params, rows, options)
 
 
 _LOG = Field("log", "bool")
@@ -178,10 +179,7 @@ def _scenario_value(scenario, key: str) -> float:
 def read_measurements(path: Path) -> list:
     """Rows of a measurements CSV ('#' lines are comments)."""
     path = Path(path)
-    try:
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the measurements ({exc.strerror or exc})") from None
+    lines = [ln for ln in read_text(path, "measurements").splitlines() if ln.strip() and not ln.startswith("#")]
     reader = csv.DictReader(lines)
     cols = reader.fieldnames or []
     for need in ("landmark", "age"):

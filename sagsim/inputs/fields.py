@@ -130,6 +130,33 @@ def quantity(value, unit: str, bounds: tuple, where: str, key: str) -> float:
     return value
 
 
+def safe_name(value, where: str, key: str) -> str:
+    """A run's name, which names its results folder (results/NAME): one path component, so that
+    no name writes outside that folder ("../x", "/tmp/x" and "." are refused)."""
+    if (not isinstance(value, str) or not value.strip() or value != value.strip() or value.startswith(".")
+            or any(c in value for c in "/\\\0") or len(value) > 100):
+        raise ScenarioError(f"{where}: {key}: expected a name for the results folder (one folder name: no '/', "
+                            f"'\\', leading '.' or surrounding spaces, at most 100 characters), got {value!r}")
+    return value
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The text of input file ``path`` (a ``what``: "scenario", "measurements", ...), UTF-8 with or
+    without a byte-order mark; a file that cannot be read or decoded is one line naming the
+    first byte that is not UTF-8."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}: the {what} is not UTF-8 text: byte {exc.start} (line {line}) is "
+                            f"0x{data[exc.start]:02x}; save it as UTF-8") from None
+
+
 def beside(name: str, path: Path | None) -> Path:
     """A file named in an input file: relative names are relative to that file's folder."""
     p = Path(name)

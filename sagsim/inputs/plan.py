@@ -31,7 +31,7 @@ import numpy as np
 from ..threads.catalogue import MATERIALS, USP_DIAMETER_MM
 from ..threads.plan import LAYERS, Thread, ThreadPlan
 from . import toml
-from .fields import RESOLUTIONS, Field, ScenarioError, beside, convert, within
+from .fields import RESOLUTIONS, Field, ScenarioError, beside, convert, safe_name, within
 
 #: the thread keys a plan's [[thread]] tables and a lift sweep's ``thread.<name>.<key>`` convert
 #: here (material, size and layer are checked by Thread itself; entry and anchor when placed)
@@ -89,6 +89,8 @@ def load_plan(path: str | Path) -> PlanFile:
         for key in ("name", "entry", "anchor"):
             if key not in item:
                 raise ScenarioError(f"{where}: {section} {key}: missing; expected a value")
+        if not isinstance(item["name"], str) or not item["name"].strip():
+            raise ScenarioError(f"{where}: {section} name: expected a name (text), got {item['name']!r}")
         values = dict(item)
         if "via" in values:
             if not isinstance(values["via"], list):
@@ -99,7 +101,12 @@ def load_plan(path: str | Path) -> PlanFile:
                 values[f.name] = convert(f, values[f.name], where, f"{section} {f.name}")
         with within(f"{where}: {section}", sep=" "):
             threads.append(Thread(**values))
-    return PlanFile(path, ThreadPlan(tuple(threads), head.get("name", path.stem)), aging, face, sweep)
+    names = [t.name for t in threads]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise ScenarioError(f"{where}: [[thread]] name: {twice!r} names two threads; expected one name per thread")
+    name = safe_name(head.get("name", path.stem), where, "[plan] name")
+    return PlanFile(path, ThreadPlan(tuple(threads), name), aging, face, sweep)
 
 
 def parse_sweep(spec: str) -> tuple[str, list]:

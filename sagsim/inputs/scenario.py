@@ -15,10 +15,10 @@ from pathlib import Path
 from ..aging.mechanisms import FAT_LOSS_PER_DECADE, MECHANISM_TYPES, MECHANISMS, mechanism_record, parameters
 from ..aging.settings import AgingSettings
 from . import toml
-from .fields import RESOLUTIONS, UNITS, Field, ScenarioError, beside, convert
+from .fields import RESOLUTIONS, UNITS, Field, ScenarioError, beside, convert, safe_name
 
 SCENARIO_FIELDS = (
-    Field("name", "str", "aging", "short name, used in titles"),
+    Field("name", "str", "aging", "short name, used in titles and as the results folder (results/NAME): one folder name"),
     Field("description", "str", "", "what the scenario is for"),
     Field("face", "str", "default", "built-in face resolution (coarse, default, fine) or a .vtu written by "
           "`sagsim mesh`, relative to the scenario file"),
@@ -100,7 +100,8 @@ def parse_scenario(raw: dict, path: Path | None = None) -> Scenario:
             raise ScenarioError(f"{where}: [diagnosis] mechanisms: {p!r} is not an enabled mechanism; "
                                 f"expected some of {enabled}")
     diag["mechanisms"] = list(players)
-    return Scenario(path, sc["name"], sc["description"], face, settings, mechanisms, diag)
+    name = safe_name(sc["name"], where, "[scenario] name")
+    return Scenario(path, name, sc["description"], face, settings, mechanisms, diag)
 
 
 def check_against_model(scenario: Scenario, model) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import toml
-from .fields import Field, ScenarioError, beside, convert, convert_pair, within
+from .fields import Field, ScenarioError, beside, convert, convert_pair, safe_name, within
 from .keys import KINDS, aging_scenario, apply_plan, canonical, field_for, overrides
 from .plan import load_plan
 from .scenario import parse_scenario
@@ -38,7 +38,7 @@ REFERENCE_TABLE = Path(__file__).resolve().parents[1] / "data" / "tissue_paramet
 
 #: [sweep] keys; docs/sweeps.md is generated from these
 SWEEP_FIELDS = (
-    Field("name", "str", None, "short name (default: the file's stem)"),
+    Field("name", "str", None, "short name, the results folder's (results/NAME: one folder name; default: the file's stem)"),
     Field("kind", "str", None, "what one run is: aging, lift or python (required)"),
     Field("base", "str", None, "aging: the scenario file, lift: the thread plan every run starts from, relative "
           "to the sweep file (required for aging and lift)"),
@@ -191,7 +191,8 @@ def load_sweep(path: str | Path) -> Sweep:
     outputs = sens.get("outputs", DEFAULT_OUTPUTS[kind])
     if not (isinstance(outputs, (list, tuple)) and all(isinstance(o, str) for o in outputs)):
         raise ScenarioError(f"{where}: [sensitivity] outputs: expected a list of metric names, got {outputs!r}")
-    sweep = Sweep(path, opts["name"] or path.stem, kind, base, base_raw, digest, function, opts["design"],
+    name = safe_name(opts["name"] or path.stem, where, "[sweep] name")
+    sweep = Sweep(path, name, kind, base, base_raw, digest, function, opts["design"],
                   {k: opts[k] for k in ("samples", "trajectories", "levels", "seed", "retries", "threads", "pictures",
                                         "months")}, fixed, params, runs, X, tuple(outputs))
     _check_runs(sweep, where)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from .fields import ScenarioError
+from .fields import ScenarioError, read_text
 
 
 def read_toml(path: str | Path, what: str) -> dict:
     """The TOML file at ``path`` as a dict; ``what`` names the file's kind in the error
     ("scenario", "plan", ...)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    text = read_text(path, what)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

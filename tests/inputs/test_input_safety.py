@@ -1,0 +1,84 @@
+"""Inputs that must not run, write or read what the user did not mean: names that would write
+outside results/, files that are not UTF-8 (or carry a byte-order mark), threads that cannot be
+told apart, numbers on the command line that are not finite."""
+import subprocess
+import sys
+
+import pytest
+
+from sagsim.errors import ScenarioError
+from sagsim.inputs import load_plan, load_scenario, load_sweep
+
+SCENARIO = '[scenario]\nname = {name}\nface = "coarse"\nend_age = 42\nstep_years = 2\n'
+THREAD = '[[thread]]\nname = {name}\nentry = "jowl_left"\nanchor = "tragus_left"\n'
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sagsim.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+@pytest.mark.parametrize("name", ['"../../escaped"', '"/tmp/escaped"', '"."', '""', '" padded "', '"a/b"',
+                                  '".hidden"'])
+def test_a_scenario_name_that_is_not_one_folder_name_is_refused(tmp_path, name):
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO.format(name=name))
+    with pytest.raises(ScenarioError, match=r"s\.toml: \[scenario\] name: expected a name for the results folder"):
+        load_scenario(path)
+
+
+def test_the_age_command_refuses_an_escaping_name_before_writing_anything(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "s.toml").write_text(SCENARIO.format(name='"../escaped"'))
+    proc = cli("age", "s.toml", "--quiet", "--no-pictures", cwd=work)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "[scenario] name" in proc.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["s.toml", "work"]
+
+
+def test_plan_names_and_thread_names(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[plan]\nname = 5\nface = "coarse"\n' + THREAD.format(name='"a"'))
+    with pytest.raises(ScenarioError, match=r"\[plan\] name: expected a name"):
+        load_plan(path)
+    path.write_text('[plan]\nface = "coarse"\n' + THREAD.format(name="5"))
+    with pytest.raises(ScenarioError, match=r"\[\[thread\]\] 1 name: expected a name \(text\), got 5"):
+        load_plan(path)
+    path.write_text('[plan]\nface = "coarse"\n' + THREAD.format(name='"a"') + THREAD.format(name='"a"'))
+    with pytest.raises(ScenarioError, match=r"\[\[thread\]\] name: 'a' names two threads"):
+        load_plan(path)
+    path.write_text('[plan]\nface = "coarse"\n' + THREAD.format(name='"a"') + THREAD.format(name='"b"'))
+    assert [t.name for t in load_plan(path).plan.threads] == ["a", "b"] and load_plan(path).plan.name == "p"
+
+
+def test_a_sweep_name_that_escapes_is_refused(tmp_path):
+    (tmp_path / "s.toml").write_text(SCENARIO.format(name='"base"'))
+    path = tmp_path / "sw.toml"
+    path.write_text('[sweep]\nname = "../../x"\nkind = "aging"\nbase = "s.toml"\ndesign = "grid"\n'
+                    '[parameters."fat_descent.time_constant"]\nrange = ["5 years", "10 years"]\nlevels = 2\n')
+    with pytest.raises(ScenarioError, match=r"sw\.toml: \[sweep\] name: expected a name for the results folder"):
+        load_sweep(path)
+
+
+def test_a_byte_order_mark_is_accepted_and_other_encodings_are_named(tmp_path):
+    text = SCENARIO.format(name='"bom"')
+    plain, bom, latin = tmp_path / "plain.toml", tmp_path / "bom.toml", tmp_path / "latin.toml"
+    plain.write_text(text, encoding="utf-8")
+    bom.write_text(text, encoding="utf-8-sig")
+    assert bom.read_bytes().startswith(b"\xef\xbb\xbf")
+    a, b = load_scenario(bom).record(), load_scenario(plain).record()
+    assert a.pop("file") != b.pop("file") and a == b
+    latin.write_bytes((text + 'description = "d\xe9j\xe0 vu"\n').encode("latin-1"))
+    with pytest.raises(ScenarioError, match=r"latin\.toml: the scenario is not UTF-8 text: byte \d+ \(line 6\) "
+                                            r"is 0xe9; save it as UTF-8"):
+        load_scenario(latin)
+    proc = cli("age", latin, "--quiet")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "0xe9" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "abc"])
+def test_a_target_lift_that_is_not_a_finite_number_is_refused_on_entry(tmp_path, value):
+    proc = cli("lift", tmp_path / "missing.toml", "--target-lift", value, "--out", tmp_path / "out")
+    assert proc.returncode == 2 and "--target-lift" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
