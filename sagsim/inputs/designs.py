@@ -5,6 +5,7 @@ sagsim.inputs.sweep, which calls :func:`design_runs` (pure arithmetic: no run is
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -14,6 +15,19 @@ from ..errors import ScenarioError
 def problem(params: list) -> dict:
     """The SALib problem of the swept parameters (log bounds where log)."""
     return {"num_vars": len(params), "names": [p.key for p in params], "bounds": [p.bounds() for p in params]}
+
+
+def planned_runs(opts: dict, params: list) -> int:
+    """How many runs the design will make, counted before it is built (so that a sweep file
+    asking for a billion runs is refused, not allocated)."""
+    design, k = opts["design"], len(params)
+    if design == "grid":
+        return math.prod(len(p.values) if p.values is not None else (p.levels or 1) for p in params)
+    if design == "morris":
+        return opts["trajectories"] * (k + 1)
+    if design == "sobol":
+        return (opts["samples"] or 0) * (k + 2)
+    return opts["samples"] or 0
 
 
 def design_runs(opts: dict, params: list, where: str) -> tuple[list, np.ndarray | None]:

@@ -109,6 +109,11 @@ def load_plan(path: str | Path) -> PlanFile:
     return PlanFile(path, ThreadPlan(tuple(threads), name), aging, face, sweep)
 
 
+#: bounds of the lift curve (a tool's bounds, not physical numbers): the points one curve may
+#: have, and the threads one plan thread may fan into
+MAX_CURVE_POINTS = 100
+MAX_FAN = 40
+
 def parse_sweep(spec: str) -> tuple[str, list]:
     """"threads=1:10" (fan sizes) or "pull=1:8" / "pull=1:8:0.5" (mm) -> (kind, values): the
     curve ``sagsim lift --sweep`` (or a plan's ``sweep``) asks for."""
@@ -117,9 +122,13 @@ def parse_sweep(spec: str) -> tuple[str, list]:
         parts = [float(v) for v in rng.split(":")]
         lo, hi = parts[0], parts[1]
         step = parts[2] if len(parts) > 2 else 1.0
-        if kind not in ("threads", "pull") or not (0 < lo <= hi) or step <= 0:
+        if kind not in ("threads", "pull") or not (0 < lo <= hi) or step <= 0 or not np.isfinite(parts).all():
             raise ValueError
     except ValueError:
         raise ScenarioError(f"--sweep: expected threads=LO:HI or pull=LO:HI[:STEP] (mm), got {spec!r}") from None
+    count = int(np.floor((hi - lo) / step + 1e-9)) + 1
+    if count > MAX_CURVE_POINTS or (kind == "threads" and hi > MAX_FAN):
+        raise ScenarioError(f"--sweep: {spec!r} asks for {count} points up to {hi:g}; expected at most "
+                            f"{MAX_CURVE_POINTS} points" + (f" and at most {MAX_FAN} threads" if kind == "threads" else ""))
     values = list(np.arange(lo, hi + 1e-9, step))
     return kind, [int(v) for v in values] if kind == "threads" else [1e-3 * v for v in values]

@@ -34,6 +34,9 @@ from .plan import load_plan
 from .scenario import parse_scenario
 
 DESIGNS = ("grid", "lhs", "morris", "sobol")
+#: the most runs (and levels, samples or trajectories) one sweep file may ask for: a bound of the
+#: tool, not of the model (a coarse aging run takes seconds: 100,000 runs are days on 2 cores)
+MAX_RUNS = 100_000
 REFERENCE_TABLE = Path(__file__).resolve().parents[1] / "data" / "tissue_parameters.csv"
 
 #: [sweep] keys; docs/sweeps.md is generated from these
@@ -149,7 +152,7 @@ class Sweep:
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file and build its runs; ScenarioError naming file and key."""
-    from .designs import design_runs  # scipy and SALib: loaded when a sweep is read
+    from .designs import design_runs, planned_runs  # scipy and SALib: loaded when a sweep is read
 
     path = Path(path)
     where = str(path)
@@ -166,6 +169,8 @@ def load_sweep(path: str | Path) -> Sweep:
         v = opts[k]
         if v is not None and (v < (0 if k == "retries" else 1) or (k == "levels" and v < 2)):
             raise ScenarioError(f"{where}: [sweep] {k}: expected a positive integer, got {v}")
+        if v is not None and v > MAX_RUNS:  # checked before any design is built: a count is no memory bomb
+            raise ScenarioError(f"{where}: [sweep] {k}: expected at most {MAX_RUNS}, got {v}")
     base, base_raw, digest, function = _base(kind, opts, path, where)
 
     fixed = overrides(raw, kind, where)
@@ -185,6 +190,10 @@ def load_sweep(path: str | Path) -> Sweep:
     if clash:
         raise ScenarioError(f"{where}: [fixed] {clash[0]}: also swept in [parameters]; expected one or the other")
 
+    planned = planned_runs(opts, params)
+    if planned > MAX_RUNS:
+        raise ScenarioError(f"{where}: [sweep]: the {opts['design']} design would make {planned:.3g} runs; expected at "
+                            f"most {MAX_RUNS} (fewer levels, samples, trajectories or parameters)")
     runs, X = design_runs(opts, params, where)
     sens = toml.table(raw, "sensitivity", where)
     toml.known(sens, SENSITIVITY_FIELDS, where, "[sensitivity]")
@@ -290,8 +299,8 @@ def _parameter(kind: str, key: str, value, design: str, where: str, ref_path: Pa
                                 f"{p.low:g}")
     if "levels" in value:
         lv = value["levels"]
-        if not (isinstance(lv, int) and not isinstance(lv, bool) and lv >= 2):
-            raise ScenarioError(f"{where}: {section} levels: expected an integer >= 2, got {lv!r}")
+        if not (isinstance(lv, int) and not isinstance(lv, bool) and 2 <= lv <= MAX_RUNS):
+            raise ScenarioError(f"{where}: {section} levels: expected an integer from 2 to {MAX_RUNS}, got {lv!r}")
         p.levels = lv
     if design == "grid":
         if p.values is None and (p.low is None or p.levels is None):

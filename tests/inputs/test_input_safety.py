@@ -82,3 +82,37 @@ def test_a_target_lift_that_is_not_a_finite_number_is_refused_on_entry(tmp_path,
     proc = cli("lift", tmp_path / "missing.toml", "--target-lift", value, "--out", tmp_path / "out")
     assert proc.returncode == 2 and "--target-lift" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spec", ["pull=1:1e9", "threads=1:1e9", "pull=1:inf", "threads=1:41", "pull=1:2:0.001"])
+def test_a_lift_curve_is_bounded_before_it_is_built(spec):
+    from sagsim.inputs import parse_sweep
+    with pytest.raises(ScenarioError, match=r"^--sweep: "):
+        parse_sweep(spec)
+
+
+def test_the_largest_curves_allowed_still_parse():
+    from sagsim.inputs import parse_sweep
+    from sagsim.inputs.plan import MAX_CURVE_POINTS, MAX_FAN
+    assert parse_sweep(f"threads=1:{MAX_FAN}")[1][-1] == MAX_FAN
+    assert len(parse_sweep(f"pull=1:{MAX_CURVE_POINTS}")[1]) == MAX_CURVE_POINTS
+
+
+@pytest.mark.parametrize("design, extra, key", [
+    ("morris", "trajectories = 1000000000\n", r"\[sweep\] trajectories: expected at most 100000"),
+    ("lhs", "samples = 1000000000\n", r"\[sweep\] samples: expected at most 100000"),
+    ("morris", "trajectories = 2\nlevels = 1000000000\n", r"\[sweep\] levels: expected at most 100000"),
+    ("grid", "", r"levels: expected an integer from 2 to 100000, got 1000000000"),
+    ("grid-product", "", r"the grid design would make 1e\+06 runs; expected at most 100000"),
+])
+def test_a_sweep_that_would_make_too_many_runs_is_refused_before_any_is_built(tmp_path, design, extra, key):
+    (tmp_path / "s.toml").write_text(SCENARIO.format(name='"base"'))
+    levels = {"grid": 1_000_000_000, "grid-product": 1000}.get(design, 4)
+    params = "".join(f'[parameters."{k}"]\nrange = ["{lo}", "{hi}"]\nlevels = {levels}\n'
+                     for k, lo, hi in (("fat_descent.time_constant", "5 years", "10 years"),
+                                       ("skin.laxity", "0.5 %/decade", "3 %/decade")))
+    path = tmp_path / "sw.toml"
+    path.write_text(f'[sweep]\nkind = "aging"\nbase = "s.toml"\ndesign = "{design.split("-")[0]}"\n{extra}'
+                    + (params if design.startswith("grid") else params.replace(f"levels = {levels}\n", "")))
+    with pytest.raises(ScenarioError, match=key):
+        load_sweep(path)
