@@ -69,16 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--out", type=Path, help="results folder (default: results/<sweep name>); rerunning "
                        "there skips the finished runs")
     sweep.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 "
-                       "(default: a LocalCluster on this machine)")
+                       "(default: a LocalCluster on this machine); only one you control: Dask unpickles what "
+                       "it sends")
     sweep.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (default: one per core)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--allow-module", action="append", default=[], metavar="MODULE",
+                       help="let a python sweep run functions of MODULE (code: its functions run on every worker; "
+                       "without it only sagsim.sweep.functions may be named)")
     sweep.set_defaults(run=_run_sweep)
 
     calib = sub.add_parser("calibrate", help="fit scenario parameters to measured landmark displacements "
                            "(least squares on Dask)")
     calib.add_argument("calibration", type=Path, help="calibration file, e.g. examples/calibrate_default.toml")
     calib.add_argument("--out", type=Path, help="results folder (default: results/<calibration name>)")
-    calib.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
+    calib.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster); only "
+                       "one you control: Dask unpickles what it sends")
     calib.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (default: one per core)")
     calib.add_argument("--quiet", action="store_true", help="no progress bar")
     calib.set_defaults(run=_run_calibrate)
@@ -202,7 +207,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from .sweep.sensitivity import text_table
 
     logging.getLogger("distributed").propagate = args.verbose  # Dask's own log keeps its errors only
-    sweep = load_sweep(args.sweep)  # every fault of the file surfaces here, before anything is written
+    # every fault of the file surfaces here, before anything is written
+    sweep = load_sweep(args.sweep, allow_modules=tuple(args.allow_module))
     result = run_sweep(sweep, args.out or Path("results") / sweep.name, scheduler=args.scheduler,
                        workers=args.workers, progress=not args.quiet)
     c = result.counts

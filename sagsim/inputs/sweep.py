@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ from .plan import load_plan
 from .scenario import parse_scenario
 
 DESIGNS = ("grid", "lhs", "morris", "sobol")
+#: the one module whose functions a sweep file may name on its own (the checks of the sweep
+#: machinery); any other module must be allowed on the command line (--allow-module)
+REGISTERED_MODULE = "sagsim.sweep.functions"
 #: the most runs (and levels, samples or trajectories) one sweep file may ask for: a bound of the
 #: tool, not of the model (a coarse aging run takes seconds: 100,000 runs are days on 2 cores)
 MAX_RUNS = 100_000
@@ -150,8 +154,11 @@ class Sweep:
                 "runs": [{"run": self.run_key(i), **r} for i, r in enumerate(self.runs)]}
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file and build its runs; ScenarioError naming file and key."""
+def load_sweep(path: str | Path, allow_modules: tuple[str, ...] = ()) -> Sweep:
+    """Read and validate a sweep file and build its runs; ScenarioError naming file and key.
+    A python sweep may name a function of sagsim's own (:data:`REGISTERED_MODULE`) or of a
+    module in ``allow_modules`` (`sagsim sweep --allow-module`): a file alone never makes
+    sagsim import and run other code."""
     from .designs import design_runs, planned_runs  # scipy and SALib: loaded when a sweep is read
 
     path = Path(path)
@@ -171,7 +178,7 @@ def load_sweep(path: str | Path) -> Sweep:
             raise ScenarioError(f"{where}: [sweep] {k}: expected a positive integer, got {v}")
         if v is not None and v > MAX_RUNS:  # checked before any design is built: a count is no memory bomb
             raise ScenarioError(f"{where}: [sweep] {k}: expected at most {MAX_RUNS}, got {v}")
-    base, base_raw, digest, function = _base(kind, opts, path, where)
+    base, base_raw, digest, function = _base(kind, opts, path, where, tuple(allow_modules))
 
     fixed = overrides(raw, kind, where)
     table = toml.table(raw, "parameters", where)
@@ -218,7 +225,7 @@ def _option(head: dict, f: Field, where: str):
     return convert(f, head[f.name], where, f"[sweep] {f.name}")
 
 
-def _base(kind: str, opts: dict, path: Path, where: str):
+def _base(kind: str, opts: dict, path: Path, where: str, allow_modules: tuple = ()):
     """The base file (resolved), its parsed tables and a digest of everything it names."""
     if kind == "python":
         fn = opts["function"]
@@ -226,8 +233,13 @@ def _base(kind: str, opts: dict, path: Path, where: str):
             raise ScenarioError(f"{where}: [sweep] function: expected 'module:function' for kind python, got {fn!r}")
         if opts["base"] is not None:
             raise ScenarioError(f"{where}: [sweep] base: a python sweep has no base file; remove it")
-        import importlib
         module, name = fn.split(":")
+        if module != REGISTERED_MODULE and module not in allow_modules:
+            raise ScenarioError(f"{where}: [sweep] function: {module!r} is not a module this sweep may run; expected "
+                                f"a function of {REGISTERED_MODULE}, or name the module on the command line with "
+                                f"--allow-module {module} (its code then runs on every worker)")
+        if name.startswith("_"):
+            raise ScenarioError(f"{where}: [sweep] function: expected a public function, got {fn!r}")
         try:
             if not callable(getattr(importlib.import_module(module), name)):
                 raise AttributeError

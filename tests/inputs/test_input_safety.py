@@ -116,3 +116,34 @@ def test_a_sweep_that_would_make_too_many_runs_is_refused_before_any_is_built(tm
                     + (params if design.startswith("grid") else params.replace(f"levels = {levels}\n", "")))
     with pytest.raises(ScenarioError, match=key):
         load_sweep(path)
+
+
+def test_a_sweep_file_alone_cannot_make_sagsim_run_other_code(tmp_path):
+    path = tmp_path / "evil.toml"
+    path.write_text('[sweep]\nkind = "python"\nfunction = "subprocess:run"\ndesign = "grid"\n'
+                    '[parameters.args]\nvalues = ["touch pwned"]\n')
+    with pytest.raises(ScenarioError, match=r"\[sweep\] function: 'subprocess' is not a module this sweep may run; "
+                                            r"expected a function of sagsim.sweep.functions, or name the module on "
+                                            r"the command line with --allow-module subprocess"):
+        load_sweep(path)
+    proc = cli("sweep", path, "--out", tmp_path / "out", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "--allow-module" in proc.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_a_module_allowed_on_the_command_line_may_be_named(tmp_path):
+    (tmp_path / "mine.py").write_text("def square(p):\n    return {'y': p['x'] ** 2}\n\ndef _hidden(p):\n    return {}\n")
+    path = tmp_path / "mine.toml"
+    path.write_text('[sweep]\nkind = "python"\nfunction = "mine:square"\ndesign = "grid"\n'
+                    '[parameters.x]\nvalues = [1.0, 2.0]\n')
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert load_sweep(path, allow_modules=("mine",)).function == "mine:square"
+        with pytest.raises(ScenarioError, match=r"expected a public function, got 'mine:_hidden'"):
+            path.write_text(path.read_text().replace("mine:square", "mine:_hidden"))
+            load_sweep(path, allow_modules=("mine",))
+    finally:
+        sys.path.remove(str(tmp_path))
+    # the registered checks of the machinery need no permission
+    path.write_text(path.read_text().replace("mine:_hidden", "sagsim.sweep.functions:trivial"))
+    assert load_sweep(path).function == "sagsim.sweep.functions:trivial"
