@@ -19,6 +19,7 @@ from ..errors import ModelError
 from ..io import write_json, write_vtu
 from ..materials import poisson_ratio
 from ..meshfile import load_face
+from ..results.folder import claim
 from ..solvers.fem import NewtonOptions, solve_static
 from ..solvers.springs import SpringSystem, solve_static_springs
 
@@ -29,8 +30,12 @@ def demo(out: str | Path = "results/demo", resolution: str = "default", model: s
     """Run the demo into folder ``out``; return the summary (also written as summary.json)."""
     if core not in CORES:
         raise ModelError(f"demo.core: expected one of {CORES}, got {core!r}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim(out) as folder:  # a folder sagsim can write, and no other run is writing
+        return _settle(folder, resolution, model, core)
+
+
+def _settle(out: Path, resolution: str, model: str, core: str) -> dict:
+    """The demo's solve and files into the claimed folder ``out``."""
     t0 = time.perf_counter()
     model = load_face(resolution) if model == "face" else layered_slab(cells=resolution)
     state, solved = _solve(model, core)

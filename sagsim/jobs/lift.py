@@ -15,6 +15,7 @@ from ..aging.run import captured_start
 from ..inputs import PlanFile, load_plan, parse_sweep
 from ..meshfile import load_face
 from ..model import Loads, State, TissueModel
+from ..results.folder import claim
 from ..results.lift import write_lift
 from ..solvers.fem import FEMSystem, NewtonOptions
 from ..threads.assessment import target_landmarks
@@ -60,38 +61,40 @@ def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress
     if sweep:
         parse_sweep(sweep)  # a malformed --sweep is refused before any solve
     out = Path(out) if out is not None else Path("results") / planfile.plan.name
-    t0 = time.perf_counter()
-    begin = lift_start(planfile, out, load, aged, progress)
-    model, start, loads = begin.model, begin.state, begin.loads
-    timings = {"start_s": time.perf_counter() - t0}
-    opts = NewtonOptions(n_steps=1, formulation="anp")
-    system = FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver, linear_coords=model.nodes)
-    t1 = time.perf_counter()
-    result = solve_lift(model, start, planfile.plan, loads, opts, system=system)
-    timings["lift_s"] = time.perf_counter() - t1
-    targets = target_landmarks(model, planfile.plan)
-    t2 = time.perf_counter()
-    extra = {"expression": smile_probe(model, start, result, loads, system)}
-    timings["expression_s"] = time.perf_counter() - t2
-    if months:
-        t3 = time.perf_counter()
-        extra["months_shapes"] = []
-        extra["months"] = months_after(model, start, result, planfile.plan, loads, targets, system=system,
-                                       shapes=extra["months_shapes"])
-        timings["months_s"] = time.perf_counter() - t3
-    if sweep:
-        kind, values = parse_sweep(sweep)
-        t4 = time.perf_counter()
-        extra["sweep"] = (kind, lift_curve(model, start, planfile.plan, values, kind, loads, targets, progress))
-        timings["sweep_s"] = time.perf_counter() - t4
-    if assess:
-        extra["assessment"] = assessment_inputs(begin, planfile, result, opts, system, targets, target_lift_mm)
-    extra["face_source"] = begin.face_source  # what load_face takes: `sagsim render` rebuilds the mesh from it
-    from ..render.lift import write_pictures  # pyvista and matplotlib: only when drawing
-    summary, paths = write_lift(out, model, start, result, planfile, begin.where, timings, targets, extra)
-    paths += write_pictures(out, planfile.plan.name, targets, extra)
-    summary["report"].append("wrote " + ", ".join(str(p) for p in paths))
-    shutil.rmtree(out / AGING_CHECKPOINT, ignore_errors=True)  # the results hold what a rerun needs
+    with claim(out):  # a folder sagsim can write, and no other run is writing
+        t0 = time.perf_counter()
+        begin = lift_start(planfile, out, load, aged, progress)
+        model, start, loads = begin.model, begin.state, begin.loads
+        timings = {"start_s": time.perf_counter() - t0}
+        opts = NewtonOptions(n_steps=1, formulation="anp")
+        system = FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver,
+                           linear_coords=model.nodes)
+        t1 = time.perf_counter()
+        result = solve_lift(model, start, planfile.plan, loads, opts, system=system)
+        timings["lift_s"] = time.perf_counter() - t1
+        targets = target_landmarks(model, planfile.plan)
+        t2 = time.perf_counter()
+        extra = {"expression": smile_probe(model, start, result, loads, system)}
+        timings["expression_s"] = time.perf_counter() - t2
+        if months:
+            t3 = time.perf_counter()
+            extra["months_shapes"] = []
+            extra["months"] = months_after(model, start, result, planfile.plan, loads, targets, system=system,
+                                           shapes=extra["months_shapes"])
+            timings["months_s"] = time.perf_counter() - t3
+        if sweep:
+            kind, values = parse_sweep(sweep)
+            t4 = time.perf_counter()
+            extra["sweep"] = (kind, lift_curve(model, start, planfile.plan, values, kind, loads, targets, progress))
+            timings["sweep_s"] = time.perf_counter() - t4
+        if assess:
+            extra["assessment"] = assessment_inputs(begin, planfile, result, opts, system, targets, target_lift_mm)
+        extra["face_source"] = begin.face_source  # what load_face takes: `sagsim render` rebuilds the mesh from it
+        from ..render.lift import write_pictures  # pyvista and matplotlib: only when drawing
+        summary, paths = write_lift(out, model, start, result, planfile, begin.where, timings, targets, extra)
+        paths += write_pictures(out, planfile.plan.name, targets, extra)
+        summary["report"].append("wrote " + ", ".join(str(p) for p in paths))
+        shutil.rmtree(out / AGING_CHECKPOINT, ignore_errors=True)  # the results hold what a rerun needs
     return summary
 
 

@@ -26,6 +26,7 @@ from ..inputs.calibration import COMPONENTS, Calibration
 from ..inputs.keys import overrides
 from ..io import atomic_path
 from ..results.calibration import write_calibration
+from ..results.folder import claim
 from .execute import dask_client
 from .task import aging_result, one_line, thread_limits
 
@@ -114,25 +115,22 @@ def calibrate(cal: Calibration, out: str | Path, *, client=None, scheduler: str 
               workers: int | None = None, progress: bool = False) -> CalibrationResult:
     """Fit ``cal``'s parameters; write OUT/calibration.json, residuals.csv, history.csv and
     fit.png; returns the result."""
-
-
-
-    out = Path(out)
     t0 = time.perf_counter()
-    ctx = contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
-    with ctx as c:
-        model = _Model(cal, c)
-        params = cal.parameters
-        x0 = np.array([p.to_x(p.initial) for p in params])
-        lb, ub = np.array([p.x_bounds() for p in params]).T
-        bar = _Bar(progress, cal.name)
-        tol = cal.options["tolerance"]
-        res = least_squares(lambda x: bar.tick(model.residuals(x)), x0, bounds=(lb, ub), method="trf",
-                            jac=lambda x: model.jacobian(x, cal.options["diff_step"], (lb, ub)), x_scale="jac",
-                            ftol=tol, xtol=tol, gtol=tol, max_nfev=cal.options["max_evaluations"])
-        bar.close()
-        best = model.displacements([res.x], "fit")[0]
-    return _report(cal, model, res, best, out, time.perf_counter() - t0)
+    with claim(out) as out:  # a folder sagsim can write, and no other run is writing
+        ctx = contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
+        with ctx as c:
+            model = _Model(cal, c)
+            params = cal.parameters
+            x0 = np.array([p.to_x(p.initial) for p in params])
+            lb, ub = np.array([p.x_bounds() for p in params]).T
+            bar = _Bar(progress, cal.name)
+            tol = cal.options["tolerance"]
+            res = least_squares(lambda x: bar.tick(model.residuals(x)), x0, bounds=(lb, ub), method="trf",
+                                jac=lambda x: model.jacobian(x, cal.options["diff_step"], (lb, ub)), x_scale="jac",
+                                ftol=tol, xtol=tol, gtol=tol, max_nfev=cal.options["max_evaluations"])
+            bar.close()
+            best = model.displacements([res.x], "fit")[0]
+        return _report(cal, model, res, best, out, time.perf_counter() - t0)
 
 
 class _Bar:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from ..errors import SagsimError
 from ..inputs.sweep import Sweep
 from ..io import write_json
+from ..results.folder import claim
 from ..results.sweep import DESIGN, RUNS, SENSITIVITY, collect, finished, write_run, write_table
 from .sensitivity import analyse, write_indices
 from .task import one_line, publish, run_task
@@ -116,37 +117,38 @@ def run_sweep(sweep: Sweep, out: str | Path, *, client=None, scheduler: str | No
     from ..render.plots import plot_indices  # matplotlib: for the client that writes the table, not for workers
 
     t0 = time.perf_counter()
-    out = Path(out)
-    runs_dir = out / RUNS
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    paths = [write_json(out / DESIGN, sweep.record())]
-    clean_leftovers(runs_dir)
-    todo, seen, skipped = [], set(), 0
-    for i in range(len(sweep.runs)):
-        key = sweep.run_key(i)
-        if key in seen:
-            continue  # a design may repeat a point: one run serves every row of it
-        seen.add(key)
-        if finished(runs_dir / key) is not None:
-            skipped += 1
-        else:
-            todo.append(i)
-    n_workers = 0
-    if todo:
-        ctx = (contextlib.nullcontext(client) if client is not None
+    with claim(out) as out:
+        runs_dir = out / RUNS
+        todo, seen, skipped = [], set(), 0
+        for i in range(len(sweep.runs)):
+            key = sweep.run_key(i)
+            if key in seen:
+                continue  # a design may repeat a point: one run serves every row of it
+            seen.add(key)
+            if finished(runs_dir / key) is not None:
+                skipped += 1
+            else:
+                todo.append(i)
+        n_workers = 0
+        # the cluster first: a scheduler that cannot be reached fails before anything is written
+        ctx = (contextlib.nullcontext(None) if not todo else contextlib.nullcontext(client) if client is not None
                else dask_client(scheduler, workers, threads_per_run=sweep.options["threads"]))
         with ctx as c:
-            n_workers = len(c.scheduler_info(n_workers=-1).get("workers", {}))
-            _submit(c, sweep, todo, runs_dir, len(seen), skipped, progress)
-    clean_leftovers(runs_dir)
-    table = collect(sweep, runs_dir)
-    paths += write_table(table, out)
-    indices, notes = analyse(sweep, table)
-    if indices is not None:
-        paths += [write_indices(indices, out / SENSITIVITY),
-                  plot_indices(indices, out / "sensitivity.png", sweep.name)]
-    counts = {"runs": len(sweep.runs), "distinct": len(seen), "ran": len(todo), "skipped": skipped,
-              "ok": int((table["status"] == "ok").sum()), "failed": int((table["status"] != "ok").sum())}
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            paths = [write_json(out / DESIGN, sweep.record())]
+            clean_leftovers(runs_dir)
+            if todo:
+                n_workers = len(c.scheduler_info(n_workers=-1).get("workers", {}))
+                _submit(c, sweep, todo, runs_dir, len(seen), skipped, progress)
+        clean_leftovers(runs_dir)
+        table = collect(sweep, runs_dir)
+        paths += write_table(table, out)
+        indices, notes = analyse(sweep, table)
+        if indices is not None:
+            paths += [write_indices(indices, out / SENSITIVITY),
+                      plot_indices(indices, out / "sensitivity.png", sweep.name)]
+        counts = {"runs": len(sweep.runs), "distinct": len(seen), "ran": len(todo), "skipped": skipped,
+                  "ok": int((table["status"] == "ok").sum()), "failed": int((table["status"] != "ok").sum())}
     return SweepResult(table, paths, counts, time.perf_counter() - t0, n_workers, indices, notes)
 
 

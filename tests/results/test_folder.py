@@ -1,0 +1,89 @@
+"""A results folder is claimed before any work: it must be writable, only one run writes it at
+a time (a killed run's lock is gone with its process), an interrupted write's temporary files
+are cleared, and a run that wrote nothing leaves no folder behind."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sagsim.errors import DataFileError
+from sagsim.results.folder import LOCK, claim
+
+SCENARIO = '[scenario]\nname = "quick"\nface = "coarse"\nend_age = 42\nstep_years = 2\n'
+HOLD = ("import sys, time\nfrom sagsim.results.folder import claim\n"
+        "with claim(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n")
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sagsim.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def hold(folder):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "/dev/null"])
+def test_an_out_that_cannot_be_a_folder_is_one_line_before_any_solve(tmp_path, where):
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    (tmp_path / "file").write_text("x")
+    out = {"a file": tmp_path / "file", "under a file": tmp_path / "file" / "sub", "/dev/null": "/dev/null"}[where]
+    t0 = time.perf_counter()
+    proc = cli("age", tmp_path / "s.toml", "--out", out, "--quiet")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and str(out) in proc.stderr
+    assert "checkpoint" not in {p.name for p in tmp_path.rglob("*")}
+    assert time.perf_counter() - t0 < 60  # refused on entry: the 1-step coarse solve alone is longer on 2 cores
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_naming_the_process(tmp_path):
+    holder = hold(tmp_path / "out")
+    try:
+        with pytest.raises(DataFileError, match=rf"out is in use by process {holder.pid}; wait for it"):
+            with claim(tmp_path / "out"):
+                pass
+        (tmp_path / "s.toml").write_text(SCENARIO)
+        proc = cli("age", tmp_path / "s.toml", "--out", tmp_path / "out", "--quiet")
+        assert proc.returncode == 2 and f"in use by process {holder.pid}" in proc.stderr
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [LOCK]  # the second run wrote nothing
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_killed_run_leaves_no_lock_behind(tmp_path):
+    holder = hold(tmp_path / "out")
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    with claim(tmp_path / "out") as out:  # the operating system let go of the dead run's lock
+        assert (out / LOCK).read_text().strip() == str(os.getpid())
+    assert not (tmp_path / "out" / LOCK).exists()
+
+
+def test_temporaries_of_an_interrupted_write_are_cleared_and_nothing_else(tmp_path):
+    out = tmp_path / "out"
+    (out / "render").mkdir(parents=True)
+    left = [out / ".metrics.csv.1a2b3c4d.tmp.csv", out / "render" / ".index.html.0badf00d.tmp.html",
+            out / ".summary.json.deadbeef.tmp.json"]
+    kept = [out / "metrics.csv", out / ".keep", out / "notes.tmp.txt"]
+    for p in left + kept:
+        p.write_text("x")
+    with claim(out):
+        assert not any(p.exists() for p in left) and all(p.exists() for p in kept)
+
+
+def test_a_run_that_fails_before_writing_leaves_no_folder(tmp_path):
+    with pytest.raises(RuntimeError):
+        with claim(tmp_path / "new" / "out"):
+            raise RuntimeError("the solve failed")
+    assert not (tmp_path / "new" / "out").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError):
+        with claim(tmp_path / "kept"):
+            raise RuntimeError("the solve failed")
+    assert (tmp_path / "kept").is_dir()  # a folder the user made stays
