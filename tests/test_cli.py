@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from sagsim.cli import main
 from sagsim.io import read_vtu
@@ -62,3 +63,15 @@ def test_errors_are_one_line_and_exit_nonzero():
     proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "demo", "--resolution", "huge"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+@pytest.mark.parametrize("method, expected", [("umfpack", "unknown method 'umfpack'"),
+                                              ("cholmod", "install its package (pip install scikit-sparse)")])
+def test_a_linear_solver_that_cannot_run_is_one_line_naming_what_to_do(method, expected):
+    from sagsim.solvers.linear import available_methods
+    if method in available_methods():
+        pytest.skip(f"{method} is installed here")
+    proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "bench", "fem", "--n", "2", "--no-peer",
+                           "--linear-solver", method], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert expected in proc.stderr

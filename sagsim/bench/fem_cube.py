@@ -24,6 +24,7 @@ from ..io import write_json
 from ..materials import NeoHookean
 from ..model import Layer, TissueModel
 from ..solvers.fem import FEMSystem, NewtonOptions, solve_static
+from ..solvers.linear import LinearSolver
 from .bandwidth import triad_bandwidth
 
 MU, LAM, BODY, STEPS, RTOL = 1.0, 10.0, (0.0, -0.25, 0.0), 5, 1e-8
@@ -123,6 +124,7 @@ def fitted_exponent(sizes, values) -> float:
 
 def main(n_values=(8, 16, 24, 32), json_path: Path | None = None, peer: bool = True,
          linear_solver: str = "auto") -> int:
+    LinearSolver(linear_solver)  # an unknown or missing back end: one line here, not a traceback from a subprocess
     if peer and importlib.util.find_spec("skfem") is None:
         peer = False
         print("# scikit-fem is not installed (pip install 'sagsim[bench]'): the peer runs are skipped", file=sys.stderr)

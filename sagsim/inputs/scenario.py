@@ -66,7 +66,11 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError naming file and key on any fault."""
     path = Path(path)
-    return parse_scenario(toml.read_toml(path, "scenario"), path)
+    raw = toml.read_toml(path, "scenario")
+    if not raw:  # an empty file would silently run the whole default scenario
+        raise ScenarioError(f"{path}: the scenario is empty; expected at least a [scenario] table (a [scenario] "
+                            "table alone runs every default)")
+    return parse_scenario(raw, path)
 
 
 def parse_scenario(raw: dict, path: Path | None = None) -> Scenario:

@@ -147,3 +147,13 @@ def test_a_module_allowed_on_the_command_line_may_be_named(tmp_path):
     # the registered checks of the machinery need no permission
     path.write_text(path.read_text().replace("mine:_hidden", "sagsim.sweep.functions:trivial"))
     assert load_sweep(path).function == "sagsim.sweep.functions:trivial"
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n"])
+def test_an_empty_scenario_is_refused_and_a_bare_table_means_every_default(tmp_path, text):
+    path = tmp_path / "empty.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=r"empty\.toml: the scenario is empty; expected at least a \[scenario\]"):
+        load_scenario(path)
+    path.write_text("[scenario]\n")
+    assert load_scenario(path).settings.end_age == 70.0  # every default, asked for

@@ -56,6 +56,9 @@ __all__ = [
 DIRECT_METHODS = ("cholmod", "pardiso", "splu")
 ITERATIVE_METHODS = ("amg-cg",)
 ALL_METHODS = DIRECT_METHODS + ITERATIVE_METHODS
+#: what to install for each optional back end (pip names)
+PACKAGES = {"cholmod": "pip install scikit-sparse", "pardiso": "pip install pypardiso", "splu": "scipy",
+            "amg-cg": "pyamg"}  # the last two are sagsim's own dependencies
 
 # "auto": the largest system (in dofs) solved by each direct back end; above it "amg-cg".
 # The direct back end is the first available of cholmod, pardiso, splu.
@@ -191,7 +194,8 @@ class LinearSolver:
         reuse: bool = True,
     ):
         if method != "auto" and method not in ALL_METHODS:
-            raise ValueError(f"LinearSolver: unknown method {method!r}; expected 'auto' or one of {list(ALL_METHODS)}")
+            raise LinearSolverError(f"linear solver: unknown method {method!r}; expected 'auto' or one of "
+                                    f"{list(ALL_METHODS)}")
         if method == "auto":
             # load the direct back ends' libraries now: one loaded during a solve would miss that
             # solve's BLAS thread limit (its first factorisation then ran on all cores and
@@ -200,7 +204,8 @@ class LinearSolver:
                 _have(m)
         elif not _have(method):
             raise LinearSolverError(
-                f"{method} is not available here (its optional package is not installed); available: {available_methods()}"
+                f"linear solver {method}: not available here: install its package ({PACKAGES[method]}); "
+                f"available: {available_methods()}"
             )
         if coords is not None:
             coords = np.asarray(coords, dtype=np.float64)
