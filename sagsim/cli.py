@@ -182,7 +182,7 @@ def _run_lift(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)  # every plan error surfaces here, before any solve
     out = args.out or Path("results") / plan.plan.name
-    summary = lift(plan, out, progress=not args.quiet, sweep=args.sweep, assess=args.assess,
+    summary = lift(plan, out, progress=not args.quiet, sweep=args.sweep or plan.sweep, assess=args.assess,
                    target_lift_mm=args.target_lift, months=not args.no_months)
     _print(summary["report"])
     if args.render:

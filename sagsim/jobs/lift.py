@@ -52,14 +52,12 @@ def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress
          load=load_face, aged=None) -> dict:
     """Run the lift job into ``out`` (default results/<plan name>) and return its summary (also
     summary.json; ``summary["report"]`` is what `sagsim lift` prints). ``sweep``:
-    "threads=1:10" or "pull=1:8" (mm), the curve of lift against unevenness (default: the
-    plan's own); ``assess``: the suitability verdict against ``target_lift_mm`` (default: undo
+    "threads=1:10" or "pull=1:8" (mm), the curve of lift against unevenness (`sagsim lift`
+    passes --sweep, else the plan's own ``sweep``); ``assess``: the suitability verdict against ``target_lift_mm`` (default: undo
     the aging). ``load(face)`` loads a face and ``aged(face, scenario)`` returns its
     AgingResult: a sweep passes ones that keep faces and agings for its next runs."""
     planfile = plan if isinstance(plan, PlanFile) else load_plan(plan)  # every plan error surfaces here
-    sweep = sweep or planfile.sweep
-    if sweep:
-        parse_sweep(sweep)  # a malformed --sweep is refused before any solve
+    curve = parse_sweep(sweep) if sweep else None  # a malformed --sweep is refused before any solve
     out = Path(out) if out is not None else Path("results") / planfile.plan.name
     with claim(out):  # a folder sagsim can write, and no other run is writing
         t0 = time.perf_counter()
@@ -82,8 +80,8 @@ def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress
             extra["months"] = months_after(model, start, result, planfile.plan, loads, targets, system=system,
                                            shapes=extra["months_shapes"])
             timings["months_s"] = time.perf_counter() - t3
-        if sweep:
-            kind, values = parse_sweep(sweep)
+        if curve is not None:
+            kind, values = curve
             t4 = time.perf_counter()
             extra["sweep"] = (kind, lift_curve(model, start, planfile.plan, values, kind, loads, targets, progress))
             timings["sweep_s"] = time.perf_counter() - t4
