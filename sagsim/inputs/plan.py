@@ -74,6 +74,8 @@ def load_plan(path: str | Path) -> PlanFile:
             parse_sweep(sweep)
     aging = None
     if "aging" in head:
+        if not isinstance(head["aging"], str) or not head["aging"].strip():
+            raise ScenarioError(f"{where}: [plan] aging: expected the aging scenario's file name, got {head['aging']!r}")
         aging = beside(head["aging"], path)
         if not aging.exists():
             raise ScenarioError(f"{where}: [plan] aging: expected an aging scenario file, {aging} does not exist")
@@ -118,6 +120,8 @@ def parse_sweep(spec: str) -> tuple[str, list]:
     """"threads=1:10" (fan sizes) or "pull=1:8" / "pull=1:8:0.5" (mm) -> (kind, values): the
     curve ``sagsim lift --sweep`` (or a plan's ``sweep``) asks for."""
     try:
+        if not isinstance(spec, str):
+            raise ValueError
         kind, rng = spec.split("=")
         parts = [float(v) for v in rng.split(":")]
         lo, hi = parts[0], parts[1]

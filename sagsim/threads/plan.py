@@ -47,12 +47,10 @@ class Thread:
     holding_spread: float = COG_HOLDING_SPREAD
 
     def __post_init__(self):
-        if self.size not in USP_DIAMETER_MM:
-            raise ScenarioError(f"thread {self.name}: size: expected one of {list(USP_DIAMETER_MM)}, got {self.size!r}")
-        if self.material not in MATERIALS:
-            raise ScenarioError(f"thread {self.name}: material: expected one of {list(MATERIALS)}, got {self.material!r}")
-        if self.layer not in LAYERS:
-            raise ScenarioError(f"thread {self.name}: layer: expected one of {list(LAYERS)}, got {self.layer!r}")
+        for key, table in (("size", USP_DIAMETER_MM), ("material", MATERIALS), ("layer", LAYERS)):
+            value = getattr(self, key)
+            if not isinstance(value, str) or value not in table:  # a list from a file is no key either
+                raise ScenarioError(f"thread {self.name}: {key}: expected one of {list(table)}, got {value!r}")
         for key, ok in (("cogs", self.cogs >= 1), ("cog_spacing", self.cog_spacing > 0),
                         ("holding_force", self.holding_force > 0), ("cog_stiffness", self.cog_stiffness > 0),
                         ("pull", self.pull >= 0), ("tension", self.tension is None or self.tension > 0),
