@@ -100,6 +100,12 @@ class Cogs:
     part_weight: np.ndarray
 
 
+#: how far a thread's point given by coordinates may lie from the nearest node of the face (m): a
+#: plausibility bound of the tool (the paths of the shipped plans stay within 6 mm of the tissue
+#: of their layer), so that a point in the wrong unit or frame is refused, not clamped
+MAX_POINT_GAP = 0.02
+
+
 def point(model: TissueModel, where, x: np.ndarray, name: str, key: str) -> np.ndarray:
     if isinstance(where, str):
         if where not in model.landmarks:
@@ -114,11 +120,20 @@ def point(model: TissueModel, where, x: np.ndarray, name: str, key: str) -> np.n
 def place_cogs(model: TissueModel, plan: ThreadPlan, x: np.ndarray) -> Cogs:
     """Place every cog of ``plan`` in configuration ``x`` (the aged face the lift starts from)."""
     centroids = x[model.tets].mean(axis=1)
+    nodes = None  # a tree of the tissue's nodes, built when a thread gives a point by coordinates
     rows = []
     for i, th in enumerate(plan.threads):
-        path = np.array([point(model, th.entry, x, th.name, "entry")]
-                        + [point(model, v, x, th.name, "via") for v in th.via]
-                        + [point(model, th.anchor, x, th.name, "anchor")])
+        given = [("entry", th.entry), *[("via", v) for v in th.via], ("anchor", th.anchor)]
+        path = np.array([point(model, where, x, th.name, key) for key, where in given])
+        for (key, where), p in zip(given, path):
+            if isinstance(where, str):
+                continue  # a landmark: on the face by construction
+            if nodes is None:
+                nodes = cKDTree(x)
+            gap = float(nodes.query(p)[0])
+            if gap > MAX_POINT_GAP:
+                raise ScenarioError(f"thread {th.name}: {key}: {where!r} is {1e3 * gap:.0f} mm from the nearest "
+                                    f"tissue of {model.name}; expected a point within {1e3 * MAX_POINT_GAP:g} mm of it")
         seg = np.diff(path, axis=0)
         seg_len = np.linalg.norm(seg, axis=1)
         length = float(seg_len.sum())

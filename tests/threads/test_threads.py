@@ -263,3 +263,22 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
     lift(plan, tmp_path / "fresh", months=False)
     a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("resumed", "fresh"))
     assert a["landmarks_mm"] == b["landmarks_mm"]  # bit for bit: the resumed aging ends where a fresh one does
+
+
+def test_a_thread_point_far_from_the_face_is_refused_not_clamped(face):
+    """A point in the wrong unit (10 m) or frame is one line naming the thread and the key; the
+    shipped plans' fans (up to 10 threads, points off the landmarks) still fit."""
+    from sagsim.errors import ScenarioError
+    from sagsim.threads.curve import fan
+    from sagsim.threads.plan import MAX_POINT_GAP
+    model, start = face
+    far = ThreadPlan((Thread("lost", entry=(10.0, 0.0, 0.0), anchor="tragus_left", cogs=3, cog_spacing=0.005),))
+    with pytest.raises(ScenarioError, match=r"thread lost: entry: \(10\.0, 0\.0, 0\.0\) is \d+ mm from the nearest "
+                                            r"tissue of .*; expected a point within 20 mm of it"):
+        place_cogs(model, far, start.x)
+    jowl = model.landmark_position("jowl_left", start.x)
+    near = ThreadPlan((Thread("near", entry=tuple(jowl + [0.0, 0.0, 0.5 * MAX_POINT_GAP]), anchor="tragus_left",
+                              cogs=3, cog_spacing=0.005),))
+    assert len(place_cogs(model, near, start.x).tet) == 3
+    one = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", cogs=3, cog_spacing=0.005),))
+    assert len(place_cogs(model, fan(model, one, 10, start.x), start.x).tet) == 30
