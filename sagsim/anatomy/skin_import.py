@@ -138,6 +138,11 @@ def _is_odd(permutation: np.ndarray) -> bool:
     return (a, b, c) in ((0, 2, 1), (1, 0, 2), (2, 1, 0))
 
 
+#: how far a landmark given "on the skin" may lie from it (m) before it is refused rather than
+#: moved onto the skin: a plausibility bound of the tool, not an anatomical number
+MAX_LANDMARK_GAP = 0.01
+
+
 def _place(model: TissueModel, landmarks: dict, where: str) -> dict[str, Landmark]:
     """Each named point on the skin triangle nearest to it (by centroid), as barycentric
     weights in the tetrahedron that owns that triangle."""
@@ -157,6 +162,10 @@ def _place(model: TissueModel, landmarks: dict, where: str) -> dict[str, Landmar
         if uv.sum() > 1:
             uv /= uv.sum()
         weights = np.array([1 - uv.sum(), uv[0], uv[1]])
+        gap = float(np.linalg.norm(weights @ model.nodes[tri] - xyz))
+        if gap > MAX_LANDMARK_GAP:
+            raise MeshError(f"{where}: landmark {name!r} is {1e3 * gap:.0f} mm from the skin; expected a point on the "
+                            f"skin (within {1e3 * MAX_LANDMARK_GAP:g} mm: metres, in the surface's frame)")
         e = int(owner[f])
         bary = np.zeros(4)
         for node, wgt in zip(tri, weights):

@@ -78,3 +78,15 @@ def test_mesh_command_builds_under_a_skin_file(tmp_path):
                  "--out", str(out)]) == 0
     assert out.exists() and out.with_suffix(".json").exists()
     assert main(["mesh", "--skin", str(tmp_path / "missing.stl"), "--out", str(out)]) == 2
+
+
+def test_a_landmark_far_from_the_skin_is_refused_not_snapped(tmp_path):
+    """Landmarks are given on the skin; one metres off (a unit or frame mistake) is one line
+    naming it, not moved onto the nearest triangle without a word."""
+    from sagsim.anatomy.skin_import import MAX_LANDMARK_GAP
+    points, triangles = cap()
+    top = points[np.argmax(points[:, 2])]
+    model = layers_under_skin(points, triangles, landmarks={"tip": top + [0, 0, 0.5 * MAX_LANDMARK_GAP]})
+    assert "tip" in model.landmarks
+    with pytest.raises(MeshError, match=r"landmark 'tip' is 2000 mm from the skin; expected a point on the skin"):
+        layers_under_skin(points, triangles, landmarks={"tip": top + [0, 0, 2.0]})
