@@ -23,17 +23,22 @@ def test_every_numbered_example_is_tested_here():
     assert {p.stem for p in EXAMPLES.glob("ex[0-9][0-9]_*.py")} == tested
 
 
-def test_ex01_the_slab_sags_down_and_not_sideways():
-    out = example("ex01_slab_under_gravity").main()
-    assert 0.05 < out["max_sag_mm"] < 5.0  # tissue a few mm thick under its own weight: sub-millimetre to mm
+@pytest.fixture(scope="module")
+def slab_fem():
+    return example("ex01_slab_under_gravity").main()
+
+
+def test_ex01_the_slab_sags_down_and_not_sideways(slab_fem):
+    out = slab_fem
+    # it runs and sags: the figure itself (0.64 mm largest sag, README) is pinned by the demo's tests
+    assert 0.05 < out["max_sag_mm"] < 5.0
     assert out["max_lateral_mm"] < 0.2 * out["max_sag_mm"]
     state, model = out["state"], out["model"]
     np.testing.assert_array_equal(state.x[model.fixed], model.nodes[model.fixed])  # bone stays put
 
 
-def test_ex02_the_spring_core_agrees_with_the_fem_core_on_the_slab():
-    springs = example("ex02_spring_core").main()
-    fem = example("ex01_slab_under_gravity").main()
+def test_ex02_the_spring_core_agrees_with_the_fem_core_on_the_slab(slab_fem):
+    springs, fem = example("ex02_spring_core").main(), slab_fem
     # on the coarse slab the cores differ by 5 % (0.61 vs 0.64 mm, docs/springs.md): 10 % leaves room
     assert springs["max_sag_mm"] == pytest.approx(fem["max_sag_mm"], rel=0.1)
 

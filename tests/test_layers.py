@@ -92,6 +92,7 @@ def test_no_import_goes_upwards():
 def test_no_import_cycle():
     graph = {module_name(p): imports(p, top_level_only=True) for p in ROOT.rglob("*.py")}
     state: dict[str, int] = {}
+    cycles: list[str] = []
 
     def visit(node: str, trail: list[str]) -> None:
         state[node] = 1
@@ -99,11 +100,12 @@ def test_no_import_cycle():
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(nxt):] + [nxt]))
-            if nxt not in state:
+                cycles.append(" -> ".join(trail[trail.index(nxt):] + [nxt]))
+            elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = 2
 
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
