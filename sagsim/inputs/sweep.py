@@ -20,6 +20,7 @@ or is written. Each run is validated by the same parser as `sagsim age` / `sagsi
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import importlib
 import json
@@ -77,13 +78,25 @@ PARAMETER_FIELDS = {
 }
 #: [sensitivity] keys
 SENSITIVITY_FIELDS = {
-    "outputs": "the metrics analysed (default: the clinical ones of the kind)",
+    "outputs": "the metrics analysed (default: the clinical ones of the kind); for aging and lift a name their "
+               "runs never report is refused before any run",
 }
 DEFAULT_OUTPUTS = {
     "aging": ("jowl_descent_mm", "jawline_overhang_change_mm", "fat_moved_below_subnasale_ml",
               "descent_mm:oral_commissure_left", "max_skin_displacement_mm"),
     "lift": ("target_lift_mm", "max_lift_mm", "over_tension_ml", "unevenness_mm", "max_tension_N"),
     "python": (),
+}
+#: the metrics one run of a kind reports (the sweep table's columns): exact names, and families
+#: named by a prefix and a landmark (or, after a lift, "retained_pct:THREAD_at_N_months"); the
+#: tests hold these to what the runs report. A python run reports what its function returns.
+METRICS = {
+    "aging": (("jowl_descent_mm", "jawline_overhang_change_mm", "fat_below_subnasale_change_ml",
+               "fat_moved_below_subnasale_ml", "fat_centroid_descent_mm", "max_skin_displacement_mm"),
+              {"descent_mm:": "LANDMARK", "fold_depth_change_mm_": "LANDMARK"}),
+    "lift": (("target_lift_mm", "max_lift_mm", "over_tension_ml", "max_strain", "max_von_mises_increase_kPa",
+              "unevenness_mm", "dents", "cogs_dimpling", "max_tension_N", "cogs_slipped", "smile_restriction_pct"),
+             {"lift_mm:": "LANDMARK", "retained_pct:": "THREAD_at_N_months"}),
 }
 
 
@@ -207,6 +220,8 @@ def load_sweep(path: str | Path, allow_modules: tuple[str, ...] = ()) -> Sweep:
     outputs = sens.get("outputs", DEFAULT_OUTPUTS[kind])
     if not (isinstance(outputs, (list, tuple)) and all(isinstance(o, str) for o in outputs)):
         raise ScenarioError(f"{where}: [sensitivity] outputs: expected a list of metric names, got {outputs!r}")
+    for out in outputs:  # a typo is caught here, not after every run
+        _check_metric(kind, out, where)
     name = safe_name(opts["name"] or path.stem, where, "[sweep] name")
     sweep = Sweep(path, name, kind, base, base_raw, digest, function, opts["design"],
                   {k: opts[k] for k in ("samples", "trajectories", "levels", "seed", "retries", "threads", "pictures",
@@ -216,6 +231,24 @@ def load_sweep(path: str | Path, allow_modules: tuple[str, ...] = ()) -> Sweep:
 
 
 # -- the pieces of a sweep file -----------------------------------------------------------------------
+
+def is_metric(kind: str, name: str) -> bool:
+    """Whether a run of ``kind`` may report a metric called ``name`` (any name for python)."""
+    if kind not in METRICS:
+        return True
+    exact, families = METRICS[kind]
+    return name in exact or any(name.startswith(f) and len(name) > len(f) for f in families)
+
+
+def _check_metric(kind: str, name: str, where: str) -> None:
+    if is_metric(kind, name):
+        return
+    exact, families = METRICS[kind]
+    close = difflib.get_close_matches(name, exact, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ScenarioError(f"{where}: [sensitivity] outputs: {name!r} is not a metric of {kind} runs; {hint}expected one "
+                        f"of {', '.join(exact)}, or {', '.join(f + what for f, what in families.items())}")
+
 
 def _option(head: dict, f: Field, where: str):
     if f.name not in head:

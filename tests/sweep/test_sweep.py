@@ -143,6 +143,8 @@ reference = "Resorption time"
      r"\(ESTIMATE"),
     (('"scenario.end_age" = 50', '"scenario.end_age" = 30'), r"\[fixed\] scenario.end_age|run 1 .*end_age"),
     (('design = "morris"', 'design = "taguchi"'), r"\[sweep\] design: expected one of"),
+    (("[fixed]", '[sensitivity]\noutputs = ["jowl_decsent_mm"]\n[fixed]'),
+     r"\[sensitivity\] outputs: 'jowl_decsent_mm' is not a metric of aging runs; did you mean 'jowl_descent_mm'\?"),
 ])
 def test_a_malformed_sweep_is_one_line_exit_2_nothing_written(tmp_path, capsys, edit, message):
     path = _write(tmp_path / "bad.toml", AGING_SWEEP.replace(*edit))
@@ -198,6 +200,14 @@ def local_sweep(client, tmp_path_factory):
     return path, folder / "out", result
 
 
+def _metric_columns(table, sweep_kind: str) -> list:
+    """The table's metric columns, each asserted to be a name [sensitivity] outputs accepts."""
+    from sagsim.inputs.sweep import is_metric
+    names = [c for c in table.columns[5:] if "." not in c]  # after index..seconds; parameters are dotted keys
+    assert names and all(is_metric(sweep_kind, c) for c in names), [c for c in names if not is_metric(sweep_kind, c)]
+    return names
+
+
 @pytest.mark.timeout(240)
 def test_sweep_on_a_local_cluster(local_sweep):
     from sagsim.sweep.task import aging_metrics, aging_result
@@ -210,6 +220,7 @@ def test_sweep_on_a_local_cluster(local_sweep):
     assert list(table.columns[:7]) == ["index", "run", "status", "error", "seconds", "ligament_laxity.stiffness_loss",
                                        "fat_descent.time_constant"]
     assert (table["jowl_descent_mm"] > 0).all() and "descent_mm:jowl_left" in table
+    assert _metric_columns(table, sweep_kind="aging")  # every metric reported is one a sensitivity may name
     parquet, csv = pd.read_parquet(out / "table.parquet"), pd.read_csv(out / "table.csv", keep_default_na=False)
     assert list(parquet["run"]) == list(csv["run"]) == list(table["run"])
     assert np.allclose(parquet["jowl_descent_mm"], csv["jowl_descent_mm"], rtol=1e-12)
@@ -278,6 +289,7 @@ values = ["2 mm", "4 mm"]
     t = result.table
     assert list(t["status"]) == ["ok", "ok"] and t["thread.jowl_left.pull"].tolist() == [0.002, 0.004]
     assert 0 < t["target_lift_mm"][0] < t["target_lift_mm"][1]  # pulling further lifts more
+    assert _metric_columns(t, sweep_kind="lift")
     assert (tmp_path / "out" / "runs" / t["run"][1] / "lift.vtu").exists()
 
 
