@@ -5,7 +5,8 @@ weighted, give the inward direction; each layer has its thickness), and each pri
 tetrahedra cut by the smallest-index rule, so neighbouring columns share their faces (no
 tearing). The deepest level is bone and is fixed. The surface is checked first, and each
 problem is named with where it is: non-manifold or inconsistently oriented edges, normals
-that point inwards, sizes that are not metres, and layers thicker than the surface's
+that point inwards, sizes that are not metres, too few triangles or too little area to be
+a face (a single triangle, a strip), and layers thicker than the surface's
 curvature allows (the inward offset folds).
 """
 from __future__ import annotations
@@ -18,6 +19,11 @@ from . import layers as lay
 from .mesh import face_owners
 
 FACE_SIZE_RANGE_M = (0.03, 0.5)  # a face (or a patch of one) is centimetres to decimetres across
+#: plausibility bounds of the tool, not of anatomy: a skin with fewer triangles cannot carry the
+#: layers' curvature (the built-in coarse face has 400), and one of less area is a strip or a
+#: splinter, not a face or a patch of one (a 3 x 3 cm patch is 9 cm^2)
+MIN_TRIANGLES = 100
+MIN_AREA_M2 = 5e-4
 
 
 def check_surface(points: np.ndarray, triangles: np.ndarray, where: str = "surface") -> None:
@@ -36,6 +42,12 @@ def check_surface(points: np.ndarray, triangles: np.ndarray, where: str = "surfa
     if (area <= 1e-12 * size**2).any():
         t = int(np.flatnonzero(area <= 1e-12 * size**2)[0])
         raise MeshError(f"{where}: triangle {t} {triangles[t].tolist()} is degenerate (zero area)")
+    if len(triangles) < MIN_TRIANGLES:
+        raise MeshError(f"{where}: {len(triangles)} triangle(s); expected a face's skin of at least {MIN_TRIANGLES} "
+                        "(refine the surface)")
+    if area.sum() < MIN_AREA_M2:
+        raise MeshError(f"{where}: the surface's area is {1e4 * area.sum():.3g} cm^2; expected a face's skin of at "
+                        f"least {1e4 * MIN_AREA_M2:g} cm^2")
     directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
     undirected = np.sort(directed, axis=1)
     edges, count = np.unique(undirected, axis=0, return_counts=True)

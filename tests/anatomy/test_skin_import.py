@@ -48,6 +48,8 @@ def test_layers_under_a_surface_have_their_thickness_and_solve(tmp_path):
     (lambda p, t: (p, t[:, ::-1]), "normals point into the head"),
     (lambda p, t: (p, np.vstack([t, t[:1, [0, 2, 1]]])), "non-manifold|orientation"),
     (lambda p, t: (p, np.vstack([t[:5], t[5:6, ::-1], t[6:]])), "inconsistent orientation"),
+    (lambda p, t: (p, t[:1]), r"1 triangle\(s\); expected a face's skin of at least 100"),
+    (lambda p, t: (p * [1.0, 0.02, 0.1], t), r"area is 2.2 cm\^2; expected a face's skin of at least 5 cm\^2"),
 ])
 def test_bad_surfaces_get_one_line_errors(break_it, message):
     pts, tri = cap()
