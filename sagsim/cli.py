@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                        "it sends")
     sweep.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (default: one per core)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--estimate", action="store_true", help="count the runs and time the first one here (twice: "
+                       "with and without loading), print the sweep's time and disk estimate, run nothing else")
     sweep.add_argument("--allow-module", action="append", default=[], metavar="MODULE",
                        help="let a python sweep run functions of MODULE (code: its functions run on every worker; "
                        "without it only sagsim.sweep.functions may be named)")
@@ -209,6 +211,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
     logging.getLogger("distributed").propagate = args.verbose  # Dask's own log keeps its errors only
     # every fault of the file surfaces here, before anything is written
     sweep = load_sweep(args.sweep, allow_modules=tuple(args.allow_module))
+    if args.estimate:
+        return _estimate_sweep(sweep, args)
     result = run_sweep(sweep, args.out or Path("results") / sweep.name, scheduler=args.scheduler,
                        workers=args.workers, progress=not args.quiet)
     c = result.counts
@@ -223,6 +227,20 @@ def _run_sweep(args: argparse.Namespace) -> int:
     _print(result.notes)
     print("wrote " + ", ".join(str(p) for p in result.paths))
     return 0
+
+
+def _estimate_sweep(sweep, args: argparse.Namespace) -> int:
+    from .sweep import dask_client
+    from .sweep.estimate import estimate
+    from .sweep.execute import default_workers
+
+    workers = args.workers or default_workers()
+    if args.scheduler:  # the workers it has now
+        with dask_client(args.scheduler) as client:
+            workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+    found = estimate(sweep, args.out or Path("results") / sweep.name, workers)
+    print(found.text())
+    return 1 if found.error else 0
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ LocalCluster and the same sweep on a scheduler and workers started as separate p
 worker killed mid-sweep, failed runs, reruns that skip finished runs, Sobol indices of a
 function with known ones, and a calibration that recovers known parameters."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -246,6 +247,32 @@ def test_a_rerun_skips_finished_runs(local_sweep, client):
     assert again.counts["skipped"] == first.counts["distinct"] and again.counts["ran"] == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/result.json")} == stamps
     assert again.table.drop(columns="seconds").equals(first.table.drop(columns="seconds"))
+
+
+@pytest.mark.timeout(120)
+def test_estimate_counts_times_and_writes_nothing(local_sweep, tmp_path, capsys):
+    """--estimate counts the design, times its first run here (loading apart) and writes
+    nothing; runs already finished in --out are not counted again."""
+    from sagsim.sweep.estimate import Estimate, estimate
+
+    path, out, result = local_sweep
+    fresh = tmp_path / "fresh"
+    assert main(["sweep", str(path), "--out", str(fresh), "--workers", "3", "--estimate"]) == 0
+    line = capsys.readouterr().out.strip()
+    distinct = result.counts["distinct"]
+    assert re.fullmatch(rf"tiny: 6 runs, {distinct} distinct, 0 finished before: {distinct} to run on 3 worker\(s\), "
+                        r"about \d+ s \(its first run took [\d.]+ s here, [\d.]+ s with loading\) and \d+ [kM]B of run "
+                        r"folders", line), line
+    assert not fresh.exists()
+    again = estimate(load_sweep(path), out, workers=2)  # every run is in the finished folder
+    assert (again.done, again.todo, again.seconds) == (distinct, 0, 0.0) and 0 < again.run_s <= again.first_s
+    # the arithmetic: loading once per worker side by side, then waves of `workers` runs
+    e = Estimate("x", runs=10, distinct=9, done=2, workers=3, first_s=5.0, run_s=2.0, run_bytes=1000)
+    assert e.seconds == 3.0 + 3 * 2.0
+    failing = _python_sweep(tmp_path / "f.toml", "sagsim.sweep.functions:fails_above", [0.75, 0.25])
+    assert main(["sweep", str(failing), "--out", str(tmp_path / "f"), "--estimate"]) == 1
+    assert "its first run failed here: ValueError: x = 0.75 is above 0.5" in capsys.readouterr().out
+    assert not (tmp_path / "f").exists()
 
 
 @pytest.mark.timeout(120)
