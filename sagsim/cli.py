@@ -11,9 +11,32 @@ from pathlib import Path
 from .errors import SagsimError
 from .version import __version__
 
+#: the most LocalCluster workers one command may start (processes on this machine)
+MAX_WORKERS = 256
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (it prints the usage and the error on two), exit 2."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("sagsim").strip()
+        self.exit(2, f"sagsim: error: {command + ': ' if command else ''}{message} (see `{self.prog} --help`)\n")
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sagsim", description=__doc__.splitlines()[0])
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except SagsimError as exc:
+        print(f"sagsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option; each number is checked on entry against its type and a bound."""
+    parser = Parser(prog="sagsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"sagsim {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every Newton step")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,14 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     lift.add_argument("--quiet", action="store_true", help="no progress bar")
     lift.add_argument("--sweep", help="threads=1:10 (fan each thread into 1..10) or pull=1:8[:step] (mm): the curve")
     lift.add_argument("--assess", action="store_true", help="say whether threads suit this face and target")
-    lift.add_argument("--target-lift", type=_finite_float, help="target lift in mm (default with --assess: undo the aging)")
+    lift.add_argument("--target-lift", type=_between(0, 50), help="target lift in mm, 0-50 (default with --assess: "
+                      "undo the aging)")
     lift.add_argument("--no-months", action="store_true", help="skip the months after (absorption, collagen)")
     lift.add_argument("--render", action="store_true", help="then `sagsim render` the folder (pictures, page)")
     lift.set_defaults(run=_run_lift)
 
     render = sub.add_parser("render", help="pictures, animation, a 3D view and an HTML page for a results folder")
     render.add_argument("folder", type=Path, help="a folder written by `sagsim age` or `sagsim lift`")
-    render.add_argument("--fps", type=_positive_int, default=6, help="frames per second of the animation")
+    render.add_argument("--fps", type=_count(60), default=6, help="frames per second of the animation (1-60)")
     render.set_defaults(run=_run_render)
 
     sweep = sub.add_parser("sweep", help="many runs on Dask (grid, Latin hypercube, Morris, Sobol): table, "
@@ -71,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 "
                        "(default: a LocalCluster on this machine); only one you control: Dask unpickles what "
                        "it sends")
-    sweep.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (default: one per core)")
+    sweep.add_argument("--workers", type=_count(MAX_WORKERS), help="LocalCluster worker processes (default: one per "
+                       f"core, at most {MAX_WORKERS})")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.add_argument("--estimate", action="store_true", help="count the runs and time the first one here (twice: "
                        "with and without loading), print the sweep's time and disk estimate, run nothing else")
@@ -86,32 +111,34 @@ def main(argv: list[str] | None = None) -> int:
     calib.add_argument("--out", type=Path, help="results folder (default: results/<calibration name>)")
     calib.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster); only "
                        "one you control: Dask unpickles what it sends")
-    calib.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (default: one per core)")
+    calib.add_argument("--workers", type=_count(MAX_WORKERS), help="LocalCluster worker processes (default: one per "
+                       f"core, at most {MAX_WORKERS})")
     calib.add_argument("--quiet", action="store_true", help="no progress bar")
     calib.set_defaults(run=_run_calibrate)
 
     bench = sub.add_parser("bench", help="solver-core benchmarks (JSON records)")
     bench_sub = bench.add_subparsers(dest="target", required=True)
     fem = bench_sub.add_parser("fem", help="the sagging cube: our FEM core against scikit-fem")
-    fem.add_argument("--n", type=_positive_int, nargs="+", default=[8, 16, 24, 32], help="cells per cube side")
+    fem.add_argument("--n", type=_count(64), nargs="+", default=[8, 16, 24, 32], help="cells per cube side (1-64)")
     fem.add_argument("--json", type=Path, help="write the records to this file too")
     fem.add_argument("--no-peer", action="store_true", help="skip the scikit-fem runs")
     fem.add_argument("--linear-solver", default="auto", help="back end of sagsim's linear solves")
     fem.set_defaults(run=_run_bench_fem)
     aging = bench_sub.add_parser("aging", help="the default aging run: seconds per simulated year by face size")
     aging.add_argument("--faces", nargs="+", choices=["coarse", "default", "fine"], default=["coarse", "default"])
-    aging.add_argument("--years", type=float, default=30.0, help="simulated years (from age 40)")
+    aging.add_argument("--years", type=_between(1, 60), default=30.0, help="simulated years from age 40 (1-60)")
     aging.add_argument("--json", type=Path, help="write the records to this file too")
     aging.set_defaults(run=_run_bench_aging)
     lift_b = bench_sub.add_parser("lift", help="thread lifts: a 10-thread plan and the 1..N thread-count sweep")
     lift_b.add_argument("--face", choices=["coarse", "default", "fine"], default="default")
-    lift_b.add_argument("--max-threads", type=_positive_int, default=10, help="threads per side in the sweep")
+    lift_b.add_argument("--max-threads", type=_count(40), default=10, help="threads per side in the sweep (1-40)")
     lift_b.add_argument("--json", type=Path, help="write the figures to this file too")
     lift_b.set_defaults(run=_run_bench_lift)
     springs_b = bench_sub.add_parser("springs", help="the spring lattice of the sagging cube: CPU core, plain loop, GPU")
-    springs_b.add_argument("--n", type=_positive_int, nargs="+", default=[32, 64], help="cells per cube side")
-    springs_b.add_argument("--steps", type=_positive_int, default=1000, help="symplectic Euler steps")
-    springs_b.add_argument("--repeats", type=_positive_int, default=3, help="timed repeats (the median is reported)")
+    springs_b.add_argument("--n", type=_count(128), nargs="+", default=[32, 64], help="cells per cube side (1-128)")
+    springs_b.add_argument("--steps", type=_count(1_000_000), default=1000, help="symplectic Euler steps (at most "
+                           "1,000,000)")
+    springs_b.add_argument("--repeats", type=_count(100), default=3, help="timed repeats, the median reported (1-100)")
     springs_b.add_argument("--no-gpu", action="store_true", help="skip the GPU core even where numba.cuda finds a GPU")
     springs_b.add_argument("--json", type=Path, help="write the records to this file too")
     springs_b.add_argument("--agreement", action="store_true",
@@ -119,18 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     springs_b.add_argument("--face", choices=["coarse", "default", "fine"], default="default", help="with --agreement")
     springs_b.set_defaults(run=_run_bench_springs)
     sweep_b = bench_sub.add_parser("sweep", help="sweep throughput with 1 and 2 Dask workers, overhead per task")
-    sweep_b.add_argument("--runs", type=_positive_int, default=12, help="aging runs (coarse face) per measurement")
+    sweep_b.add_argument("--runs", type=_count(1000), default=12, help="aging runs (coarse face) per measurement "
+                         "(1-1000)")
     sweep_b.add_argument("--json", type=Path, help="write the figures to this file too")
     sweep_b.set_defaults(run=_run_bench_sweep)
-
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(name)s: %(message)s")
-    try:
-        return int(args.run(args) or 0)
-    except SagsimError as exc:
-        print(f"sagsim: error: {exc}", file=sys.stderr)
-        return 2
+    return parser
 
 
 def _finite_float(text: str) -> float:
@@ -143,11 +163,30 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
+def _between(low: float, high: float):
+    """A finite number from ``low`` to ``high``."""
+    def check(text: str) -> float:
+        value = _finite_float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got {text}")
+        return value
+    check.bounds = (low, high)
+    return check
+
+
+def _count(high: int):
+    """An integer from 1 to ``high``: every count has a bound, so no option is a memory bomb
+    or a run of days (the bounds are the tool's, stated in the help)."""
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer from 1 to {high}, got {text!r}") from None
+        if not 1 <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from 1 to {high}, got {text}")
+        return value
+    check.bounds = (1, high)
+    return check
 
 
 # Each command imports its job when it runs: the jobs load numba kernels, pyvista and Dask,

@@ -59,10 +59,14 @@ def test_errors_are_one_line_and_exit_nonzero():
     env = dict(os.environ)
     proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "bench", "fem", "--n", "0", "--no-peer"],
                           capture_output=True, text=True, env=env)
-    assert proc.returncode == 2 and "expected an integer >= 1, got 0" in proc.stderr.splitlines()[-1]
+    assert proc.returncode == 2 and proc.stderr == ("sagsim: error: bench fem: argument --n: expected an integer from "
+                                                    "1 to 64, got 0 (see `sagsim bench fem --help`)\n")
     proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "demo", "--resolution", "huge"],
                           capture_output=True, text=True, env=env)
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "invalid choice" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "age"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and proc.stderr == ("sagsim: error: age: the following arguments are required: "
+                                                    "scenario (see `sagsim age --help`)\n")
 
 
 @pytest.mark.parametrize("method, expected", [("umfpack", "unknown method 'umfpack'"),

@@ -34,7 +34,8 @@ CALIBRATION_FIELDS = {
     "name": "short name, the results folder's (results/NAME: one folder name; default: the file's stem)",
     "base": "the aging scenario file, relative to this file (required)",
     "measurements": "CSV of landmark displacements: landmark, age, dx_mm, dy_mm, dz_mm[, sigma_mm] (required)",
-    "max_evaluations": "most model runs least_squares may ask for, Jacobian runs not counted (default 30)",
+    "max_evaluations": "most model runs least_squares may ask for, Jacobian runs not counted (default 30, at "
+                       "most 1000)",
     "diff_step": "forward-difference step, relative, on the parameters' scale (default 1e-3)",
     "tolerance": "ftol = xtol = gtol of least_squares (default 1e-6)",
 }
@@ -44,6 +45,9 @@ CALIBRATION_PARAMETER_FIELDS = {
     "log": "fit on a log scale (default: true when the bounds are non-negative)",
 }
 COMPONENTS = ("dx_mm", "dy_mm", "dz_mm")
+#: the most model runs a fit may ask for: a bound of the tool (each is an aging run, seconds to
+#: minutes; least squares that has not converged in a thousand has a problem more runs won't fix)
+MAX_EVALUATIONS = 1000
 
 
 @dataclass
@@ -103,9 +107,10 @@ def load_calibration(path: str | Path) -> Calibration:
         parse_scenario(base_raw, files["base"])
     options = {"max_evaluations": head.get("max_evaluations", 30), "diff_step": head.get("diff_step", 1e-3),
                "tolerance": head.get("tolerance", 1e-6)}
-    if not (isinstance(options["max_evaluations"], int) and options["max_evaluations"] >= 1):
-        raise ScenarioError(f"{where}: [calibration] max_evaluations: expected a positive integer, got "
-                            f"{options['max_evaluations']!r}")
+    n = options["max_evaluations"]
+    if isinstance(n, bool) or not (isinstance(n, int) and 1 <= n <= MAX_EVALUATIONS):
+        raise ScenarioError(f"{where}: [calibration] max_evaluations: expected an integer from 1 to {MAX_EVALUATIONS}, "
+                            f"got {n!r}")
     for k in ("diff_step", "tolerance"):
         if isinstance(options[k], bool) or not isinstance(options[k], (int, float)) or not 0 < options[k] < 1:
             raise ScenarioError(f"{where}: [calibration] {k}: expected a number between 0 and 1, got {options[k]!r}")

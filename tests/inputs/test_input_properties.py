@@ -1,14 +1,18 @@
 """Property-based: generated malformed and boundary input files of every kind the commands read
-(scenarios, thread plans, sweeps) and generated command-line values meet the input contract:
+(scenarios, thread plans, sweeps, calibrations and their measurements) and generated
+command-line values meet the input contract:
 
 - the reader returns a valid object or raises a SagsimError of one line that begins with the
   file's path (so it names the file, then the table and key); no other exception escapes;
 - it answers within a stated bound (READ_BOUND_S), whatever counts or ranges the file asks for;
 - a file the reader refuses, given to the command, exits 2 with that one line on stderr, no
-  traceback, and leaves nothing in --out.
+  traceback, and leaves nothing in --out;
+- every option of every command takes a value of its type and range, or exits 2 with one line
+  naming the option.
 
 A few dozen examples per kind run in the normal test command; `-m slow` runs many more.
 """
+import argparse
 import contextlib
 import io
 import json
@@ -21,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sagsim.aging.mechanisms import MECHANISMS, parameters
-from sagsim.cli import main
+from sagsim.cli import build_parser, main
 from sagsim.errors import SagsimError
-from sagsim.inputs import load_plan, load_scenario, load_sweep, parse_sweep
+from sagsim.inputs import load_calibration, load_plan, load_scenario, load_sweep, parse_sweep
 from sagsim.inputs.plan import THREAD_FIELDS
 from sagsim.inputs.scenario import SCENARIO_FIELDS
 from sagsim.inputs.sweep import PARAMETER_FIELDS, SWEEP_FIELDS
@@ -124,6 +128,26 @@ SWEEPS = st.fixed_dictionaries({
     optional={"fixed": some_of(["scenario.face", "scenario.end_age", "skin.laxity"]),
               "sensitivity": some_of(["outputs"])})
 BASE = '[scenario]\nname = "base"\nface = "coarse"\nend_age = 42\nstep_years = 2\n'
+VALID_CALIBRATION = {"calibration": {"base": "s.toml", "measurements": "m.csv"},
+                     "parameters": {"fat_descent.time_constant": {"initial": "10 years"}}}
+NOISY_CALIBRATIONS = st.fixed_dictionaries({
+    "calibration": mostly({"base": "s.toml", "measurements": "m.csv", "name": "c", "max_evaluations": 5,
+                           "diff_step": 1e-3, "tolerance": 1e-6}, required=("base", "measurements")),
+    "parameters": st.dictionaries(
+        st.sampled_from(["fat_descent.time_constant", "ligament_laxity.stiffness_loss", "scenario.end_age",
+                         "scenario.face", "nonsense.key"]),
+        st.one_of(mostly({"initial": "10 years", "bounds": ["2 years", "100 years"], "log": True}),
+                  some_of(["initial", "bounds", "log"])), min_size=1, max_size=2)},
+    optional={"fixed": some_of(["scenario.face", "scenario.end_age", "skin.laxity"])})
+CALIBRATIONS = st.one_of(st.just(VALID_CALIBRATION), NOISY_CALIBRATIONS)  # a valid file: its measurements are read
+CELLS = st.one_of(st.sampled_from(["40", "42", "1.5", "-2", "", " ", "nan", "inf", "1e400", "abc", "0", '"4,2"']),
+                  st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=6))
+MEASUREMENTS = st.builds(
+    lambda header, rows: "\n".join([header] + [",".join(r) for r in rows]) + "\n",
+    st.sampled_from(["landmark,age,dx_mm,dy_mm,dz_mm,sigma_mm", "landmark,age,dy_mm", "landmark,age", "age,dy_mm",
+                     "", "# a comment\nlandmark,age,dy_mm,sigma_mm"]),
+    st.lists(st.tuples(st.sampled_from(["jowl_left", "oral_commissure_left", "nope", ""]), CELLS, CELLS, CELLS),
+             max_size=4))
 
 
 def read_within_contract(reader, path: Path):
@@ -170,6 +194,21 @@ def check_sweep(tmp_path, doc):
         refused_by_the_command(["sweep", path], tmp_path / "out")
 
 
+def check_calibration(tmp_path, doc, measurements):
+    (tmp_path / "s.toml").write_text(BASE)
+    (tmp_path / "m.csv").write_text(measurements, encoding="utf-8", errors="surrogatepass")
+    path = tmp_path / "c.toml"
+    path.write_text(toml_text(doc), encoding="utf-8", errors="surrogatepass")
+    t0 = time.perf_counter()
+    try:
+        load_calibration(path)
+    except SagsimError as exc:  # the fault is in the calibration file or in its measurements
+        message = str(exc)
+        assert "\n" not in message and message.startswith((str(path), str(tmp_path / "m.csv"))), message
+        refused_by_the_command(["calibrate", path], tmp_path / "out")
+    assert time.perf_counter() - t0 < READ_BOUND_S + 10
+
+
 @FAST
 @given(doc=SCENARIOS)
 def test_scenario_files_meet_the_input_contract(tmp_path_factory, doc):
@@ -186,6 +225,12 @@ def test_plan_files_meet_the_input_contract(tmp_path_factory, doc):
 @given(doc=SWEEPS)
 def test_sweep_files_meet_the_input_contract(tmp_path_factory, doc):
     check_sweep(tmp_path_factory.mktemp("sweep"), doc)
+
+
+@FAST
+@given(doc=CALIBRATIONS, measurements=MEASUREMENTS)
+def test_calibration_files_meet_the_input_contract(tmp_path_factory, doc, measurements):
+    check_calibration(tmp_path_factory.mktemp("calibration"), doc, measurements)
 
 
 @FAST
@@ -221,9 +266,71 @@ def test_a_cli_number_is_checked_on_entry(tmp_path_factory, value):
 
 @pytest.mark.slow
 @MANY
-@given(scenario=SCENARIOS, plan=PLANS, sweep=SWEEPS)
-def test_many_more_files_meet_the_input_contract(tmp_path_factory, scenario, plan, sweep):
+@given(scenario=SCENARIOS, plan=PLANS, sweep=SWEEPS, calibration=CALIBRATIONS, measurements=MEASUREMENTS)
+def test_many_more_files_meet_the_input_contract(tmp_path_factory, scenario, plan, sweep, calibration, measurements):
     folder = tmp_path_factory.mktemp("many")
     check_scenario(folder, scenario)
     check_plan(folder, plan)
     check_sweep(folder, sweep)
+    check_calibration(folder, calibration, measurements)
+
+
+# -- every option of every command ------------------------------------------------------------------
+
+def commands(parser, prefix=()):
+    """(sub-command words, parser) of every command, the nested `bench` ones included."""
+    yield prefix, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from commands(sub, prefix + (name,))
+
+
+def checked_options():
+    """(command words, the arguments it needs anyway, option) of each option that takes a number or a choice."""
+    cases = []
+    for words, parser in commands(build_parser()):
+        needed = [a for a in parser._actions if not isinstance(a, argparse._SubParsersAction)
+                  and (not a.option_strings or a.required)]
+        if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+            continue  # a command of commands: its own have the options
+        base = [*words, *[arg for a in needed for arg in ([a.option_strings[0]] if a.option_strings else [])
+                          + ["x.vtu" if a.option_strings else "x.toml"]]]
+        cases += [(tuple(base), a) for a in parser._actions if a.option_strings and (hasattr(a.type, "bounds") or a.choices)]
+    return cases
+
+
+CHECKED = checked_options()
+OPTION_VALUES = st.one_of(st.text(max_size=8), st.integers(-10**12, 10**12).map(str),
+                          st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                          st.sampled_from(["0", "1", "2", "60", "61", "1e9", "nan", "-inf", "coarse", "fine", "fem",
+                                           "", " 3", "1.5", "0x10", "1_000"]))
+
+
+def test_every_bounded_option_is_covered():
+    names = {a.option_strings[-1] for _, a in CHECKED}
+    assert {"--fps", "--workers", "--n", "--years", "--max-threads", "--steps", "--repeats", "--runs", "--resolution",
+            "--target-lift", "--faces", "--core"} <= names, names
+
+
+@FAST
+@given(case=st.sampled_from(CHECKED), value=OPTION_VALUES)
+def test_every_option_takes_its_type_within_its_bound_or_exits_2_in_one_line(case, value):
+    base, action = case
+    option = action.option_strings[-1]
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = build_parser().parse_args([*base, f"{option}={value}"])
+    except SystemExit as stop:
+        lines = err.getvalue().strip().splitlines()
+        assert stop.code == 2 and len(lines) == 1 and lines[0].startswith("sagsim: error: "), err.getvalue()
+        assert option in lines[0] and "Traceback" not in err.getvalue()
+        return
+    got = getattr(args, action.dest)
+    for v in got if isinstance(got, list) else [got]:
+        if action.choices:
+            assert v in action.choices
+        else:
+            low, high = action.type.bounds
+            assert math.isfinite(v) and low <= v <= high, (option, value, v)
