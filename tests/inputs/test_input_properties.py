@@ -96,8 +96,10 @@ def mostly(valid: dict, required=()):
 
 
 SCENARIOS = st.fixed_dictionaries(
-    {"scenario": mostly({"name": "s", "face": "coarse", "start_age": 40, "end_age": "50 years", "step_years": 5,
-                         "unloaded": True, "formulation": "anp", "ligament_prestrain": 0.05, "force_tol": 1e-4})},
+    {"scenario": st.one_of(mostly({"name": "s", "face": "coarse", "start_age": 40, "end_age": "50 years",
+                                   "step_years": 5, "unloaded": True, "formulation": "anp", "ligament_prestrain": 0.05,
+                                   "force_tol": 1e-4}),
+                           some_of([f.name for f in SCENARIO_FIELDS]))},
     optional={"mechanisms": st.dictionaries(
         st.sampled_from([m.name for m in MECHANISMS] + ["gravity"]),
         some_of([f.name for m in MECHANISMS for f in parameters(m)] + ["enabled"]), max_size=3),
@@ -111,7 +113,7 @@ PLANS = st.fixed_dictionaries({"plan": mostly({"name": "p", "face": "coarse", "s
 COUNTS = st.one_of(st.integers(-2, 12), st.integers(-10**12, 10**12), SCALARS)
 PARAMETER = st.one_of(mostly({"range": ["5 years", "20 years"], "levels": 3}),
                       mostly({"values": ["5 years", "10 years"]}), mostly({"range": [0.01, 0.1], "log": True}),
-                      some_of(["range", "values", "levels", "log", "unit"]))
+                      some_of(list(PARAMETER_FIELDS)))
 SWEEPS = st.fixed_dictionaries({
     "sweep": st.one_of(
         mostly({"kind": "aging", "base": "s.toml", "design": "grid", "name": "sw"}, required=("kind", "base")),
@@ -122,7 +124,8 @@ SWEEPS = st.fixed_dictionaries({
         mostly({"kind": "python", "function": "sagsim.sweep.functions:trivial", "design": "sobol", "samples": 8},
                required=("kind", "function")),
         mostly({"kind": "python", "function": "subprocess:run", "design": "morris", "samples": 10**9,
-                "trajectories": 10**9, "levels": 10**9}, required=("kind",))),
+                "trajectories": 10**9, "levels": 10**9}, required=("kind",)),
+        some_of([f.name for f in SWEEP_FIELDS])),
     "parameters": st.dictionaries(st.sampled_from(["fat_descent.time_constant", "skin.laxity", "scenario.end_age",
                                                    "x", "nonsense.key"]), PARAMETER, max_size=3)},
     optional={"fixed": some_of(["scenario.face", "scenario.end_age", "skin.laxity"]),
