@@ -26,12 +26,9 @@ from ..solvers.fem import FEMSystem, recover_unloaded, solve_static
 from ..solvers.linear import LinearSolver
 from .context import AgingContext, aged_model
 from .mechanisms import FatDescent, mechanism_record
-from .settings import AgingSettings
+from .settings import CHECKPOINT, AgingSettings
 
 log = logging.getLogger("sagsim.aging")
-
-#: the folder a run checkpoints into, inside the folder it is given (what a rerun resumes)
-CHECKPOINT = "checkpoint"
 
 CHECKPOINT_VERSION = 1
 

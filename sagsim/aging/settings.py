@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+#: the folder a run checkpoints into, inside the folder it is given (what a rerun resumes)
+CHECKPOINT = "checkpoint"
+
 if TYPE_CHECKING:
     from ..solvers.fem import NewtonOptions
 

@@ -16,7 +16,7 @@ from ..aging.settings import AgingSettings
 from ..inputs import Scenario, check_against_model, load_scenario
 from ..meshfile import load_face
 from ..model import TissueModel
-from ..results.aging import write_results
+from ..results.aging import MARKER, write_results, write_summary
 from ..results.folder import claim
 
 
@@ -75,17 +75,18 @@ def age(scenario: Scenario | str | Path, out: str | Path | None = None, *, expla
         diag_model = model if diag_face == scenario.face else face_of(scenario, face=diag_face)
         diag_settings = replace(scenario.settings, step_years=scenario.diagnosis["step_years"])
     out = Path(out) if out is not None else Path("results") / scenario.name
-    with claim(out):  # a folder sagsim can write, and no other run is writing
+    with claim(out, MARKER):  # a folder sagsim can write, no other run is writing, not yet complete
         result = run_aging(model, scenario.mechanisms, scenario.settings, out if checkpoint else None,
                            progress=progress, start=start)
         diagnosis = None
         if explain:
             diagnosis = diagnose(diag_model, scenario.mechanisms, diag_settings, scenario.diagnosis["mechanisms"],
                                  progress=progress)
-        paths = write_results(out, result, scenario, diagnosis)
+        paths = write_results(out, result, scenario, diagnosis, finish=False)
         if pictures:
             from ..render.aging import write_pictures  # pyvista and matplotlib: only when drawing
             paths += write_pictures(out, result, diagnosis)
+        paths.append(write_summary(out, result, scenario, diagnosis))  # last: the folder is complete
         if not keep_checkpoint:
             shutil.rmtree(out / CHECKPOINT, ignore_errors=True)  # the results hold everything now
     return AgeOutcome(scenario, model, result, out, paths, diagnosis, diag_model, diag_settings)

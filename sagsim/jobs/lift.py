@@ -16,7 +16,7 @@ from ..inputs import PlanFile, load_plan, parse_sweep
 from ..meshfile import load_face
 from ..model import Loads, State, TissueModel
 from ..results.folder import claim
-from ..results.lift import write_lift
+from ..results.lift import AGING_CHECKPOINT, MARKER, write_lift, write_summary
 from ..solvers.fem import FEMSystem, NewtonOptions
 from ..threads.assessment import target_landmarks
 from ..threads.effects import expression_motion, fixed_cogs
@@ -29,8 +29,6 @@ from .age import run as age_run
 #: the smile-like probe: mouth corner pulled towards the malar eminence (zygomaticus major's
 #: line) by a small force; only the ratio with and without threads is reported
 SMILE = ("oral_commissure_left", "malar_eminence_left", 0.05)
-#: where a lift's aging checkpoints while it runs (inside the lift's folder)
-AGING_CHECKPOINT = "aging"
 
 
 @dataclass
@@ -59,7 +57,7 @@ def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress
     planfile = plan if isinstance(plan, PlanFile) else load_plan(plan)  # every plan error surfaces here
     curve = parse_sweep(sweep) if sweep else None  # a malformed --sweep is refused before any solve
     out = Path(out) if out is not None else Path("results") / planfile.plan.name
-    with claim(out):  # a folder sagsim can write, and no other run is writing
+    with claim(out, MARKER):  # a folder sagsim can write, no other run is writing, not yet complete
         t0 = time.perf_counter()
         begin = lift_start(planfile, out, load, aged, progress)
         model, start, loads = begin.model, begin.state, begin.loads
@@ -91,6 +89,7 @@ def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress
         from ..render.lift import write_pictures  # pyvista and matplotlib: only when drawing
         summary, paths = write_lift(out, model, start, result, planfile, begin.where, timings, targets, extra)
         paths += write_pictures(out, planfile.plan.name, targets, extra)
+        paths.append(write_summary(out, summary))  # last: the folder is complete
         summary["report"].append("wrote " + ", ".join(str(p) for p in paths))
         shutil.rmtree(out / AGING_CHECKPOINT, ignore_errors=True)  # the results hold what a rerun needs
     return summary

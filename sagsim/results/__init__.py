@@ -35,6 +35,11 @@ def folder_kind(folder: str | Path, kinds: tuple = RENDERED) -> str:
     for kind in kinds:
         if kind_module(kind).holds(folder):
             return kind
+    for kind in kinds:  # begun, never finished: say so, not "not a results folder"
+        module = kind_module(kind)
+        if any((folder / name).exists() for name in module.STARTED):
+            raise DataFileError(f"{folder}: an unfinished {kind} run (no {module.MARKER}, which a finished "
+                                "run writes last); run it again on this folder")
     expected = ", or ".join(f"{kind_module(k).DESCRIPTION}" for k in kinds)
     raise DataFileError(f"{folder}: not an {' or '.join(kinds)} results folder (expected {expected})")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..aging.mechanisms import mechanism_record
+from ..aging.settings import CHECKPOINT
 from ..errors import DataFileError
 from ..io import read_json, read_xdmf_series, write_csv, write_json, write_vtu, write_xdmf_series
 from ..model import State
@@ -26,6 +27,12 @@ DIAGNOSIS = "diagnosis.csv"
 SUMMARY = "summary.json"
 #: what the folder holds, in the order a page lists it
 FILES = (METRICS, LANDMARKS, DIAGNOSIS, SUMMARY, SERIES, LAST)
+#: the file a finished run writes last (and a new run on the folder removes first): a folder
+#: without it was interrupted
+MARKER = SUMMARY
+#: what only an aging run leaves behind while it runs (its checkpoint, its first files): a
+#: folder with one of these and no MARKER is an aging run that did not finish
+STARTED = (CHECKPOINT, METRICS, SERIES)
 #: what tells an aging folder, as an error message says it
 DESCRIPTION = f"{SERIES} + {SUMMARY} from `sagsim age`"
 
@@ -65,9 +72,11 @@ def summary(result, scenario=None, diagnosis=None) -> dict:
     return out
 
 
-def write_results(out: str | Path, result, scenario=None, diagnosis=None) -> list[Path]:
+def write_results(out: str | Path, result, scenario=None, diagnosis=None, finish: bool = True) -> list[Path]:
     """Write an AgingResult's data files into ``out`` (no pictures: see
-    sagsim.render.aging.write_pictures); returns their paths."""
+    sagsim.render.aging.write_pictures); returns their paths. summary.json, the folder's mark of
+    completion, comes last; with ``finish=False`` it is left for :func:`write_summary` (a job
+    that draws pictures writes it after them)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model, x0 = result.model, result.frames[0]
@@ -81,8 +90,14 @@ def write_results(out: str | Path, result, scenario=None, diagnosis=None) -> lis
     paths.append(write_vtu(out / LAST, model, states[-1][1], point_data=change(states[-1][1])))
     if diagnosis is not None:
         paths.append(write_csv(out / DIAGNOSIS, diagnosis.rows()))
-    paths.append(write_json(out / SUMMARY, summary(result, scenario, diagnosis)))
+    if finish:
+        paths.append(write_summary(out, result, scenario, diagnosis))
     return paths
+
+
+def write_summary(out: str | Path, result, scenario=None, diagnosis=None) -> Path:
+    """OUT/summary.json: written last, so a folder that has it is complete (see :data:`MARKER`)."""
+    return write_json(Path(out) / SUMMARY, summary(result, scenario, diagnosis))
 
 
 def holds(folder: Path) -> bool:

@@ -15,15 +15,26 @@ HISTORY = "history.csv"
 FILES = (SUMMARY, RESIDUALS, HISTORY)
 #: what tells a calibration folder, as an error message says it
 DESCRIPTION = f"{SUMMARY} + {RESIDUALS} from `sagsim calibrate`"
+#: the file a finished calibration writes last (and a new one on the folder removes first)
+MARKER = SUMMARY
+#: what a calibration writes before its marker: with no MARKER, one that did not finish
+STARTED = (RESIDUALS, HISTORY)
 
 
-def write_calibration(out: str | Path, summary: dict, residuals: list, history: list) -> list[Path]:
-    """OUT/calibration.json, residuals.csv and history.csv, each written atomically; returns
-    their paths."""
+def write_calibration(out: str | Path, summary: dict, residuals: list, history: list,
+                      finish: bool = True) -> list[Path]:
+    """OUT/residuals.csv, history.csv and calibration.json (the completion marker: last; with
+    ``finish=False`` left for :func:`write_summary`), each written atomically; returns their
+    paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return [write_json(out / SUMMARY, summary), write_csv(out / RESIDUALS, residuals),
-            write_csv(out / HISTORY, history)]
+    paths = [write_csv(out / RESIDUALS, residuals), write_csv(out / HISTORY, history)]
+    return paths + [write_summary(out, summary)] if finish else paths
+
+
+def write_summary(out: str | Path, summary: dict) -> Path:
+    """OUT/calibration.json: written last, so a folder that has it is complete."""
+    return write_json(Path(out) / SUMMARY, summary)
 
 
 def holds(folder: Path) -> bool:

@@ -6,6 +6,11 @@ the folder (one line naming it when it cannot: a file in the way, a read-only pl
 exclusive lock on ``out/.sagsim.lock`` (released by the operating system when the process ends,
 however it ends, so a killed run leaves no stale lock), and removes the temporary files
 `io.atomic_path` leaves when a run is killed inside a write, at the start and at the end.
+
+Each kind of results folder has a completion marker (its ``MARKER``: summary.json, the sweep's
+table, calibration.json), written last; `claim(out, marker)` removes an earlier run's marker
+before anything is written, so a folder killed before its last write never looks finished, not
+even one a finished run had filled before.
 """
 from __future__ import annotations
 
@@ -50,11 +55,11 @@ def remove_temporaries(out: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def claim(out: str | Path) -> Iterator[Path]:
+def claim(out: str | Path, marker: str | None = None) -> Iterator[Path]:
     """Hold ``out`` for one run: made, writable, locked against a second run, cleared of
-    temporary files at the start and at the end, and removed again when the run made it and
-    left it empty. A second claim of the same folder (by any process) is a DataFileError:
-    "OUT is in use by process N"."""
+    temporary files (and of an earlier run's completion ``marker``) at the start, of temporary
+    files at the end, and removed again when the run made it and left it empty. A second claim
+    of the same folder (by any process) is a DataFileError: "OUT is in use by process N"."""
     created = not Path(out).exists()
     out = writable_folder(out)
     lock_path = out / LOCK
@@ -63,6 +68,9 @@ def claim(out: str | Path) -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         remove_temporaries(out)
+        if marker is not None:  # this run's marker, written last, will say the folder is complete
+            with contextlib.suppress(FileNotFoundError):
+                (out / marker).unlink()
         try:
             yield out
         finally:

@@ -32,6 +32,13 @@ SWEEP = "sweep.csv"
 SUMMARY = "summary.json"
 #: what the folder holds, in the order a page lists it
 FILES = (SUMMARY, LANDMARKS, COGS, MONTHS, MONTHS_SERIES, SWEEP, LIFT)
+#: the file a finished lift writes last (and a new run on the folder removes first)
+MARKER = SUMMARY
+#: where a lift's aging checkpoints while it runs (inside the lift's folder)
+AGING_CHECKPOINT = "aging"
+#: what only a lift leaves behind while it runs: a folder with one of these and no MARKER is
+#: a lift that did not finish
+STARTED = (COGS, LIFT, AGING_CHECKPOINT)
 #: what tells a lift folder, as an error message says it
 DESCRIPTION = f"{LIFT} + {COGS} + {SUMMARY} from `sagsim lift`"
 
@@ -62,7 +69,7 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
                targets: tuple = (), extra: dict | None = None) -> tuple[dict, list[Path]]:
     """Write a LiftResult's data files into ``out`` (no pictures: see
     sagsim.render.lift.write_pictures); returns the summary (its report without the files
-    written) and the paths written. ``extra``: expression, months (and months_shapes),
+    written; :func:`write_summary` writes it, last) and the paths written. ``extra``: expression, months (and months_shapes),
     sweep (kind, rows), assessment, face_source, as lift_from_plan gathers them."""
     extra = extra or {}
     out = Path(out)
@@ -147,8 +154,13 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
             f"{r['month']} mo {r[f'retained_pct:{t}']:.0f} %" for r in extra["months"]))
     if "assessment" in summary:
         summary["report"].append("assessment: " + summary["assessment"]["verdict"])
-    paths.append(write_json(out / SUMMARY, summary))
     return summary, paths
+
+
+def write_summary(out: str | Path, summary: dict) -> Path:
+    """OUT/summary.json: written last, after the pictures, so a folder that has it is complete
+    (see :data:`MARKER`)."""
+    return write_json(Path(out) / SUMMARY, summary)
 
 
 def holds(folder: Path) -> bool:

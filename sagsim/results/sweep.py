@@ -31,6 +31,10 @@ METHODS = {"morris": ("morris", ("mu_star", "mu_star_conf", "sigma", "mu")),
            "lhs": ("rbd_fast", ("S1", "S1_conf"))}
 #: what tells a sweep folder, as an error message says it
 DESCRIPTION = f"{DESIGN} + {RUNS}/ from `sagsim sweep`"
+#: the file a finished sweep writes last (and a new sweep on the folder removes first)
+MARKER = TABLE_PARQUET
+#: what a sweep leaves behind while it runs: with no MARKER, a sweep that did not finish
+STARTED = (DESIGN, RUNS)
 
 
 def write_run(folder: Path, record: dict) -> Path:
@@ -79,16 +83,14 @@ def collect(sweep: Sweep, runs_dir: Path):
 
 
 def write_table(table, out: Path) -> list[Path]:
-    """OUT/table.parquet and OUT/table.csv, each written atomically."""
+    """OUT/table.csv and OUT/table.parquet (the folder's completion marker: last), each written
+    atomically."""
     out = Path(out)
-    paths = []
-    with atomic_path(out / TABLE_PARQUET) as tmp:
-        table.to_parquet(tmp, index=False)
-    paths.append(out / TABLE_PARQUET)
     with atomic_path(out / TABLE_CSV) as tmp:
         table.to_csv(tmp, index=False)
-    paths.append(out / TABLE_CSV)
-    return paths
+    with atomic_path(out / TABLE_PARQUET) as tmp:
+        table.to_parquet(tmp, index=False)
+    return [out / TABLE_PARQUET, out / TABLE_CSV]
 
 
 def read_table(out: Path):
@@ -98,8 +100,8 @@ def read_table(out: Path):
 
 
 def holds(folder: Path) -> bool:
-    """Whether ``folder`` looks like a sweep's results folder."""
-    return (folder / DESIGN).exists() and (folder / RUNS).is_dir()
+    """Whether ``folder`` is a finished sweep's results folder."""
+    return (folder / DESIGN).exists() and (folder / RUNS).is_dir() and (folder / MARKER).exists()
 
 
 def open_folder(folder: str | Path):

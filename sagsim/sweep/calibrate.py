@@ -25,7 +25,7 @@ from ..inputs import toml
 from ..inputs.calibration import COMPONENTS, Calibration
 from ..inputs.keys import overrides
 from ..io import atomic_path
-from ..results.calibration import write_calibration
+from ..results.calibration import MARKER, write_calibration, write_summary
 from ..results.folder import claim
 from .execute import dask_client
 from .task import aging_result, one_line, thread_limits
@@ -116,7 +116,7 @@ def calibrate(cal: Calibration, out: str | Path, *, client=None, scheduler: str 
     """Fit ``cal``'s parameters; write OUT/calibration.json, residuals.csv, history.csv and
     fit.png; returns the result."""
     t0 = time.perf_counter()
-    with claim(out) as out:  # a folder sagsim can write, and no other run is writing
+    with claim(out, MARKER) as out:  # a folder sagsim can write, no other run is writing, not yet complete
         ctx = contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
         with ctx as c:
             model = _Model(cal, c)
@@ -189,7 +189,8 @@ def _report(cal: Calibration, model: _Model, res, best: np.ndarray, out: Path, s
                               "s^2 = sum r^2 / (values - parameters); on the log scale for log parameters "
                               "(sd = value x sd of log, ci95 = exp(log value +- 1.96 sd))"}
     from ..render.plots import plot_fit  # here: matplotlib is not loaded with sagsim.sweep.calibrate
-    paths = write_calibration(out, summary, rows, model.history) + [plot_fit(rows, params, out / "fit.png", cal.name)]
+    paths = write_calibration(out, summary, rows, model.history, finish=False)
+    paths += [plot_fit(rows, params, out / "fit.png", cal.name), write_summary(out, summary)]  # the marker last
     summary["report"] = report_lines(summary) + ["wrote " + ", ".join(str(p) for p in paths)]
     return CalibrationResult(params, rows, summary, paths, model.history)
 

@@ -27,7 +27,7 @@ from ..errors import SagsimError
 from ..inputs.sweep import Sweep
 from ..io import write_json
 from ..results.folder import claim
-from ..results.sweep import DESIGN, RUNS, SENSITIVITY, collect, finished, write_run, write_table
+from ..results.sweep import DESIGN, MARKER, RUNS, SENSITIVITY, collect, finished, write_run, write_table
 from .sensitivity import analyse, write_indices
 from .task import one_line, publish, run_task
 
@@ -117,7 +117,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, client=None, scheduler: str | No
     from ..render.plots import plot_indices  # matplotlib: for the client that writes the table, not for workers
 
     t0 = time.perf_counter()
-    with claim(out) as out:
+    with claim(out, MARKER) as out:  # writable, not in use, not yet complete
         runs_dir = out / RUNS
         todo, seen, skipped = [], set(), 0
         for i in range(len(sweep.runs)):
@@ -142,11 +142,11 @@ def run_sweep(sweep: Sweep, out: str | Path, *, client=None, scheduler: str | No
                 _submit(c, sweep, todo, runs_dir, len(seen), skipped, progress)
         clean_leftovers(runs_dir)
         table = collect(sweep, runs_dir)
-        paths += write_table(table, out)
         indices, notes = analyse(sweep, table)
         if indices is not None:
             paths += [write_indices(indices, out / SENSITIVITY),
                       plot_indices(indices, out / "sensitivity.png", sweep.name)]
+        paths += write_table(table, out)  # last: its parquet marks the folder complete
         counts = {"runs": len(sweep.runs), "distinct": len(seen), "ran": len(todo), "skipped": skipped,
                   "ok": int((table["status"] == "ok").sum()), "failed": int((table["status"] != "ok").sum())}
     return SweepResult(table, paths, counts, time.perf_counter() - t0, n_workers, indices, notes)

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from folders import assert_marker_last
 from sagsim.cli import main
 from sagsim.errors import DataFileError
 from sagsim.results.folder import LOCK, claim
@@ -91,3 +92,35 @@ def test_a_run_that_fails_before_writing_leaves_no_folder(tmp_path):
         with claim(tmp_path / "kept"):
             raise RuntimeError("the solve failed")
     assert (tmp_path / "kept").is_dir()  # a folder the user made stays
+
+
+def test_a_folder_is_complete_only_when_its_marker_is_written_last(tmp_path, monkeypatch, capsys):
+    """summary.json is written last (after the pictures), and a new run removes an earlier
+    run's before writing anything: a folder killed before its final write never looks
+    finished, not even one a finished run had filled, and says so when opened."""
+    import sagsim.jobs.age as age_job
+    from sagsim.results import folder_kind
+    from sagsim.results.aging import MARKER
+
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    out = tmp_path / "out"
+    written = []
+    real = age_job.write_summary
+    monkeypatch.setattr(age_job, "write_summary", lambda *a, **k: written.append(sorted(os.listdir(out))) or real(*a, **k))
+    assert main(["age", str(tmp_path / "s.toml"), "--out", str(out), "--quiet"]) == 0
+    assert folder_kind(out) == "aging" and MARKER not in written[0] and any(n.endswith(".png") for n in written[0])
+    assert_marker_last(out, MARKER)
+
+    def killed(*args, **kwargs):  # the process dies just before its last write
+        raise KeyboardInterrupt
+    monkeypatch.setattr(age_job, "write_summary", killed)
+    with pytest.raises(KeyboardInterrupt):
+        main(["age", str(tmp_path / "s.toml"), "--out", str(out), "--quiet", "--no-pictures"])
+    assert not (out / MARKER).exists() and (out / "metrics.csv").exists()  # the old marker went first
+    with pytest.raises(DataFileError, match=r"out: an unfinished aging run \(no summary.json"):
+        folder_kind(out)
+    assert main(["render", str(out)]) == 2 and "unfinished aging run" in capsys.readouterr().err
+    monkeypatch.setattr(age_job, "write_summary", real)
+    assert main(["age", str(tmp_path / "s.toml"), "--out", str(out), "--quiet", "--no-pictures"]) == 0
+    assert folder_kind(out) == "aging"
+

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from folders import assert_marker_last
 from sagsim.aging import AgingSettings
 from sagsim.aging.run import captured_start
 from sagsim.errors import ScenarioError
@@ -261,6 +262,7 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
     assert "resuming" in caplog.text and "age 44.0" in caplog.text
     assert not (out / AGING_CHECKPOINT).exists()
     lift(plan, tmp_path / "fresh", months=False)
+    assert_marker_last(tmp_path / "fresh", "summary.json")
     a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("resumed", "fresh"))
     assert a["landmarks_mm"] == b["landmarks_mm"]  # bit for bit: the resumed aging ends where a fresh one does
 
