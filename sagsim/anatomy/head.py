@@ -54,8 +54,16 @@ DEFINITIONS = {
                "one",
     "zygion": "per side, the most lateral skin point between the heights of exocanthion and 25 mm below it, "
               "at least 10 mm in front of tragion (soft-tissue zygion)",
+    "nasolabial_1": "per side, the nasolabial fold near the ala: on the horizontal section a quarter of the way "
+                    "from alare down to cheilion, within 12 mm of that line's point, the skin point lying deepest "
+                    "behind the chord of the section 8 mm to either side of it (the fold's groove)",
+    "nasolabial_2": "as nasolabial_1, half way from alare to cheilion",
+    "nasolabial_3": "as nasolabial_1, three quarters of the way from alare to cheilion",
 }
-SIDED = ("endocanthion", "exocanthion", "cheilion", "alare", "tragion", "zygion")
+SIDED = ("endocanthion", "exocanthion", "cheilion", "alare", "tragion", "zygion", "nasolabial_1", "nasolabial_2",
+         "nasolabial_3")
+#: half the chord a fold's depth is measured against (m): as sagsim.metrics.fold_depth_mm
+FOLD_HALF_WIDTH = 0.008
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,41 @@ def place_landmarks(points: np.ndarray, triangles: np.ndarray) -> dict:
         cheek = (P[:, 1] <= m[f"exocanthion_{side}"][1]) & (P[:, 1] >= m[f"exocanthion_{side}"][1] - 0.025) \
             & (P[:, 2] >= m[f"tragion_{side}"][2] + 0.010) & (sx > 0)
         m[f"zygion_{side}"] = _extreme(P, sx, cheek, "max", "zygion")
+        for k, t in enumerate((0.25, 0.5, 0.75), start=1):
+            line = m[f"alare_{side}"] + t * (m[f"cheilion_{side}"] - m[f"alare_{side}"])
+            m[f"nasolabial_{k}_{side}"], _ = _groove(points, triangles, line, sign)
     return m
+
+
+def fold_depths_mm(head: Head) -> dict:
+    """The depth of the nasolabial fold's groove at each of its landmarks (mm): how far the skin
+    lies behind the chord of its horizontal section 8 mm to either side."""
+    out = {}
+    for name, p in head.landmarks.items():
+        if name.startswith("nasolabial_"):
+            out[name] = 1e3 * _groove(head.points, head.triangles, p, np.sign(p[0]), search=0.0005)[1]
+    return out
+
+
+def _groove(points: np.ndarray, triangles: np.ndarray, near: np.ndarray, sign: float, search: float = 0.012):
+    """The deepest point of the horizontal section at ``near``'s height within ``search`` of it
+    (sideways), and its depth behind the chord of the section FOLD_HALF_WIDTH to either side
+    (the skin there faces forward: the section is a height field z(x))."""
+    sec, _ = section(points, triangles, 1, near[1])
+    sec = sec[(sign * sec[:, 0] > 0) & (sec[:, 2] > near[2] - 0.015)]
+    sec = sec[np.argsort(sec[:, 0])]
+    x, z = sec[:, 0], sec[:, 2]
+    best, depth = None, -np.inf
+    for q in sec[np.abs(sec[:, 0] - near[0]) <= search]:
+        lo, hi = q[0] - FOLD_HALF_WIDTH, q[0] + FOLD_HALF_WIDTH
+        if lo < x[0] or hi > x[-1]:
+            continue
+        chord = 0.5 * (np.interp(lo, x, z) + np.interp(hi, x, z))
+        if chord - q[2] > depth:
+            best, depth = q.copy(), chord - q[2]
+    if best is None:
+        raise MeshError("head: nasolabial fold: no skin section there (is this a face?)")
+    return best, float(depth)
 
 
 def _extreme(points: np.ndarray, value: np.ndarray, where: np.ndarray, kind: str, name: str = "a landmark"):

@@ -40,6 +40,20 @@ def test_every_landmark_is_placed_by_its_rule_on_both_sides(head):
     assert m["tragion_left"][2] < m["zygion_left"][2] < m["exocanthion_left"][2]  # the ear behind the cheekbone
 
 
+def test_the_young_heads_have_a_shallow_nasolabial_fold():
+    """The fold exists before any aging (a groove behind its 16 mm chord), shallow on a young
+    face: the female's 0.5 to 1.2 mm at its three points; it lies between the ala and the mouth
+    corner, below the ala."""
+    from sagsim.anatomy.head import fold_depths_mm
+    head = load_head("female")
+    depth = fold_depths_mm(head)
+    assert len(depth) == 6 and all(0.3 < d < 3.0 for d in depth.values()), depth
+    m = head.landmarks
+    for k in (1, 2, 3):
+        p = m[f"nasolabial_{k}_left"]
+        assert m["cheilion_left"][1] < p[1] < m["alare_left"][1] and p[0] > m["alare_left"][0]
+
+
 def test_landmarks_lie_on_the_skin(head):
     p = head.points
     for name, x in head.landmarks.items():
