@@ -169,19 +169,19 @@ def place_landmarks(points: np.ndarray, triangles: np.ndarray) -> dict:
     mouth, eyes = _openings(points, loops)
     edge = points[mouth]
     m["stomion"] = edge[np.abs(edge[:, 0]) < 0.002].mean(axis=0)
-    m["pronasale"] = _extreme(prof, z, y > m["stomion"][1], "max")
+    m["pronasale"] = _extreme(prof, z, y > m["stomion"][1], "max", "pronasale")
     sto, prn = m["stomion"][1], m["pronasale"][1]
-    m["labrale_superius"] = _extreme(prof, z, (y > sto) & (y < sto + 0.015), "max")
-    m["labrale_inferius"] = _extreme(prof, z, (y < sto) & (y > sto - 0.015), "max")
-    m["subnasale"] = _extreme(prof, z, (y > m["labrale_superius"][1]) & (y < prn), "min")
-    m["pogonion"] = _extreme(prof, z, (y < sto - 0.020) & (y > sto - 0.060), "max")
-    m["sublabiale"] = _extreme(prof, z, (y > m["pogonion"][1]) & (y < m["labrale_inferius"][1]), "min")
+    m["labrale_superius"] = _extreme(prof, z, (y > sto) & (y < sto + 0.015), "max", "labrale_superius")
+    m["labrale_inferius"] = _extreme(prof, z, (y < sto) & (y > sto - 0.015), "max", "labrale_inferius")
+    m["subnasale"] = _extreme(prof, z, (y > m["labrale_superius"][1]) & (y < prn), "min", "subnasale")
+    m["pogonion"] = _extreme(prof, z, (y < sto - 0.020) & (y > sto - 0.060), "max", "pogonion")
+    m["sublabiale"] = _extreme(prof, z, (y > m["pogonion"][1]) & (y < m["labrale_inferius"][1]), "min", "sublabiale")
     chin = (y < m["pogonion"][1]) & (z > m["pogonion"][2] - 0.025)
     down, diag = np.array([0.0, -1.0, 0.0]), np.array([0.0, -1.0, 1.0]) / np.sqrt(2.0)
-    m["menton"] = _extreme(prof, prof_n @ down, chin, "max")
-    m["gnathion"] = _extreme(prof, prof_n @ diag, chin, "max")
-    m["nasion"] = _extreme(prof, z, (y > prn) & (y < prn + 0.050), "min")
-    m["glabella"] = _extreme(prof, z, (y > m["nasion"][1]) & (y < m["nasion"][1] + 0.030), "max")
+    m["menton"] = _extreme(prof, prof_n @ down, chin, "max", "menton")
+    m["gnathion"] = _extreme(prof, prof_n @ diag, chin, "max", "gnathion")
+    m["nasion"] = _extreme(prof, z, (y > prn) & (y < prn + 0.050), "min", "nasion")
+    m["glabella"] = _extreme(prof, z, (y > m["nasion"][1]) & (y < m["nasion"][1] + 0.030), "max", "glabella")
     for side, sign in (("left", 1.0), ("right", -1.0)):
         eye = points[next(e for e in eyes if np.sign(points[e][:, 0].mean()) == sign)]
         m[f"endocanthion_{side}"] = eye[np.argmin(np.abs(eye[:, 0]))]
@@ -233,7 +233,7 @@ def _groove(points: np.ndarray, triangles: np.ndarray, near: np.ndarray, sign: f
     return best, float(depth)
 
 
-def _extreme(points: np.ndarray, value: np.ndarray, where: np.ndarray, kind: str, name: str = "a landmark"):
+def _extreme(points: np.ndarray, value: np.ndarray, where: np.ndarray, kind: str, name: str):
     if not where.any():
         raise MeshError(f"head: {name}: no skin point where its definition looks (is this a face?)")
     idx = np.flatnonzero(where)

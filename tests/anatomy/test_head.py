@@ -110,3 +110,12 @@ def test_the_vendored_head_is_what_the_tool_makes_from_upstream(tmp_path):
 def test_the_docs_list_every_landmark_rule():
     text = (ROOT / "docs" / "head.md").read_text(encoding="utf-8")
     assert all(f"| {name}" in text and DEFINITIONS[name] in text for name in DEFINITIONS)
+
+
+def test_a_surface_that_is_not_a_face_is_refused_in_one_line():
+    """A closed surface (the skull) has no mouth slit: the landmarks' rules say so, in one line."""
+    from sagsim.anatomy.head import place_landmarks
+    from sagsim.anatomy.skull import _vendored
+    points, triangles = _vendored()
+    with pytest.raises(MeshError, match="head: no mouth slit"):
+        place_landmarks(0.015 * points, triangles)
