@@ -11,6 +11,7 @@ the skin everywhere (no bone within :data:`MIN_COVER_M` of the surface: the skin
 thinnest site, is that thick). With six depths and seven unknowns the depths are matched, not
 predicted: the cover constraint is what decides the rest. The result says every landmark's
 residual; a fit that leaves one beyond :data:`MAX_Z` standard deviations is refused, naming it.
+:func:`bony_landmarks` places the landmarks that need bone (gonion), each by a written rule.
 """
 from __future__ import annotations
 
@@ -53,6 +54,30 @@ class SkullFit:
     offset: np.ndarray
     residuals: list
     min_cover_mm: float
+
+
+#: the landmarks placed on the fitted skull, and their rules
+BONY_DEFINITIONS = {
+    "gonion_bone": "per side, the mandibular angle: of the bone lateral to 20 mm from the midline, below stomion "
+                   "by 5 mm or more (below the mastoid) and between 15 mm behind tragion and 20 mm behind cheilion "
+                   "(the ramus, behind the teeth), the point furthest down and back (along (0, -1, -1))",
+    "gonion": "per side, the skin point nearest to gonion_bone (soft-tissue gonion)",
+}
+
+
+def bony_landmarks(head: Head, fit: SkullFit) -> dict:
+    """The landmarks of :data:`BONY_DEFINITIONS` (``_left`` and ``_right``), in the head's frame."""
+    m, bone, out = head.landmarks, fit.points, {}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        ramus = (sign * bone[:, 0] > 0.02) & (bone[:, 1] < m["stomion"][1] - 0.005) \
+            & (bone[:, 2] > m[f"tragion_{side}"][2] - 0.015) & (bone[:, 2] < m[f"cheilion_{side}"][2] - 0.020)
+        if not ramus.any():
+            raise MeshError(f"skull: gonion_{side}: no bone where the mandibular angle should be (does the skull fit?)")
+        idx = np.flatnonzero(ramus)
+        angle = bone[idx[np.argmax(-bone[idx, 1] - bone[idx, 2])]]
+        out[f"gonion_bone_{side}"] = angle.copy()
+        out[f"gonion_{side}"] = head.points[np.argmin(np.linalg.norm(head.points - angle, axis=1))].copy()
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -47,3 +47,20 @@ def test_a_skull_that_cannot_fit_is_refused_naming_the_landmark(monkeypatch):
 def test_the_male_skull_fits_too():
     fit = skull.fit_skull(load_head("male"), max_evaluations=400)
     assert all(abs(r["z"]) < skull.MAX_Z for r in fit.residuals), fit.residuals
+
+
+def test_gonion_is_the_mandibular_angle_and_the_skin_over_it(female):
+    head, fit = female
+    b = skull.bony_landmarks(head, fit)
+    assert set(b) == {f"{n}_{s}" for n in skull.BONY_DEFINITIONS for s in ("left", "right")}
+    np.testing.assert_allclose(b["gonion_bone_left"] * [-1, 1, 1], b["gonion_bone_right"], atol=2e-3)  # the skull is nearly symmetric
+    m = head.landmarks
+    g = b["gonion_bone_left"]
+    assert m["menton"][1] < g[1] < m["stomion"][1] and m["tragion_left"][2] < g[2] < m["cheilion_left"][2]
+    assert 0 < np.linalg.norm(b["gonion_left"] - g) < 0.02 and b["gonion_left"][0] > g[0]  # skin outside the bone
+
+
+def test_the_docs_list_every_bony_landmark_rule():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "head.md").read_text(encoding="utf-8")
+    assert all(rule in text for rule in skull.BONY_DEFINITIONS.values())
