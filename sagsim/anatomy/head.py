@@ -76,9 +76,6 @@ class Head:
     triangles: np.ndarray
     landmarks: dict
 
-    def landmark(self, name: str) -> np.ndarray:
-        return self.landmarks[name]
-
 
 @lru_cache(maxsize=1)
 def _vendored() -> dict:
