@@ -26,7 +26,9 @@ _LAZY = {
     # the jobs
     "age": ("jobs.age", "age"), "lift": ("jobs.lift", "lift"), "demo": ("jobs.demo", "demo"),
     "mesh": ("jobs.mesh", "mesh"), "render_folder": ("render", "render_folder"), "run_sweep": ("sweep", "run_sweep"),
-    "calibrate": ("sweep.calibrate", "calibrate"),
+    "calibrate": ("sweep.calibrate", "calibrate"), "settle": ("jobs.settle", "settle"),
+    # the real head
+    "load_head": ("anatomy.head", "load_head"), "fit_skull": ("anatomy.skull", "fit_skull"),
     # the cores, for those who solve by hand
     "solve_static": ("solvers.fem", "solve_static"), "NewtonOptions": ("solvers.fem", "NewtonOptions"),
     "recover_unloaded": ("solvers.fem", "recover_unloaded"), "run_aging": ("aging.run", "run_aging"),

@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     lift.add_argument("--render", action="store_true", help="then `sagsim render` the folder (pictures, page)")
     lift.set_defaults(run=_run_lift)
 
+    settle = sub.add_parser("settle", help="a face at rest upright, lying on the back or face down: where each "
+                            "landmark goes")
+    settle.add_argument("face", help="coarse, default, fine, or a model file written by `sagsim mesh` (.vtu)")
+    settle.add_argument("--posture", choices=["upright", "supine", "prone"], default="supine")
+    settle.add_argument("--out", type=Path, help="results folder (default: results/settle_<posture>)")
+    settle.set_defaults(run=_run_settle)
+
     render = sub.add_parser("render", help="pictures, animation, a 3D view and an HTML page for a results folder")
     render.add_argument("folder", type=Path, help="a folder written by `sagsim age` or `sagsim lift`")
     render.add_argument("--fps", type=_count(60), default=6, help="frames per second of the animation (1-60)")
@@ -228,6 +235,13 @@ def _run_lift(args: argparse.Namespace) -> int:
     _print(summary["report"])
     if args.render:
         _render(out)
+    return 0
+
+
+def _run_settle(args: argparse.Namespace) -> int:
+    from .jobs.settle import settle
+
+    _print(settle(args.face, args.posture, args.out or Path("results") / f"settle_{args.posture}")["report"])
     return 0
 
 

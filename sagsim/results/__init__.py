@@ -16,7 +16,8 @@ from types import ModuleType
 from ..errors import DataFileError
 
 #: kind name -> module (under sagsim.results) holding its file names, writer and reader
-KINDS: dict[str, str] = {"aging": "aging", "lift": "lift", "sweep": "sweep", "calibration": "calibration"}
+KINDS: dict[str, str] = {"aging": "aging", "lift": "lift", "sweep": "sweep", "calibration": "calibration",
+                         "posture": "posture"}
 #: the kinds `sagsim render` draws, in the order a folder is tested for them
 RENDERED = ("aging", "lift")
 
