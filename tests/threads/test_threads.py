@@ -195,13 +195,14 @@ def test_more_threads_lift_more_and_the_sweep_reports_the_costs(face):
 
 def test_a_thread_drawn_to_a_tension_reaches_it_or_says_it_cannot(face):
     model, start = face
-    p = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", tension=0.4, cogs=4,
+    # two cogs a thread: the same physics as four, a third of the slip iterations (10 s, not 29)
+    p = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", tension=0.4, cogs=2,
                            cog_spacing=0.006, holding_force=5.0),
-                    Thread("jowl_right", entry="jowl_right", anchor="tragus_right", tension=5.0, cogs=4,
+                    Thread("jowl_right", entry="jowl_right", anchor="tragus_right", tension=5.0, cogs=2,
                            cog_spacing=0.006, holding_force=0.2)))
     res = solve_lift(model, start, p)
     assert res.tension[0] == pytest.approx(0.4, rel=0.03) and not res.tension_unreached[0]
-    assert res.tension_unreached[1] and res.tension[1] <= 4 * 0.2 * (1 + SLIP_TOL)  # 4 cogs at 0.2 N cannot give 5 N
+    assert res.tension_unreached[1] and res.tension[1] <= 2 * 0.2 * (1 + SLIP_TOL)  # 2 cogs at 0.2 N cannot give 5 N
     assert res.thread_pull[0] > 0
 
 
