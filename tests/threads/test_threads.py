@@ -264,14 +264,14 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
     from sagsim.jobs.lift import AGING_CHECKPOINT, lift
     from sagsim.inputs.plan import load_plan
 
-    (tmp_path / "age.toml").write_text('[scenario]\nname = "quick"\nface = "coarse"\nend_age = 50\nstep_years = 2\n')
+    (tmp_path / "age.toml").write_text('[scenario]\nname = "quick"\nface = "coarse"\nend_age = 46\nstep_years = 2\n')
     (tmp_path / "plan.toml").write_text('[plan]\nname = "aged"\naging = "age.toml"\n[[thread]]\nname = "jowl_left"\n'
                                         'entry = "jowl_left"\nanchor = "tragus_left"\ncogs = 4\ncog_spacing = "6 mm"\n'
                                         'pull = "3 mm"\n')
     plan = load_plan(tmp_path / "plan.toml")
     scenario = load_scenario(tmp_path / "age.toml")
     out = tmp_path / "resumed"
-    # what an interrupt during the lift's aging leaves: 2 of its 5 steps checkpointed
+    # what an interrupt during the lift's aging leaves: 2 of its 3 steps checkpointed
     run_aging(load_face("coarse"), scenario.mechanisms, scenario.settings, out / AGING_CHECKPOINT, stop_after=2)
     assert (out / AGING_CHECKPOINT / "checkpoint").is_dir()
     with caplog.at_level(logging.INFO, logger="sagsim.aging"):
