@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sagsim.anatomy.head import largest_piece
+
 NECK_Y = 5.9  # decimetres: below the jaw, above the shoulders
 TARGETS = {"female": "macrodetails_caucasian-female-young", "male": "macrodetails_caucasian-male-young",
            "smile": "expression_units_caucasian_mouth-corner-puller"}
@@ -102,22 +104,6 @@ def close_pinholes(Q: np.ndarray, keep: np.ndarray) -> np.ndarray:
         if not add.any():
             return keep
         keep |= add
-
-
-def largest_piece(Q: np.ndarray) -> np.ndarray:
-    """Mask of the quads in the largest edge-connected piece."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    edges = np.sort(np.concatenate([Q[:, [0, 1]], Q[:, [1, 2]], Q[:, [2, 3]], Q[:, [3, 0]]]), axis=1)
-    owner = np.tile(np.arange(len(Q)), 4)
-    key = edges[:, 0] * (Q.max() + 1) + edges[:, 1]
-    order = np.argsort(key, kind="stable")
-    same = key[order][1:] == key[order][:-1]
-    a, b = owner[order][1:][same], owner[order][:-1][same]
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(Q), len(Q)))
-    _, label = connected_components(graph, directed=False)
-    return label == np.bincount(label).argmax()
 
 
 def vendor(source: Path) -> dict:

@@ -107,7 +107,8 @@ def face_region(head: Head, forehead_m: float = 0.05, below_menton_m: float = 0.
     top, bottom = m["nasion"][1] + forehead_m, m["menton"][1] - below_menton_m
     centre = head.points[head.triangles].mean(axis=1)
     keep = (centre[:, 2] >= back) & (centre[:, 1] <= top) & (centre[:, 1] >= bottom)
-    tris = _largest_piece(head.triangles[keep])
+    tris = head.triangles[keep]
+    tris = tris[largest_piece(tris)]
     used = np.unique(tris)
     local = np.full(len(head.points), -1)
     local[used] = np.arange(len(used))
@@ -157,7 +158,8 @@ def place_landmarks(points: np.ndarray, triangles: np.ndarray) -> dict:
     from .skin_import import vertex_normals
 
     normals = vertex_normals(points, triangles)
-    prof, prof_n = section(points, triangles, 0, 0.0, normals)
+    edges = mesh_edges(triangles)  # once: every section below cuts the same edges
+    prof, prof_n = section(points, edges, 0, 0.0, normals)
     front = prof[:, 2] > prof[:, 2].max() - 0.12  # the face and the front of the neck, not the back of the head
     prof, prof_n = prof[front], prof_n[front]
     y, z = prof[:, 1], prof[:, 2]
@@ -189,31 +191,31 @@ def place_landmarks(points: np.ndarray, triangles: np.ndarray) -> dict:
         nose = (P[:, 1] >= m["subnasale"][1]) & (P[:, 1] <= prn) & (P[:, 2] >= m["subnasale"][2] - 0.008) \
             & (sx > 0) & (sx < 0.030)
         m[f"alare_{side}"] = _extreme(P, sx, nose, "max", "alare")
-        m[f"tragion_{side}"] = _tragion(points, triangles, sign, m[f"exocanthion_{side}"][1])
+        m[f"tragion_{side}"] = _tragion(points, edges, sign, m[f"exocanthion_{side}"][1])
         cheek = (P[:, 1] <= m[f"exocanthion_{side}"][1]) & (P[:, 1] >= m[f"exocanthion_{side}"][1] - 0.025) \
             & (P[:, 2] >= m[f"tragion_{side}"][2] + 0.010) & (sx > 0)
         m[f"zygion_{side}"] = _extreme(P, sx, cheek, "max", "zygion")
         for k, t in enumerate((0.25, 0.5, 0.75), start=1):
             line = m[f"alare_{side}"] + t * (m[f"cheilion_{side}"] - m[f"alare_{side}"])
-            m[f"nasolabial_{k}_{side}"], _ = _groove(points, triangles, line, sign)
+            m[f"nasolabial_{k}_{side}"], _ = _groove(points, edges, line, sign)
     return m
 
 
 def fold_depths_mm(head: Head) -> dict:
     """The depth of the nasolabial fold's groove at each of its landmarks (mm): how far the skin
     lies behind the chord of its horizontal section 8 mm to either side."""
-    out = {}
+    out, edges = {}, mesh_edges(head.triangles)
     for name, p in head.landmarks.items():
         if name.startswith("nasolabial_"):
-            out[name] = 1e3 * _groove(head.points, head.triangles, p, np.sign(p[0]), search=0.0005)[1]
+            out[name] = 1e3 * _groove(head.points, edges, p, np.sign(p[0]), search=0.0005)[1]
     return out
 
 
-def _groove(points: np.ndarray, triangles: np.ndarray, near: np.ndarray, sign: float, search: float = 0.012):
+def _groove(points: np.ndarray, edges: np.ndarray, near: np.ndarray, sign: float, search: float = 0.012):
     """The deepest point of the horizontal section at ``near``'s height within ``search`` of it
     (sideways), and its depth behind the chord of the section FOLD_HALF_WIDTH to either side
     (the skin there faces forward: the section is a height field z(x))."""
-    sec, _ = section(points, triangles, 1, near[1])
+    sec, _ = section(points, edges, 1, near[1])
     sec = sec[(sign * sec[:, 0] > 0) & (sec[:, 2] > near[2] - 0.015)]
     sec = sec[np.argsort(sec[:, 0])]
     x, z = sec[:, 0], sec[:, 2]
@@ -257,10 +259,10 @@ def _openings(points: np.ndarray, loops: list) -> tuple:
     return mouth, eyes
 
 
-def _tragion(points: np.ndarray, triangles: np.ndarray, sign: float, eye_y: float) -> np.ndarray:
+def _tragion(points: np.ndarray, edges: np.ndarray, sign: float, eye_y: float) -> np.ndarray:
     found = None
     for drop in np.arange(0.030, -0.0001, -0.001):  # from below upwards: the highest section wins
-        sec, _ = section(points, triangles, 1, eye_y - drop)
+        sec, _ = section(points, edges, 1, eye_y - drop)
         sec = sec[sign * sec[:, 0] > 0.03]
         if len(sec) < 10:
             continue
@@ -284,11 +286,16 @@ def _tragion(points: np.ndarray, triangles: np.ndarray, sign: float, eye_y: floa
 
 # -- geometry helpers -----------------------------------------------------------------------------------
 
-def section(points: np.ndarray, triangles: np.ndarray, axis: int, value: float, normals: np.ndarray | None = None):
-    """Where the surface's edges cross the plane ``points[:, axis] == value``: the crossing
-    points (K, 3) and, with ``normals`` (per point), the normals interpolated there."""
-    edges = np.unique(np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]),
-                              axis=1), axis=0)
+def mesh_edges(triangles: np.ndarray) -> np.ndarray:
+    """The surface's edges, each once (E, 2)."""
+    return np.unique(np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]),
+                             axis=1), axis=0)
+
+
+def section(points: np.ndarray, edges: np.ndarray, axis: int, value: float, normals: np.ndarray | None = None):
+    """Where the surface's ``edges`` (:func:`mesh_edges`) cross the plane ``points[:, axis] ==
+    value``: the crossing points (K, 3) and, with ``normals`` (per point), the normals
+    interpolated there."""
     a, b = points[edges[:, 0], axis] - value, points[edges[:, 1], axis] - value
     cross = (a * b < 0) | (a == 0)
     e, a, b = edges[cross], a[cross], b[cross]
@@ -329,17 +336,18 @@ def _triangles(points: np.ndarray, quads: np.ndarray) -> np.ndarray:
     return np.concatenate([a, b]).astype(np.int64)
 
 
-def _largest_piece(triangles: np.ndarray) -> np.ndarray:
+def largest_piece(faces: np.ndarray) -> np.ndarray:
+    """Mask of the faces (triangles, quads: (F, k)) in the largest piece joined across edges."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    n = len(triangles)
-    edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
-    owner = np.tile(np.arange(n), 3)
+    n, k = faces.shape
+    edges = np.sort(np.concatenate([faces[:, [i, (i + 1) % k]] for i in range(k)]), axis=1)
+    owner = np.tile(np.arange(n), k)
     _, inverse = np.unique(edges, axis=0, return_inverse=True)
     order = np.argsort(inverse.ravel(), kind="stable")
     key = inverse.ravel()[order]
     same = key[1:] == key[:-1]
     graph = coo_matrix((np.ones(same.sum()), (owner[order][1:][same], owner[order][:-1][same])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
-    return triangles[label == np.bincount(label).argmax()]
+    return label == np.bincount(label).argmax()

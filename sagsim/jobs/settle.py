@@ -46,16 +46,17 @@ def settle(face: str | Path, posture: str, out: str | Path, settings: AgingSetti
         rows = []
         for name in sorted(model.landmarks):
             p = model.landmark_position(name, state.x)
-            d = model.landmark_position(name, state.x) - model.landmark_position(name, upright)
+            d = p - model.landmark_position(name, upright)
             rows.append({"landmark": name, "posture": posture, "x_mm": 1e3 * p[0], "y_mm": 1e3 * p[1],
                          "z_mm": 1e3 * p[2], "dx_mm": 1e3 * d[0], "dy_mm": 1e3 * d[1], "dz_mm": 1e3 * d[2]})
         largest = {axis: max(abs(r[f"d{axis}_mm"]) for r in rows) for axis in "xyz"}
+        skin = float(1e3 * np.linalg.norm(move[model.skin_nodes], axis=1).max())
         summary = {"face": str(face), "model": model.name, "posture": posture,
                    "gravity_m_s2": turned.gravity.tolist(), "largest_landmark_move_mm": largest,
-                   "largest_skin_move_mm": float(1e3 * np.linalg.norm(move[model.skin_nodes], axis=1).max()),
+                   "largest_skin_move_mm": skin,
                    "report": [f"{model.name} {posture}: landmarks move at most {largest['x']:.2f} / {largest['y']:.2f} / "
                               f"{largest['z']:.2f} mm (lateral / vertical / front-back) from upright; the skin at "
-                              f"most {1e3 * np.linalg.norm(move[model.skin_nodes], axis=1).max():.2f} mm"]}
+                              f"most {skin:.2f} mm"]}
         paths = write_posture(out, model, state, move, rows, summary)
     summary["report"].append("wrote " + ", ".join(str(p) for p in paths))
     return summary
