@@ -49,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="solver core: finite elements, or the calibrated mass-spring model (docs/springs.md)")
     demo.set_defaults(run=_run_demo)
 
-    mesh = sub.add_parser("mesh", help="build the procedural face and write it (VTU + JSON sidecar)")
+    mesh = sub.add_parser("mesh", help="build a face and write it (VTU + JSON sidecar)")
     mesh.add_argument("--resolution", choices=["coarse", "default", "fine"], default="default")
+    mesh.add_argument("--face", choices=["procedural", "real"], default="procedural",
+                      help="the procedural face, or the real one (the vendored head over its fitted skull)")
+    mesh.add_argument("--variant", choices=["female", "male"], default="female", help="the real face's head")
     mesh.add_argument("--out", type=Path, required=True, help="the .vtu file to write (the .json goes beside it)")
     mesh.add_argument("--skin", type=Path, help="build the layers under this skin surface (STL, OBJ, PLY, VTK...)")
     mesh.add_argument("--thickness", type=Path, help="JSON: layer name -> thickness in metres (with --skin)")
@@ -84,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     settle = sub.add_parser("settle", help="a face at rest upright, lying on the back or face down: where each "
                             "landmark goes")
-    settle.add_argument("face", help="coarse, default, fine, or a model file written by `sagsim mesh` (.vtu)")
+    settle.add_argument("face", help="coarse, default, fine (the procedural face), real-coarse, real-default, "
+                        "real-fine (the real face), or a model file written by `sagsim mesh` (.vtu)")
     settle.add_argument("--posture", choices=["upright", "supine", "prone"], default="supine")
     settle.add_argument("--out", type=Path, help="results folder (default: results/settle_<posture>)")
     settle.set_defaults(run=_run_settle)
@@ -209,7 +213,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_mesh(args: argparse.Namespace) -> int:
     from .jobs.mesh import mesh
 
-    _print(mesh(args.out, args.resolution, skin=args.skin, thickness=args.thickness, landmarks=args.landmarks)["report"])
+    _print(mesh(args.out, args.resolution, face=args.face, variant=args.variant, skin=args.skin,
+                thickness=args.thickness, landmarks=args.landmarks)["report"])
     return 0
 
 

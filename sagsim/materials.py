@@ -159,3 +159,34 @@ FAT = NeoHookean.from_young(
     E=2.0 * FAT_SHEAR_MODULUS_PA * (1.0 + 0.49), nu=0.49, density=971.0,
     source="Sims et al. 2010 (mu 0.53 kPa); nu 0.49 ArtiSynth BadinFaceDemo; density Burns 2017 Table 1",
 )
+
+#: Passive (relaxed) skeletal muscle, the masseter at rest: Neo-Hookean with shear modulus
+#: 1.0 kPa, in vivo MR elastography at 50 Hz (the literature table's "shear modulus |G*|, passive
+#: skeletal muscle in vivo, undeformed"; a dynamic modulus, so if anything stiffer than at rest).
+#: Poisson 0.49 as above; density 1047 kg/m^3 (Kay and Laby, the literature table).
+MUSCLE_SHEAR_MODULUS_PA = 1000.0
+MUSCLE = NeoHookean.from_young(
+    E=2.0 * MUSCLE_SHEAR_MODULUS_PA * (1.0 + 0.49), nu=0.49, density=1047.0,
+    source="MRE |G*| 1.0 kPa passive muscle (J Mech Behav Biomed Mater 2023); nu 0.49; density Kay and Laby",
+)
+
+#: Nasal (alar) cartilage: Neo-Hookean from the compressive Young's modulus 2.09 +- 0.81 MPa of the
+#: alar cartilages (Griffin et al. 2016 J Mater Sci Mater Med 27:11, PMC4681753; the literature
+#: table). Poisson 0.49 as above (ESTIMATE for cartilage); density ESTIMATE: the dermis's 1116
+#: kg/m^3 (no cartilage value in the table).
+NASAL_CARTILAGE = NeoHookean.from_young(
+    E=2.09e6, nu=0.49, density=1116.0,
+    source="Griffin et al. 2016 PMC4681753 (alar cartilage E 2.09 MPa); nu 0.49 and density ESTIMATES",
+)
+
+#: The loose areolar tissue of the sub-SMAS gliding spaces (prezygomatic, premasseteric), where
+#: the SMAS slides over the deep fascia. ESTIMATE: NO MEASUREMENT FOUND. A shear modulus a tenth
+#: of the fat's (0.53 kPa, Sims et al. 2010) says "much looser than fat", the anatomy's
+#: description of these spaces; calibrate within LOOSE_AREOLAR_SHEAR_RANGE_PA. Poisson 0.49,
+#: density the fat's (971 kg/m^3, Burns 2017).
+LOOSE_AREOLAR_SHEAR_MODULUS_PA = 53.0
+LOOSE_AREOLAR_SHEAR_RANGE_PA = (5.0, 530.0)
+LOOSE_AREOLAR = NeoHookean.from_young(
+    E=2.0 * LOOSE_AREOLAR_SHEAR_MODULUS_PA * (1.0 + 0.49), nu=0.49, density=971.0,
+    source="ESTIMATE: a tenth of the fat's shear modulus (no measurement found); nu 0.49; density Burns 2017",
+)

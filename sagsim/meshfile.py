@@ -101,13 +101,26 @@ def _fields(material) -> list[str]:
     return [f for f in ("mu", "lam", "c10", "c20", "kappa", "density", "source") if hasattr(material, f)]
 
 
+#: the real face by name: "real-<resolution>" (the female head over its fitted skull)
+REAL_FACES = ("real-coarse", "real-default", "real-fine")
+
+
 def load_face(face: str | Path) -> TissueModel:
-    """A face by name or file: "coarse", "default" or "fine" (the mesh shipped in
-    sagsim/data/meshes, built when absent), or a model saved by `sagsim mesh` (.vtu + .json)."""
+    """A face by name or file: "coarse", "default" or "fine" (the procedural face),
+    "real-coarse", "real-default" or "real-fine" (the real face: the vendored female head over
+    its fitted skull) -- the mesh shipped in sagsim/data/meshes, built when absent -- or a model
+    saved by `sagsim mesh` (.vtu + .json)."""
+    meshes = Path(__file__).resolve().parent / "data" / "meshes"
     if str(face) in ("coarse", "default", "fine"):
-        shipped = Path(__file__).resolve().parent / "data" / "meshes" / f"face_{face}.vtu"
+        shipped = meshes / f"face_{face}.vtu"
         if shipped.exists():
             return load_model(shipped)[0]
         from .anatomy.face import build_face
         return build_face(str(face))
+    if str(face) in REAL_FACES:
+        shipped = meshes / f"{face}.vtu"
+        if shipped.exists():
+            return load_model(shipped)[0]
+        from .anatomy.real_face import build_named_real_face
+        return build_named_real_face("female", str(face).removeprefix("real-"))[0]
     return load_model(face)[0]

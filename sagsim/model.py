@@ -26,6 +26,8 @@ class Layer(IntEnum):
     SMAS = 2
     DEEP_FAT = 3
     MUSCLE = 4
+    LOOSE_AREOLAR = 5  # the sub-SMAS gliding spaces (prezygomatic, premasseteric)
+    CARTILAGE = 6  # the nose's
 
 
 def _array(owner: str, name: str, value, dtype, shape: tuple) -> np.ndarray:
@@ -51,6 +53,11 @@ def _indices(owner: str, name: str, arr: np.ndarray, n: int, allow: int | None =
     if bad.any():
         i = np.flatnonzero(bad.reshape(len(arr), -1).any(axis=-1))[0]
         raise ModelError(f"{owner}.{name}: expected node indices in [0, {n}), row {i} has {arr[i].tolist()}")
+
+
+#: spring groups whose names start with this are supports (the teeth under the lips and
+#: cheeks), not ligaments: aging does not loosen them, pre-strain does not shorten them
+SUPPORT_PREFIX = "contact_"
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,12 @@ class Springs:
     def to_point(self) -> np.ndarray:
         """Mask of the springs anchored to a fixed point rather than to a second node."""
         return self.nodes[:, 1] < 0
+
+    @property
+    def is_ligament(self) -> np.ndarray:
+        """Mask of the springs that are ligaments (not in a support group, SUPPORT_PREFIX)."""
+        support = np.array([n.startswith(SUPPORT_PREFIX) for n in self.names] or [False], bool)
+        return ~support[self.group]
 
     def select(self, name: str) -> np.ndarray:
         """Indices of the springs of the named group."""

@@ -8,7 +8,7 @@ import pytest
 from sagsim.anatomy.face import build_face
 from sagsim.cli import main
 from sagsim.errors import DataFileError
-from sagsim.meshfile import content_hash, load_model, save_model
+from sagsim.meshfile import content_hash, load_face, load_model, save_model
 
 MESHES = Path(__file__).resolve().parents[1] / "sagsim" / "data" / "meshes"
 
@@ -62,3 +62,19 @@ def test_mesh_command_writes_the_pair(tmp_path, capsys):
     assert main(["mesh", "--resolution", "coarse", "--out", str(tmp_path / "m" / "face.vtu")]) == 0
     assert (tmp_path / "m" / "face.vtu").exists() and (tmp_path / "m" / "face.json").exists()
     assert "4800 tetrahedra" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("resolution", ["coarse", "default"])
+def test_shipped_real_faces_load_and_regenerate_to_the_same_model(resolution, female_head_and_skull):
+    from sagsim.anatomy.real_face import build_real_face
+
+    model, prov = load_model(MESHES / f"real-{resolution}.vtu")  # refuses content that does not match its hash
+    assert prov["parameters"]["face"] == "real" and prov["parameters"]["resolution"] == resolution
+    assert prov["parameters"]["quality"]["inverted"] == 0
+    rebuilt, _ = build_real_face(*female_head_and_skull, resolution)
+    for name in ("tets", "tet_layer", "tet_compartment", "fixed", "skin_faces"):
+        np.testing.assert_array_equal(getattr(rebuilt, name), getattr(model, name), err_msg=name)
+    np.testing.assert_allclose(rebuilt.nodes, model.nodes, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(rebuilt.springs.nodes, model.springs.nodes)
+    assert rebuilt.materials == model.materials and rebuilt.springs.names == model.springs.names
+    assert load_face(f"real-{resolution}").n_tets == model.n_tets

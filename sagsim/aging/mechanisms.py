@@ -57,8 +57,9 @@ class LigamentLaxity:
 
     def apply(self, ctx: AgingContext, years: float, out: AgedParameters) -> None:
         decades = years / 10.0
-        out.spring_stiffness *= (1.0 - self.stiffness_loss) ** decades
-        out.spring_rest *= 1.0 + self.elongation * decades
+        ligament = ctx.model.springs.is_ligament  # the teeth's contact is no ligament
+        out.spring_stiffness[ligament] *= (1.0 - self.stiffness_loss) ** decades
+        out.spring_rest[ligament] *= 1.0 + self.elongation * decades
 
 
 @dataclass(frozen=True)

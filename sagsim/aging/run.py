@@ -151,11 +151,12 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
 
 def with_ligament_prestrain(model: TissueModel, prestrain: float) -> TissueModel:
     """The model with its ligament rest lengths shortened so that the captured shape stretches
-    them by ``prestrain`` (springs that end on a tissue node at both ends are left alone)."""
+    them by ``prestrain`` (springs that end on a tissue node at both ends, and supports, are
+    left alone)."""
     if prestrain == 0.0 or not len(model.springs):
         return model
     s = model.springs
-    rest = np.where(s.to_point, s.rest_length / (1.0 + prestrain), s.rest_length)
+    rest = np.where(s.to_point & s.is_ligament, s.rest_length / (1.0 + prestrain), s.rest_length)
     return model.with_(springs=replace(s, rest_length=rest))
 
 

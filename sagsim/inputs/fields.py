@@ -18,8 +18,9 @@ from typing import Any
 
 from ..errors import ScenarioError
 
-#: the built-in faces (anatomy.face resolutions) a scenario or a plan may name
-RESOLUTIONS = ("coarse", "default", "fine")
+#: the built-in faces a scenario or a plan may name: the procedural face's resolutions
+#: (anatomy.face) and the real face's (anatomy.real_face; sagsim.meshfile.load_face)
+RESOLUTIONS = ("coarse", "default", "fine", "real-coarse", "real-default", "real-fine")
 
 #: accepted unit spellings -> factor to the canonical unit (the key of the outer dict)
 UNITS = {

@@ -20,7 +20,7 @@ from .fields import RESOLUTIONS, UNITS, Field, ScenarioError, beside, convert, s
 SCENARIO_FIELDS = (
     Field("name", "str", "aging", "short name, used in titles and as the results folder (results/NAME): one folder name"),
     Field("description", "str", "", "what the scenario is for"),
-    Field("face", "str", "default", "built-in face resolution (coarse, default, fine) or a .vtu written by "
+    Field("face", "str", "default", "built-in face (coarse, default, fine; real-coarse, real-default, real-fine) or a .vtu written by "
           "`sagsim mesh`, relative to the scenario file"),
     Field("start_age", "quantity", 40.0, "age of the captured face", "years", (0.0, 120.0)),
     Field("end_age", "quantity", 70.0, "last age simulated (after start_age)", "years", (0.0, 130.0)),

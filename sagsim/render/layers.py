@@ -22,6 +22,8 @@ LAYER_COLORS: dict[Layer, str] = {
     Layer.SMAS: "#d65a6f",             # pinkish red fascia
     Layer.DEEP_FAT: "#ee9b3b",         # deeper, orange fat
     Layer.MUSCLE: "#7f1d2d",           # dark red muscle
+    Layer.LOOSE_AREOLAR: "#b9e3f0",    # pale blue gliding space
+    Layer.CARTILAGE: "#8fb8de",        # blue-grey cartilage
 }
 
 #: Names for legends.
@@ -31,6 +33,8 @@ LAYER_LABELS: dict[Layer, str] = {
     Layer.SMAS: "SMAS",
     Layer.DEEP_FAT: "deep fat",
     Layer.MUSCLE: "muscle",
+    Layer.LOOSE_AREOLAR: "gliding space",
+    Layer.CARTILAGE: "cartilage",
 }
 
 #: Bone, drawn lit in a pale ivory grey (it must stand out from the white background).
@@ -175,7 +179,7 @@ def _dissection(plotter: pv.Plotter, model: TissueModel, x: np.ndarray, middle: 
         return shown
     ends = np.where((springs.nodes[:, 1] >= 0)[:, None], x[np.maximum(springs.nodes[:, 1], 0)], springs.anchors)
     start = x[springs.nodes[:, 0]]
-    side = 0.5 * (start[:, 0] + ends[:, 0]) >= middle
+    side = (0.5 * (start[:, 0] + ends[:, 0]) >= middle) & springs.is_ligament  # supports are no ligament
     named = {}
     for g in np.unique(springs.group[side]):
         name = springs.names[g] if g < len(springs.names) else f"ligament {g}"

@@ -42,6 +42,22 @@ def test_ligament_laxity_compounds_stiffness_and_lengthens(face, ctx):
     np.testing.assert_allclose(p.spring_rest, face.springs.rest_length * 1.10)
 
 
+def test_aging_loosens_the_ligaments_and_leaves_the_teeth_alone():
+    from sagsim.aging.run import with_ligament_prestrain
+
+    real = load_face("real-coarse")
+    lig = real.springs.is_ligament
+    assert lig.any() and (~lig).any()  # ligaments, and the teeth's one-sided contact
+    p = AgingContext(real).base_parameters()
+    LigamentLaxity(stiffness_loss=0.2, elongation=0.05).apply(AgingContext(real), 20.0, p)
+    np.testing.assert_allclose(p.spring_stiffness[lig], real.springs.stiffness[lig] * 0.8**2)
+    np.testing.assert_array_equal(p.spring_stiffness[~lig], real.springs.stiffness[~lig])
+    np.testing.assert_array_equal(p.spring_rest[~lig], real.springs.rest_length[~lig])
+    held = with_ligament_prestrain(real, 0.1).springs
+    np.testing.assert_allclose(held.rest_length[lig], real.springs.rest_length[lig] / 1.1)
+    np.testing.assert_array_equal(held.rest_length[~lig], real.springs.rest_length[~lig])
+
+
 def test_skin_aging_thins_along_the_depth_normal_and_stiffens(face, ctx):
     p = ctx.base_parameters()
     SkinAging(modulus_ratio=2.0, modulus_span_years=40.0, thinning=0.05, laxity=0.02).apply(ctx, 20.0, p)

@@ -9,9 +9,8 @@ from sagsim.errors import MeshError
 
 
 @pytest.fixture(scope="module")
-def female():
-    head = load_head("female")
-    return head, skull.fit_skull(head)
+def female(female_head_and_skull):
+    return female_head_and_skull
 
 
 def test_the_fitted_skull_meets_every_published_depth_and_stays_under_the_skin(female):

@@ -1,0 +1,673 @@
+"""The real face's volume: the soft tissue between the real skin (sagsim.anatomy.head) and the
+fitted skull (sagsim.anatomy.skull), as layered columns of tetrahedra that cannot fold.
+
+**Why columns that converge on a point.** Tissue grown from the skin along its normals folds
+wherever the skin curves tighter than the tissue is deep (the alar crease, the lips, the lids;
+half the face's columns do). Here every column runs instead from its skin point straight towards
+one point inside the head, the midpoint between the tragia (:func:`column_centre`). Two such
+lines meet only at that point, so two columns never cross; and a prism whose columns converge
+on a point keeps the orientation of its skin triangle as seen from that point, at every depth.
+The mesh is therefore fold-free for any depths wherever the skin faces the centre, which
+:func:`star_surface` ensures by trimming the few triangles that turn away from it (the lid
+margins, the nostrils' inside, a lip's inner edge, within a few millimetres of an opening: 6 %
+of the face region), and :func:`layered_columns` checks, refusing the mesh and naming the place if
+not.
+
+**How deep each column is, and what holds its deep end** (:func:`column_depths`), decided by
+what the column meets on its way in, each a stated modelling choice:
+
+- ``bone``: the skull within :attr:`RealFaceParams.reach_m`: the column ends on it and its deep
+  node is fixed;
+- ``teeth``: the skull within reach inside the dental zone (the teeth and the alveolar bone
+  behind the lips and cheeks, as far as the oral vestibule reaches): lips and cheeks lie on the
+  teeth without attachment, so the deep node may slide along them and leave them but not enter
+  them (:func:`contact_springs`, one-sided);
+- ``globe``: near an eye, no bone within the lid's reach: the lid (its cited full thickness)
+  lies on the globe and the orbital fat, which are not modelled: its deep node is held;
+- ``neck``: below the dental zone with no bone within reach (under the jaw): the floor of the
+  mouth and the deeper neck carry it, :attr:`RealFaceParams.neck_depth_m` deep, its deep node
+  held;
+- ``cavity``: anywhere else without bone within reach: the cheek over the oral cavity
+  (:attr:`RealFaceParams.cavity_depth_m`) and the nose's wall over the nasal cavity
+  (:attr:`RealFaceParams.nose_wall_m`), the deep node free (mucosa over air);
+- ``fascia``: a column much deeper than its neighbours (beside a bone step: the orbital rim,
+  the zygomatic arch) stops short of the bone (:attr:`RealFaceParams.max_slope`), held there
+  on the deep fascia over it.
+
+The depths of the columns without bone are smoothed into their neighbours' so that the deep
+surface has no step. The region's cut border (forehead, neck, in front of the ears) is held
+through its whole depth: the tissue goes on beyond it.
+
+**What lies down a column** (:func:`layer_fractions`): the skin, the superficial fat and the
+SMAS at their cited thickness (sagsim.anatomy.layers, measured along the skin's normal, so
+longer along an oblique column, each at most a share of a shallow column), a thin plane under
+the SMAS, and the deep tissue. By region (:data:`REGION_DEFINITIONS`, bounded by the
+landmarks and ligaments): the plane under the SMAS is the loose areolar tissue of the
+prezygomatic and premasseteric gliding spaces; the deep tissue is the masseter over the ramus
+and cartilage in the nose's wall; elsewhere both are deep fat. The retaining ligaments
+(:func:`ligament_footprints`) run from bone to the SMAS and the dermis at their published
+places; the fat compartments are those of sagsim.anatomy.layers, by arc length and height.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import materials as mat
+from ..errors import MeshError
+from ..model import Layer, tet_volumes
+from . import layers as lay
+from .head import Head, boundary_loops, largest_piece, mesh_edges
+from .skin_import import _prism_tets, vertex_normals
+from .skull import SkullFit, ray_hits
+
+#: the materials of the real face's tissues: the layers' (sagsim.anatomy.layers) and the masseter's,
+#: the gliding spaces' and the nose's cartilage (sagsim.materials, each with its source)
+MATERIALS = {**lay.DEFAULT_MATERIALS, Layer.MUSCLE: mat.MUSCLE, Layer.LOOSE_AREOLAR: mat.LOOSE_AREOLAR,
+             Layer.CARTILAGE: mat.NASAL_CARTILAGE}
+#: the kinds of column end, in the order of :func:`column_depths`'s codes
+KINDS = ("bone", "teeth", "globe", "neck", "cavity", "fascia")
+#: the least cosine between a skin triangle's normal and the line to the centre for the triangle
+#: to be kept: a triangle seen more edge-on than this would give a sliver of a prism
+MIN_FACING = 0.1
+
+
+@dataclass(frozen=True)
+class RealFaceParams:
+    """The modelling choices of the real face's volume. Each is an ESTIMATE (no measurement
+    decides it), exposed to vary or to calibrate."""
+
+    reach_m: float = 0.035  # the deepest soft tissue over bone (the cheek over the ramus and masseter)
+    lid_reach_m: float = 0.012  # near an eye, deeper than this is the orbit, not the orbital rim
+    eye_zone_m: float = 0.012  # how far from a palpebral fissure the lids reach
+    lid_depth_m: float = 0.0033  # the lower lid's full thickness by ultrasound (the literature table; weak: an abstract)
+    neck_depth_m: float = 0.015  # the submental and submandibular soft tissue above the deeper neck
+    cavity_depth_m: float = 0.015  # the cheek over the oral cavity
+    nose_reach_m: float = 0.008  # in the nose, deeper than this is the nasal cavity, not the nasal bone
+    nose_wall_m: float = 0.005  # the nasal wall: skin, fat and cartilage over the nasal cavity
+    max_slope: float = 2.5  # a column at most this much deeper than its neighbour per unit of distance
+    smoothing_passes: int = 30  # of the depths of the columns without bone under them
+    dental_half_height_m: float = 0.012  # the dental zone (the oral vestibule): this far above and below stomion,
+    dental_depth_m: float = 0.050  # this far behind stomion,
+    dental_half_width_m: float = 0.032  # and this far either side of the midline
+    space_m: float = 0.0015  # the plane of the gliding spaces under the SMAS (loose areolar tissue)
+    max_share: dict = field(default_factory=lambda: {Layer.SKIN: 0.25, Layer.SUPERFICIAL_FAT: 0.35, Layer.SMAS: 0.1,
+                                                     Layer.LOOSE_AREOLAR: 0.1})
+
+
+def column_centre(head: Head) -> np.ndarray:
+    """The point every column runs towards: midway between the tragia, on the midplane."""
+    m = head.landmarks
+    c = 0.5 * (m["tragion_left"] + m["tragion_right"])
+    return np.array([0.0, c[1], c[2]])
+
+
+def facing(points: np.ndarray, triangles: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Cosine between each triangle's outward normal and the line from ``centre`` to it."""
+    p = points[triangles]
+    n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    d = p.mean(axis=1) - centre
+    return np.einsum("ij,ij->i", n, d) / (np.linalg.norm(n, axis=1) * np.linalg.norm(d, axis=1))
+
+
+def star_surface(points: np.ndarray, triangles: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The largest piece of skin that faces ``centre`` throughout (cosine at least
+    :data:`MIN_FACING`) and is one sheet (no point where two pieces touch): returns the points
+    and the triangles kept. A hole that trimming would leave in the skin itself (a lid crease
+    folded over: at most :data:`MAX_PATCH` points round) is smoothed away instead: its points
+    move to the mean of their neighbours until the skin there faces the centre."""
+    points = points.copy()
+    for _ in range(10):
+        tris = triangles[facing(points, triangles, centre) >= MIN_FACING]
+        while True:
+            tris = tris[largest_piece(tris)]
+            pinched = _pinched_points(tris)
+            if not pinched.size:
+                break
+            tris = tris[~np.isin(tris, pinched).any(axis=1)]
+        holes = [loop for loop in boundary_loops(tris) if len(loop) <= MAX_PATCH]
+        if not holes:
+            return points, tris
+        for loop in holes:
+            for _ in range(3):
+                ring = triangles[np.isin(triangles, loop).any(axis=1)]
+                for k in loop:
+                    near = np.unique(ring[(ring == k).any(axis=1)])
+                    points[k] = points[near[near != k]].mean(axis=0)
+    raise MeshError(f"skin: a fold near ({', '.join(f'{1e3 * v:.0f}' for v in points[holes[0]].mean(axis=0))}) mm "
+                    "turns away from the centre of the head and does not smooth out")
+
+
+#: the most points round a hole in the skin that :func:`star_surface` smooths away
+MAX_PATCH = 6
+
+
+def _pinched_points(triangles: np.ndarray) -> np.ndarray:
+    """Points where the border passes more than once (two pieces meet at a corner)."""
+    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    _, inverse, count = np.unique(np.sort(directed, axis=1), axis=0, return_inverse=True, return_counts=True)
+    starts = directed[count[inverse.ravel()] == 1, 0]
+    values, counts = np.unique(starts, return_counts=True)
+    return values[counts > 1]
+
+
+def column_depths(points: np.ndarray, triangles: np.ndarray, centre: np.ndarray, head: Head, skull: SkullFit,
+                  params: RealFaceParams) -> tuple[np.ndarray, np.ndarray]:
+    """Each skin point's column depth (m) and the kind of its deep end (index into
+    :data:`KINDS`), by the rules of the module's docstring."""
+    m = head.landmarks
+    inward = centre - points
+    inward /= np.linalg.norm(inward, axis=1, keepdims=True)
+    hit = _first_hits(points, inward, skull)
+    eye_points = np.concatenate([loop for loop in boundary_loops(triangles)
+                                 if _is_eye(points[loop], m)] or [np.zeros(0, np.int64)])
+    near_eye = _distance_to(points, points[eye_points]) < params.eye_zone_m
+    bone_at = points + np.where(np.isfinite(hit), hit, 0.0)[:, None] * inward
+    sto = m["stomion"]
+    dental = ((np.abs(bone_at[:, 1] - sto[1]) <= params.dental_half_height_m)
+              & (bone_at[:, 2] >= sto[2] - params.dental_depth_m) & (np.abs(bone_at[:, 0]) <= params.dental_half_width_m))
+    reach = np.where(near_eye, params.lid_reach_m, params.reach_m)
+    on_skull = hit <= reach
+    on_skull &= ~(in_nose(points, m) & (hit > params.nose_reach_m))
+    below = points[:, 1] < sto[1] - params.dental_half_height_m
+    kind = np.select([on_skull & ~dental, on_skull & dental, near_eye, below],
+                     [KINDS.index("bone"), KINDS.index("teeth"), KINDS.index("globe"), KINDS.index("neck")],
+                     KINDS.index("cavity"))
+    target = np.select([on_skull, near_eye, below, in_nose(points, m)],
+                       [hit, params.lid_depth_m, params.neck_depth_m, params.nose_wall_m], params.cavity_depth_m)
+    depth = _smoothed_depths(target, on_skull, mesh_edges(triangles), params.smoothing_passes)
+    depth, limited = _slope_limited(depth, points, mesh_edges(triangles), params.max_slope)
+    kind[limited & on_skull] = KINDS.index("fascia")
+    return depth, kind
+
+
+def in_nose(points: np.ndarray, marks: dict) -> np.ndarray:
+    """The external nose: between subnasale's and nasion's heights, in front of the alae's
+    depth and no wider than the alae (alare) at the base, narrowing to half that at nasion."""
+    sn, n = marks["subnasale"], marks["nasion"]
+    half = abs(marks["alare_left"][0] - marks["alare_right"][0]) / 2
+    t = np.clip((points[:, 1] - sn[1]) / (n[1] - sn[1]), 0.0, 1.0)
+    return ((points[:, 1] >= sn[1]) & (points[:, 1] <= n[1]) & (np.abs(points[:, 0]) <= half * (1 - 0.5 * t))
+            & (points[:, 2] >= marks["alare_left"][2] - 0.002))
+
+
+def _smoothed_depths(target: np.ndarray, held: np.ndarray, edges: np.ndarray, passes: int) -> np.ndarray:
+    """Depths of the columns without bone under them pulled towards their neighbours' (each
+    pass: half its target, half its neighbours' mean), so that the deep surface runs on from
+    the bone without a step; the columns on bone keep theirs."""
+    n = len(target)
+    from scipy.sparse import coo_matrix
+
+    adj = coo_matrix((np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
+                     shape=(n, n)).tocsr()
+    degree = np.asarray(adj.sum(axis=1)).ravel()
+    d = target.copy()
+    for _ in range(passes):
+        d = np.where(held, target, 0.5 * target + 0.5 * (adj @ d) / degree)
+    return d
+
+
+def _slope_limited(depth: np.ndarray, points: np.ndarray, edges: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """Depths no deeper than a neighbour's plus ``slope`` times their distance (a column
+    beside a bone step, the orbital rim's or the zygomatic arch's, stops short of the bone
+    deep below, on the deep fascia over it); and which columns were shortened."""
+    d = depth.copy()
+    length = np.linalg.norm(points[edges[:, 0]] - points[edges[:, 1]], axis=1)
+    for _ in range(100):
+        cap = np.full(len(d), np.inf)
+        np.minimum.at(cap, edges[:, 0], d[edges[:, 1]] + slope * length)
+        np.minimum.at(cap, edges[:, 1], d[edges[:, 0]] + slope * length)
+        new = np.minimum(d, cap)
+        if np.array_equal(new, d):
+            break
+        d = new
+    return d, d < depth
+
+
+def _first_hits(points: np.ndarray, directions: np.ndarray, skull: SkullFit) -> np.ndarray:
+    """Distance from each point along its direction to the first skull triangle (inf if none)."""
+    out = np.full(len(points), np.inf)
+    for i, (p, d) in enumerate(zip(points, directions)):
+        t = ray_hits(p, d, skull.points, skull.triangles)
+        if t.size:
+            out[i] = t.min()
+    return out
+
+
+def _is_eye(loop_points: np.ndarray, marks: dict) -> bool:
+    """A border loop round a palpebral fissure: its centre within 8 mm of the midpoint of an
+    eye's canthi."""
+    return any(np.linalg.norm(loop_points.mean(axis=0) - 0.5 * (marks[f"exocanthion_{s}"] + marks[f"endocanthion_{s}"]))
+               < 0.008 for s in ("left", "right"))
+
+
+def _distance_to(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    if not len(targets):
+        return np.full(len(points), np.inf)
+    return cKDTree(targets).query(points)[0]
+
+
+def layer_fractions(points: np.ndarray, triangles: np.ndarray, centre: np.ndarray, depth: np.ndarray,
+                    cells: tuple[int, ...], params: RealFaceParams) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """The depth of each level below each skin point as a fraction of its column (L+1, N), skin
+    first, the layer of each level's cells (L,) and their role (L,: "skin", "superficial",
+    "smas", "space", "deep"). Skin, superficial fat and SMAS take their cited thickness
+    (sagsim.anatomy.layers, at the point's arc length from the midline and height) divided by
+    the cosine between the column and the skin's normal, each at most its share of the column;
+    under the SMAS one cell :attr:`RealFaceParams.space_m` thick is the plane of the gliding
+    spaces (deep fat where there is no space); the deep tissue takes the rest. ``cells``: deep
+    to superficial, as LAYER_STACK."""
+    inward = centre - points
+    inward /= np.linalg.norm(inward, axis=1, keepdims=True)
+    cosine = np.clip(np.einsum("ij,ij->i", -vertex_normals(points, triangles), inward), 0.35, 1.0)
+    maps = lay.thickness_maps(*_arc_and_height(points, centre), _Scale())
+    edges, layers, roles = [np.zeros(len(points))], [], []
+    used = np.zeros(len(points))
+    role_of = {Layer.SKIN: "skin", Layer.SUPERFICIAL_FAT: "superficial", Layer.SMAS: "smas", Layer.DEEP_FAT: "deep"}
+    for spec, k, t in reversed(list(zip(lay.LAYER_STACK, cells, maps))):
+        if spec.layer == Layer.DEEP_FAT:
+            space = np.minimum(params.space_m / cosine / depth, params.max_share[Layer.LOOSE_AREOLAR])
+            used = used + space
+            edges.append(used)
+            layers.append(Layer.DEEP_FAT)
+            roles.append("space")
+            share = 1.0 - used
+        else:
+            share = np.minimum(t / cosine / depth, params.max_share[spec.layer])
+        for step in range(1, k + 1):
+            edges.append(used + share * step / k)
+            layers.append(spec.layer)
+            roles.append(role_of[spec.layer])
+        used = used + share
+    return np.stack(edges), np.array(layers), tuple(roles)
+
+
+@dataclass(frozen=True)
+class _Scale:
+    thickness_scale: dict = field(default_factory=dict)
+
+
+def layered_columns(points: np.ndarray, triangles: np.ndarray, centre: np.ndarray, depth: np.ndarray,
+                    fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes (level by level, skin first), positively oriented tetrahedra (three per prism,
+    conforming) and each tetrahedron's level. Refuses a mesh with a tetrahedron turned inside
+    out, naming where (the skin does not face the centre there)."""
+    n = len(points)
+    inward = centre - points
+    inward /= np.linalg.norm(inward, axis=1, keepdims=True)
+    nodes = np.concatenate([points + (f * depth)[:, None] * inward for f in fractions])
+    tets, level = _prism_tets(triangles, n, len(fractions) - 1)
+    vol = tet_volumes(nodes, tets)
+    sign = np.sign(np.median(vol))
+    bad = ~(vol * sign > 0)
+    if bad.any():
+        e = int(np.flatnonzero(bad)[0])
+        where = ", ".join(f"{1e3 * v:.0f}" for v in nodes[tets[e]].mean(axis=0))
+        raise MeshError(f"real face: the columns fold at ({where}) mm: the skin there does not face the centre "
+                        "of the head")
+    if sign < 0:
+        tets[:, [2, 3]] = tets[:, [3, 2]]
+    return nodes, tets, level
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+#: cells through each layer (deep tissue, SMAS, superficial fat, skin, as LAYER_STACK) and how
+#: the skin surface is refined: "coarse" coarsens the head's skin to a third of its triangles
+#: (the test bed), "default" is the head's own skin, "fine" splits each triangle in four
+RESOLUTIONS = {"coarse": ((1, 1, 1, 1), "coarsen"), "default": ((2, 1, 1, 1), "as is"),
+               "fine": ((4, 1, 2, 2), "split")}
+#: the teeth's contact: a penalty per square metre of the tissue's deep face (Pa/m), not a tissue
+#: property: stiff enough that the lips and cheeks press less than 1 % of their free travel into
+#: the teeth (the tissue over them, about 15 mm of fat at a few kPa, is some 3e5 Pa/m)
+CONTACT_PA_PER_M = 1e8
+#: a contact spring's length (m): long, so that it resists only along its own line (sliding
+#: along the teeth is free to first order)
+CONTACT_LENGTH_M = 1.0
+
+
+def column_springs(n: int, levels: int, kind: np.ndarray, edges: np.ndarray, sites: dict, insertion_levels: tuple,
+                   nodes: np.ndarray, stiffness: float):
+    """The retaining ligaments as fans of tension-only springs: for each site (name -> the skin
+    points of its footprint), from the SMAS and the dermis's underside (``insertion_levels``)
+    of each footprint column to the bone ends of that column and of its neighbours (obliquely,
+    so that the bundle resists sliding at first order). ``stiffness`` N/m per bundle, shared
+    by its fibres; fibres start at their rest length."""
+    from ..model import Springs
+
+    fixed_end = np.isin(kind, [KINDS.index("bone"), KINDS.index("fascia")])
+    neighbours = [[] for _ in range(n)]
+    for a, b in edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    rows, anchors, groups, names = [], [], [], []
+    for name, columns in sites.items():
+        fibres = [(c + level * n, levels * n + j) for c in columns if fixed_end[c]
+                  for level in insertion_levels for j in [c, *neighbours[c]] if fixed_end[j]]
+        if not fibres:
+            raise MeshError(f"real face: ligament {name} has no bone under its footprint")
+        for top, bone in fibres:
+            rows.append((top, stiffness / len(fibres)))
+            anchors.append(nodes[bone])
+            groups.append(len(names))
+        names.append(name)
+    node = np.array([r[0] for r in rows])
+    anchors = np.array(anchors)
+    return Springs(nodes=np.column_stack([node, np.full(len(node), -1)]), anchors=anchors,
+                   stiffness=np.array([r[1] for r in rows]), rest_length=np.linalg.norm(nodes[node] - anchors, axis=1),
+                   tension_only=np.ones(len(node), bool), group=np.array(groups), names=tuple(names))
+
+
+def contact_springs(n: int, levels: int, kind: np.ndarray, nodes: np.ndarray, points: np.ndarray,
+                    triangles: np.ndarray, centre: np.ndarray):
+    """The teeth under the lips and cheeks as one-sided supports: a tension-only spring from each
+    deep node that lies on them to a point :data:`CONTACT_LENGTH_M` back out along its column,
+    of that length, so that it pulls only when the node presses into the teeth; the penalty
+    :data:`CONTACT_PA_PER_M` times the node's share of the deep face's area."""
+    from ..model import SUPPORT_PREFIX, Springs
+
+    on = np.flatnonzero(kind == KINDS.index("teeth"))
+    deep = nodes[levels * n + on]
+    outward = points[on] - centre
+    outward /= np.linalg.norm(outward, axis=1, keepdims=True)
+    area = _point_areas(nodes[levels * n:levels * n + n], triangles)[on]
+    anchors = deep + CONTACT_LENGTH_M * outward
+    sides = np.where(points[on, 0] >= 0, 0, 1)
+    return Springs(nodes=np.column_stack([levels * n + on, np.full(len(on), -1)]), anchors=anchors,
+                   stiffness=CONTACT_PA_PER_M * area, rest_length=np.full(len(on), CONTACT_LENGTH_M),
+                   tension_only=np.ones(len(on), bool), group=sides,
+                   names=(f"{SUPPORT_PREFIX}teeth_left", f"{SUPPORT_PREFIX}teeth_right"))
+
+
+def _point_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    p = points[triangles]
+    a = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
+    out = np.zeros(len(points))
+    for k in range(3):
+        np.add.at(out, triangles[:, k], a / 3.0)
+    return out
+
+
+def _joined(a, b):
+    """Two sets of springs as one (b's groups after a's)."""
+    from dataclasses import replace
+
+    return replace(a, nodes=np.concatenate([a.nodes, b.nodes]), anchors=np.concatenate([a.anchors, b.anchors]),
+                   stiffness=np.concatenate([a.stiffness, b.stiffness]),
+                   rest_length=np.concatenate([a.rest_length, b.rest_length]),
+                   tension_only=np.concatenate([a.tension_only, b.tension_only]),
+                   group=np.concatenate([a.group, b.group + len(a.names)]), names=a.names + b.names)
+
+
+#: how the landmarks the head does not place are placed on the real face (``_left`` and ``_right``)
+LANDMARK_DEFINITIONS = {
+    "malar_eminence": "per side, the skin point standing furthest out along the direction 45 degrees lateral of "
+                      "straight ahead, among those 10 to 35 mm below exocanthion and between endocanthion and "
+                      "zygion across (the cheekbone's prominence)",
+    "jowl": "per side, on the bone, the lowest point of the mandible 12 mm lateral of cheilion (its lower border "
+            "there); the jowl is the skin point 10 mm above it standing furthest forward within 3 mm of that "
+            "vertical plane",
+    "gonion": "per side, as sagsim.anatomy.skull.BONY_DEFINITIONS (the skin point nearest the mandibular angle)",
+}
+#: the head's landmarks under the names the package's plans and metrics also use
+ALIASES = {"oral_commissure": "cheilion", "tragus": "tragion", "lateral_canthus": "exocanthion"}
+
+
+def face_landmarks(points: np.ndarray, head: Head, skull: SkullFit) -> dict:
+    """Every landmark of the real face (name -> skin point): the head's own, their aliases
+    (:data:`ALIASES`), and those of :data:`LANDMARK_DEFINITIONS`."""
+    from .skull import bony_landmarks
+
+    m = dict(head.landmarks)
+    out = dict(m)
+    bony = bony_landmarks(head, skull)
+    bone = skull.points
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        for alias, name in ALIASES.items():
+            out[f"{alias}_{side}"] = m[f"{name}_{side}"]
+        ex, en, zy = m[f"exocanthion_{side}"], m[f"endocanthion_{side}"], m[f"zygion_{side}"]
+        band = ((points[:, 1] <= ex[1] - 0.010) & (points[:, 1] >= ex[1] - 0.035)
+                & (sign * points[:, 0] >= sign * en[0]) & (sign * points[:, 0] <= sign * zy[0]))
+        if not band.any():
+            raise MeshError(f"real face: malar_eminence_{side}: no skin below the eye between the canthus and zygion")
+        idx = np.flatnonzero(band)
+        out[f"malar_eminence_{side}"] = points[idx[np.argmax(points[idx] @ np.array([sign, 0.0, 1.0]))]]
+        x0 = m[f"cheilion_{side}"][0] + sign * 0.012
+        plane = (np.abs(bone[:, 0] - x0) < 0.003) & (bone[:, 2] > m[f"tragion_{side}"][2] + 0.03)
+        skin = np.abs(points[:, 0] - x0) < 0.003
+        if not plane.any() or not skin.any():
+            raise MeshError(f"real face: jowl_{side}: no mandible or skin 12 mm lateral of cheilion")
+        border = bone[plane][np.argmin(bone[plane][:, 1])]
+        idx = np.flatnonzero(skin & (np.abs(points[:, 1] - (border[1] + 0.010)) < 0.004))
+        if not idx.size:
+            raise MeshError(f"real face: jowl_{side}: no skin 10 mm above the mandible's border")
+        out[f"jowl_{side}"] = points[idx[np.argmax(points[idx, 2])]]
+        out[f"gonion_{side}"] = bony[f"gonion_{side}"]
+    return out
+
+
+def ligament_footprints(points: np.ndarray, marks: dict, skull: SkullFit, on_bone: np.ndarray) -> dict:
+    """The skin points over each retaining ligament (name_side -> indices), among those whose
+    column ends on bone (``on_bone``: a ligament runs from bone), placed by the
+    distances of the reference table as the procedural face places them
+    (sagsim.anatomy.ligaments): the zygomatic ligament 66.5 mm from tragion and 56.3 mm from
+    cheilion (Tatlisumak and Yoleri), the upper masseteric 13.3 mm below it (J Craniofac Surg
+    2025), the mandibular 51.1 mm from the midline along the mandible's lower border and
+    9.1 mm above it (Kang et al. 2016); ESTIMATES: the lower masseteric at the upper one's
+    distance from the ear, 6 mm above the mandibular's height, and the orbicularis retaining
+    ligament 12 mm below the middle of the eye, 10 mm wide."""
+    from .ligaments import _zygomatic
+
+    out = {}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        zyg = _zygomatic(marks[f"tragion_{side}"], marks[f"cheilion_{side}"])
+        border = _mandible_border(skull.points, sign, marks[f"tragion_{side}"][2] + 0.03)
+        along = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(border, axis=0), axis=1))]
+        mand = np.array([np.interp(0.0511, along, border[:, k]) for k in range(3)]) + [0.0, 0.0091, 0.0]
+        upper = zyg + [0.0, -0.0133, 0.0]
+        lower = np.array([upper[0], mand[1] + 0.006, upper[2]])
+        eye = 0.5 * (marks[f"exocanthion_{side}"] + marks[f"endocanthion_{side}"]) + [0.0, -0.012, 0.0]
+        for name, at, radius in (("zygomatic", zyg, 0.004), ("upper_masseteric", upper, 0.004),
+                                 ("lower_masseteric", lower, 0.004), ("mandibular", mand, 0.004),
+                                 ("orbicularis_retaining", eye, 0.010)):
+            out[f"{name}_{side}"] = _footprint(points, at, radius, on_bone)
+    return out
+
+
+#: where the deep structures lie, by the landmarks and the ligaments that bound them (after the
+#: anatomy of the sub-SMAS spaces, Mendelson et al.: each space's boundaries are ligaments)
+REGION_DEFINITIONS = {
+    "premasseteric_space": "per side, the columns on bone over the lower masseter: behind the masseteric "
+                           "ligaments, at least 5 mm in front of gonion, below the upper masseteric ligament and "
+                           "above the mandible's border (10 mm below the jowl)",
+    "prezygomatic_space": "per side, the columns on bone over the body of the zygoma: between the zygomatic and "
+                          "the orbicularis retaining ligaments' heights, from the middle of the latter out to zygion",
+    "masseter": "per side, the columns on bone behind the masseteric ligaments and at least 5 mm in front of "
+                "gonion, from the mandible's border up to 10 mm below tragion (under the zygomatic arch): their "
+                "deep tissue is the masseter",
+    "nasal_cartilage": "the columns of the external nose over the nasal cavity (sagsim.anatomy.real_face.in_nose, "
+                       "no bone within reach): their deep tissue is cartilage",
+}
+
+
+def tissue_regions(points: np.ndarray, marks: dict, footprints: dict, kind: np.ndarray) -> dict:
+    """The columns of each region of :data:`REGION_DEFINITIONS` (name -> mask over skin points)."""
+    on_bone = kind == KINDS.index("bone")
+    out = {k: np.zeros(len(points), bool) for k in REGION_DEFINITIONS}
+    x, y, z = points.T
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        centre = {name: points[footprints[f"{name}_{side}"]].mean(axis=0)
+                  for name in ("zygomatic", "upper_masseteric", "lower_masseteric", "orbicularis_retaining")}
+        front = min(centre["upper_masseteric"][2], centre["lower_masseteric"][2])
+        back = marks[f"gonion_{side}"][2] + 0.005
+        border = marks[f"jowl_{side}"][1] - 0.010
+        masseter = on_bone & (sign * x > 0) & (z < front) & (z > back) & (y > border)
+        out["masseter"] |= masseter & (y < marks[f"tragion_{side}"][1] - 0.010)
+        out["premasseteric_space"] |= masseter & (y < centre["upper_masseteric"][1])
+        out["prezygomatic_space"] |= (on_bone & (y > centre["zygomatic"][1]) & (y < centre["orbicularis_retaining"][1])
+                                      & (sign * x > sign * centre["orbicularis_retaining"][0])
+                                      & (sign * x < sign * marks[f"zygion_{side}"][0]))
+    out["nasal_cartilage"] = in_nose(points, marks) & (kind == KINDS.index("cavity"))
+    return out
+
+
+def _mandible_border(bone: np.ndarray, sign: float, behind_z: float) -> np.ndarray:
+    """The mandible's lower border on one side, from the midline outwards: its lowest bone point
+    in each 2 mm slice across, in front of ``behind_z``."""
+    front = bone[(bone[:, 2] > behind_z) & (sign * bone[:, 0] >= 0)]
+    out = []
+    for x in np.arange(0.0, 0.07, 0.002):
+        s = front[np.abs(sign * front[:, 0] - x) < 0.001]
+        if len(s):
+            out.append(s[np.argmin(s[:, 1])])
+    return np.array(out)
+
+
+def _footprint(points: np.ndarray, at: np.ndarray, radius: float, allowed: np.ndarray) -> np.ndarray:
+    """The ``allowed`` skin points within ``radius`` of the allowed one nearest ``at`` (that one
+    at least)."""
+    idx = np.flatnonzero(allowed)
+    near = points[idx[np.argmin(np.linalg.norm(points[idx] - at, axis=1))]]
+    return idx[np.linalg.norm(points[idx] - near, axis=1) <= radius]
+
+
+def refined_skin(points: np.ndarray, triangles: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """The skin at a resolution: "as is", "split" (each triangle into four at its edges'
+    midpoints: the same surface, finer) or "coarsen" (VTK's quadric decimation to a third of
+    the triangles, the border kept; deterministic)."""
+    if how == "as is":
+        return points, triangles
+    if how == "split":
+        edges = mesh_edges(triangles)
+        n = len(points)
+        key = {tuple(e): n + k for k, e in enumerate(edges.tolist())}
+        mid = [[key[tuple(sorted((int(t[a]), int(t[b]))))] for a, b in ((0, 1), (1, 2), (2, 0))] for t in triangles]
+        mid = np.array(mid)
+        a, b, c = triangles.T
+        ab, bc, ca = mid.T
+        tris = np.concatenate([np.column_stack(t) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
+        return np.concatenate([points, 0.5 * (points[edges[:, 0]] + points[edges[:, 1]])]), tris
+    import pyvista as pv
+
+    surface = pv.PolyData(points, np.column_stack([np.full(len(triangles), 3), triangles]).ravel())
+    coarse = surface.decimate(2.0 / 3.0, volume_preservation=True, boundary_constraints=True, boundary_weight=10.0)
+    faces = coarse.faces.reshape(-1, 4)[:, 1:].astype(np.int64)
+    return np.asarray(coarse.points, np.float64), faces
+
+
+def _compact(points: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    used = np.unique(triangles)
+    local = np.full(len(points), -1)
+    local[used] = np.arange(len(used))
+    return points[used], local[triangles]
+
+
+@dataclass(frozen=True)
+class MeshReport:
+    """What the real face's volume is: counts, the kinds of deep end, depths and quality."""
+
+    nodes: int
+    tets: int
+    skin_triangles: int
+    trimmed_triangles: int
+    columns: dict  # kind -> count
+    depth_mm: dict  # kind -> (min, median, max)
+    quality: dict
+
+    def lines(self) -> list[str]:
+        kinds = ", ".join(f"{k} {v}" for k, v in self.columns.items())
+        q = self.quality
+        return [f"{self.nodes} nodes, {self.tets} tetrahedra over {self.skin_triangles} skin triangles "
+                f"({self.trimmed_triangles} trimmed where the skin turns from the centre)",
+                f"columns ending on: {kinds}",
+                f"quality: min dihedral {q['min_dihedral_deg']:.2f} deg (median {q['median_min_dihedral_deg']:.1f}), "
+                f"max aspect {q['max_aspect_ratio']:.0f} (median {q['median_aspect_ratio']:.2f}), "
+                f"{q['inverted']} inverted"]
+
+
+def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", params: RealFaceParams | None = None,
+                    ligament_stiffness: float | None = None):
+    """The real face as a TissueModel, and its :class:`MeshReport`: the skin of ``head``'s face
+    region, the layers and columns down to ``skull`` (see the module's docstring);
+    ``ligament_stiffness`` N/m per bundle (default: sagsim.anatomy.ligaments' ESTIMATE)."""
+    from ..model import TissueModel
+    from .head import face_region
+    from .ligaments import LIGAMENT_STIFFNESS
+    from .mesh import quality_report
+    from .skin_import import _place
+
+    if resolution not in RESOLUTIONS:
+        raise MeshError(f"real face: resolution: expected one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
+    params = params or RealFaceParams()
+    cells, how = RESOLUTIONS[resolution]
+    centre = column_centre(head)
+    region = face_region(head)
+    points, tris = _compact(*star_surface(region.points, region.triangles, centre))
+    trimmed = len(region.triangles) - len(tris)
+    points, tris = _compact(*star_surface(*refined_skin(points, tris, how), centre))
+    n = len(points)
+    depth, kind = column_depths(points, tris, centre, head, skull, params)
+    fractions, layers, roles = layer_fractions(points, tris, centre, depth, cells, params)
+    nodes, tets, level = layered_columns(points, tris, centre, depth, fractions)
+    deepest = len(fractions) - 1
+    held = np.isin(kind, [KINDS.index(k) for k in ("bone", "fascia", "globe", "neck")])
+    cut = max(boundary_loops(tris), key=len)  # the region's border: forehead, neck, before the ears
+    fixed = np.unique(np.concatenate([deepest * n + np.flatnonzero(held),
+                                      (cut[:, None] + n * np.arange(deepest + 1)[None]).ravel()]))
+    marks = face_landmarks(points, head, skull)
+    footprints = ligament_footprints(points, head.landmarks, skull,
+                                     np.isin(kind, [KINDS.index("bone"), KINDS.index("fascia")]))
+    regions = tissue_regions(points, marks, footprints, kind)
+    column = tets.min(axis=1) % n  # the skin point of each tetrahedron's column (its smallest index)
+    role = np.array(roles)[level]
+    tet_layer = np.array([int(x) for x in layers], np.int8)[level]
+    space = regions["premasseteric_space"] | regions["prezygomatic_space"]
+    tet_layer[(role == "space") & space[column]] = Layer.LOOSE_AREOLAR
+    tet_layer[(role == "deep") & regions["masseter"][column]] = Layer.MUSCLE
+    tet_layer[(role == "deep") & regions["nasal_cartilage"][column]] = Layer.CARTILAGE
+    s, y = _arc_and_height(points, centre)
+    compartment = lay.assign_compartments(tet_layer, s[column], y[column])
+    model = TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer, materials=dict(MATERIALS),
+                        fixed=fixed, skin_faces=tris, tet_compartment=compartment,
+                        compartment_names=lay.COMPARTMENT_NAMES, name=f"real face ({head.variant}, {resolution})")
+    model = model.with_(landmarks=_place(model, marks, model.name))
+    # the ligaments insert on the SMAS's top and the dermis's underside (levels from the skin)
+    insertion = (roles.index("smas"), roles.index("superficial"))
+    ligaments = column_springs(n, deepest, kind, mesh_edges(tris), footprints, insertion, nodes,
+                               LIGAMENT_STIFFNESS if ligament_stiffness is None else ligament_stiffness)
+    springs = _joined(ligaments, contact_springs(n, deepest, kind, nodes, points, tris, centre))
+    model = model.with_(springs=springs)
+    report = MeshReport(nodes=model.n_nodes, tets=model.n_tets, skin_triangles=len(tris), trimmed_triangles=trimmed,
+                        columns={k: int((kind == i).sum()) for i, k in enumerate(KINDS)},
+                        depth_mm={k: [float(1e3 * f(depth[kind == i])) for f in (np.min, np.median, np.max)]
+                                  for i, k in enumerate(KINDS) if (kind == i).any()},
+                        quality=quality_report(nodes, tets))
+    return model, report
+
+
+def _arc_and_height(points: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each skin point's arc length from the midline round the vertical axis through the
+    centre (m, positive to the left) and its height: the coordinates the layer thickness maps
+    and the fat compartments of sagsim.anatomy.layers are written in."""
+    h = points[:, [0, 2]] - centre[[0, 2]]
+    return np.hypot(*h.T) * np.arctan2(h[:, 0], h[:, 1]), points[:, 1]
+
+
+def build_named_real_face(variant: str = "female", resolution: str = "default"):
+    """The real face of the vendored head ``variant`` over its fitted skull, and what describes
+    it for a model file's provenance (its modelling choices, the skull's fit, the mesh report)."""
+    from dataclasses import asdict
+
+    from .head import load_head
+    from .skull import fit_skull
+
+    head = load_head(variant)
+    skull = fit_skull(head)
+    model, report = build_real_face(head, skull, resolution)
+    params = {k: (v if not isinstance(v, dict) else {Layer(key).name: val for key, val in v.items()})
+              for k, v in asdict(RealFaceParams()).items()}
+    return model, {"params": params, "skull_fit": skull.residuals, "columns": report.columns,
+                   "depth_mm": report.depth_mm, "quality": report.quality, "report": report.lines()}

@@ -1,0 +1,182 @@
+"""The real face's volume: columns that converge on a point cannot fold, the skin is trimmed to
+what faces that point, each column ends where the anatomy says, and the model built from the
+real head and skull is valid, deterministic and has every landmark the package measures."""
+import numpy as np
+import pytest
+
+from sagsim.anatomy import real_face as rf
+from sagsim.anatomy.head import boundary_loops
+from sagsim.errors import MeshError
+from sagsim.meshfile import content_hash
+from sagsim.model import Layer, tet_volumes
+
+
+def _cap(n: int = 12, half_angle: float = 1.2, wobble: float = 0.0):
+    """A spherical cap of radius 0.1 m round +z, centred on the origin, triangulated on a polar
+    grid; ``wobble`` ripples its radius (a bumpy, partly concave skin)."""
+    rings = [np.array([[0.0, 0.0, 1.0]])]
+    for i in range(1, n + 1):
+        t = half_angle * i / n
+        a = np.linspace(0, 2 * np.pi, 6 * i, endpoint=False)
+        rings.append(np.column_stack([np.sin(t) * np.cos(a), np.sin(t) * np.sin(a), np.full(len(a), np.cos(t))]))
+    start = np.cumsum([0] + [len(r) for r in rings])
+    tris = []
+    for i in range(1, n + 1):
+        inner, outer = start[i - 1], start[i]
+        m_in, m_out = len(rings[i - 1]), len(rings[i])
+        for k in range(m_out):
+            a, b = outer + k, outer + (k + 1) % m_out
+            j = inner + (k * m_in) // m_out
+            tris.append([a, b, j])
+            j2 = inner + (((k + 1) * m_in) // m_out) % m_in
+            if j2 != j:
+                tris.append([j, b, j2])
+    p = np.concatenate(rings)
+    r = 0.1 * (1 + wobble * np.sin(9 * p[:, 0]) * np.sin(7 * p[:, 1]))
+    return p * r[:, None], np.array(tris)
+
+
+def test_columns_converging_on_a_point_never_fold_whatever_their_depths():
+    points, tris = _cap(wobble=0.15)
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.002, 0.06, len(points))  # neighbours up to 30 times deeper than each other
+    fractions = np.linspace(0, 1, 5)[:, None] * np.ones(len(points))
+    nodes, tets, level = rf.layered_columns(points, tris, np.zeros(3), depth, fractions)
+    assert (tet_volumes(nodes, tets) > 0).all()
+    assert len(tets) == 3 * 4 * len(tris) and level.max() == 3
+    # the same depths grown along the normals fold on this bumpy skin: why the columns converge
+    from sagsim.anatomy.skin_import import vertex_normals
+    along = np.concatenate([points - (f * depth)[:, None] * vertex_normals(points, tris) for f in fractions])
+    vol = tet_volumes(along, tets)
+    assert (vol > 0).any() and (vol < 0).any()
+
+
+def test_a_skin_that_turns_away_from_the_centre_is_refused_naming_where():
+    points, tris = _cap()
+    tris = tris.copy()
+    tris[5] = tris[5, [0, 2, 1]]  # one triangle turned inside out
+    with pytest.raises(MeshError, match=r"the columns fold at \(.*\) mm"):
+        rf.layered_columns(points, tris, np.zeros(3), np.full(len(points), 0.01), np.array([np.zeros(len(points)),
+                                                                                             np.ones(len(points))]))
+
+
+def test_the_skin_is_trimmed_to_one_sheet_that_faces_the_centre(female_head_and_skull):
+    from sagsim.anatomy.head import face_region
+
+    head, _ = female_head_and_skull
+    region = face_region(head)
+    centre = rf.column_centre(head)
+    points, tris = rf.star_surface(region.points, region.triangles, centre)
+    assert (rf.facing(points, tris, centre) >= rf.MIN_FACING).all()
+    assert not rf._pinched_points(tris).size
+    assert len(tris) > 0.9 * len(region.triangles)  # only the turned-in edges of the openings go
+    # one border round the region, one round each eye and the mouth, one round each nostril
+    sizes = sorted(len(loop) for loop in boundary_loops(tris))
+    assert len(sizes) == 6 and max(sizes) > 100
+    assert np.abs(points - region.points).max() < 0.002  # a lid crease smoothed by a millimetre or so
+
+
+@pytest.fixture(scope="module")
+def coarse(female_head_and_skull):
+    head, skull = female_head_and_skull
+    return rf.build_real_face(head, skull, "coarse")
+
+
+def test_the_coarse_real_face_is_valid_with_every_kind_of_column_end(coarse):
+    model, report = coarse
+    assert report.quality["inverted"] == 0 and report.quality["min_dihedral_deg"] > 0.1
+    for kind in ("bone", "teeth", "globe", "neck", "cavity"):
+        assert report.columns[kind] > 10, report.columns
+    # the depths follow the anatomy: soft tissue over bone from a few millimetres (the nasal
+    # root) to a few centimetres (the cheek over the ramus), lids a few millimetres
+    lo, _, hi = report.depth_mm["bone"]
+    assert 2.0 < lo < 5.0 and 20.0 < hi <= 1e3 * rf.RealFaceParams().reach_m
+    assert report.depth_mm["globe"][1] == pytest.approx(1e3 * rf.RealFaceParams().lid_depth_m, abs=0.5)
+    assert set(np.unique(model.tet_layer)) == {int(layer) for layer in Layer}
+    assert model.tet_compartment.max() > 0
+    assert len(model.fixed) and model.n_tets == 3 * 5 * len(model.skin_faces)  # skin, fat, SMAS, space, deep
+
+
+def test_the_deep_structures_lie_where_the_anatomy_puts_them(coarse):
+    model, _ = coarse
+    centre = model.nodes[model.tets].mean(axis=1)
+    m = {k: model.landmark_position(k) for k in model.landmarks}
+
+    def where(layer):
+        return centre[model.tet_layer == layer]
+
+    # the masseter and its gliding space: on the side of the face, behind the mouth, above the jaw
+    for layer in (Layer.MUSCLE, Layer.LOOSE_AREOLAR):
+        c = where(layer)
+        assert len(c) and (np.abs(c[:, 0]) > abs(m["cheilion_left"][0])).all()
+    muscle = where(Layer.MUSCLE)
+    assert (muscle[:, 2] < m["cheilion_left"][2]).all() and (muscle[:, 1] < m["tragion_left"][1]).all()
+    # the gliding spaces are a thin plane: much less volume than the muscle under them
+    vol = np.abs(tet_volumes(model.nodes, model.tets))
+    assert vol[model.tet_layer == Layer.LOOSE_AREOLAR].sum() < 0.5 * vol[model.tet_layer == Layer.MUSCLE].sum()
+    # the cartilage is the nose's: between the alae and above subnasale
+    c = where(Layer.CARTILAGE)
+    assert (np.abs(c[:, 0]) < abs(m["alare_left"][0])).all() and (c[:, 1] > m["subnasale"][1] - 0.003).all()
+    assert set(model.materials) == set(Layer)
+
+
+def test_the_real_face_has_every_landmark_the_package_measures(coarse):
+    model, _ = coarse
+    for side in ("left", "right"):
+        for name in ("oral_commissure", "tragus", "lateral_canthus", "malar_eminence", "jowl", "gonion",
+                     "nasolabial_1", "nasolabial_2", "nasolabial_3", "zygion", "alare", "cheilion", "tragion",
+                     "exocanthion"):
+            assert f"{name}_{side}" in model.landmarks
+    for name in ("subnasale", "pogonion", "menton", "gnathion", "labrale_superius", "labrale_inferius", "pronasale"):
+        assert name in model.landmarks
+    jowl, cheilion = model.landmark_position("jowl_left"), model.landmark_position("cheilion_left")
+    malar, ex = model.landmark_position("malar_eminence_left"), model.landmark_position("exocanthion_left")
+    assert jowl[1] < cheilion[1] - 0.008 and jowl[0] > cheilion[0]  # below and lateral of the mouth corner
+    assert ex[1] - 0.036 < malar[1] < ex[1] - 0.009  # the cheekbone, below the eye
+
+
+def test_ligaments_run_from_bone_and_the_teeth_only_push_back(coarse):
+    model, _ = coarse
+    s = model.springs
+    lig = s.is_ligament
+    names = {s.names[g] for g in np.unique(s.group[lig])}
+    assert names == {f"{n}_{side}" for n in ("zygomatic", "upper_masseteric", "lower_masseteric", "mandibular",
+                                             "orbicularis_retaining") for side in ("left", "right")}
+    bone = model.nodes[model.fixed]
+    from scipy.spatial import cKDTree
+    assert cKDTree(bone).query(s.anchors[lig])[0].max() < 1e-12  # every ligament fibre ends on a fixed node
+    contact = ~lig
+    assert contact.sum() > 10 and s.tension_only[contact].all()
+    # a contact spring is slack when its node moves out, and pulls back when it moves in
+    d = s.anchors[contact] - model.nodes[s.nodes[contact, 0]]
+    assert np.allclose(np.linalg.norm(d, axis=1), s.rest_length[contact])
+    assert not np.isin(s.nodes[contact, 0], model.fixed).any()
+
+
+def test_the_skin_layer_takes_its_cited_thickness_along_the_column(coarse, female_head_and_skull):
+    from sagsim.anatomy.skin_import import vertex_normals
+
+    model, _ = coarse
+    head, _ = female_head_and_skull
+    n = int(model.skin_faces.max()) + 1
+    top, under, bone = model.nodes[:n], model.nodes[n:2 * n], model.nodes[-n:]  # one cell of skin
+    inward = rf.column_centre(head) - top
+    inward /= np.linalg.norm(inward, axis=1, keepdims=True)
+    cosine = np.einsum("ij,ij->i", -vertex_normals(top, model.skin_faces), inward)
+    square = (cosine > 0.9) & (np.linalg.norm(bone - top, axis=1) * rf.RealFaceParams().max_share[Layer.SKIN] > 2.2e-3)
+    skin = 1e3 * np.linalg.norm(under - top, axis=1)[square]
+    assert square.sum() > 50
+    # Kim et al. 2019's facial range 1.51-1.97 mm (the literature table), a little longer obliquely
+    assert skin.min() > 1.51 * 0.99 and skin.max() < 1.97 / 0.9
+
+
+def test_the_build_is_deterministic(coarse, female_head_and_skull):
+    head, skull = female_head_and_skull
+    again, _ = rf.build_real_face(head, skull, "coarse")
+    assert content_hash(again) == content_hash(coarse[0])
+
+
+def test_a_resolution_that_does_not_exist_is_refused(female_head_and_skull):
+    head, skull = female_head_and_skull
+    with pytest.raises(MeshError, match="resolution: expected one of coarse, default, fine"):
+        rf.build_real_face(head, skull, "medium")
