@@ -64,6 +64,19 @@ def test_mesh_command_writes_the_pair(tmp_path, capsys):
     assert "4800 tetrahedra" in capsys.readouterr().out
 
 
+def test_mesh_command_writes_the_real_face_with_its_report(tmp_path, capsys, monkeypatch, female_head_and_skull):
+    fit = female_head_and_skull[1]
+    monkeypatch.setattr("sagsim.anatomy.skull.fit_skull", lambda head: fit)  # the session's fit: 8 s saved
+    out = tmp_path / "real.vtu"
+    assert main(["mesh", "--face", "real", "--resolution", "coarse", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "19170 tetrahedra" in printed and "columns ending on: bone" in printed and "0 inverted" in printed
+    model, prov = load_model(out)
+    assert prov["parameters"]["variant"] == "female" and prov["parameters"]["columns"]["teeth"] > 0
+    assert [r["landmark"] for r in prov["parameters"]["skull_fit"]][0] == "nasion"
+    assert content_hash(model) == load_model(MESHES / "real-coarse.vtu")[1]["content_hash"]
+
+
 @pytest.mark.parametrize("resolution", ["coarse", "default"])
 def test_shipped_real_faces_load_and_regenerate_to_the_same_model(resolution, female_head_and_skull):
     from sagsim.anatomy.real_face import build_real_face
