@@ -161,8 +161,9 @@ FAT = NeoHookean.from_young(
 )
 
 #: Passive (relaxed) skeletal muscle, the masseter at rest: Neo-Hookean with shear modulus
-#: 1.0 kPa, in vivo MR elastography at 50 Hz (the literature table's "shear modulus |G*|, passive
-#: skeletal muscle in vivo, undeformed"; a dynamic modulus, so if anything stiffer than at rest).
+#: 1.0 kPa, in vivo MR elastography at 50 Hz of gluteal muscle (the literature table's "shear
+#: modulus |G*|, passive skeletal muscle in vivo, undeformed"; no masseter value in the table; a
+#: dynamic modulus, so if anything stiffer than at rest).
 #: Poisson 0.49 as above; density 1047 kg/m^3 (Kay and Laby, the literature table).
 MUSCLE_SHEAR_MODULUS_PA = 1000.0
 MUSCLE = NeoHookean.from_young(

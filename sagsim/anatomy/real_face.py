@@ -75,8 +75,8 @@ MIN_FACING = 0.1
 
 @dataclass(frozen=True)
 class RealFaceParams:
-    """The modelling choices of the real face's volume. Each is an ESTIMATE (no measurement
-    decides it), exposed to vary or to calibrate."""
+    """The modelling choices of the real face's volume, exposed to vary or to calibrate. Each is
+    an ESTIMATE (no measurement decides it) unless its comment cites a source."""
 
     reach_m: float = 0.035  # the deepest soft tissue over bone (the cheek over the ramus and masseter)
     lid_reach_m: float = 0.012  # near an eye, deeper than this is the orbit, not the orbital rim

@@ -9,8 +9,8 @@ from pathlib import Path
 from ..anatomy.face import FaceParams, build_face
 from ..anatomy.mesh import quality_report
 from ..anatomy.real_face import build_named_real_face
-from ..errors import MeshError
 from ..anatomy.skin_import import layers_under_skin
+from ..errors import MeshError
 from ..io import read_json, read_surface
 from ..meshfile import save_model
 
