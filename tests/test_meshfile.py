@@ -77,7 +77,7 @@ def test_mesh_command_writes_the_real_face_with_its_report(tmp_path, capsys, mon
     assert content_hash(model) == load_model(MESHES / "real-coarse.vtu")[1]["content_hash"]
 
 
-@pytest.mark.parametrize("resolution", ["coarse", "default"])
+@pytest.mark.parametrize("resolution", ["coarse", pytest.param("default", marks=pytest.mark.slow)])
 def test_shipped_real_faces_load_and_regenerate_to_the_same_model(resolution, female_head_and_skull):
     from sagsim.anatomy.real_face import build_real_face
 

@@ -31,3 +31,26 @@ def test_it_reports_failure_instead_of_a_wrong_shape():
     captured, _ = solve_static(model, options=OPTS)
     with pytest.raises(ConvergenceError, match="did not converge"):
         recover_unloaded(model, captured.x, options=OPTS, tol=1e-12, max_iterations=2)
+
+
+def test_anderson_mixing_solves_a_slowly_contracting_fixed_point_in_a_few_passes():
+    # misfit f(X) = M (X - X*), a linear stand-in for the forward solve: the plain update
+    # X - f contracts by only 0.8 per pass; Anderson's mixing over two past passes is GMRES on
+    # this problem and lands on X* once it has seen two independent directions
+    from sagsim.solvers.fem.inverse import _anderson
+
+    M = np.array([[0.2, 0.05], [0.05, 0.4]])
+    target = np.array([[1.0, -2.0]])
+
+    def misfit(X):
+        return (M @ (X - target).T).T
+
+    X, past, passes = np.zeros((1, 2)), [], 0
+    while np.abs(misfit(X)).max() > 1e-12 and passes < 50:
+        past = (past + [(X.copy(), misfit(X))])[-3:]
+        X, passes = _anderson(past), passes + 1
+    assert passes <= 4 and np.allclose(X, target, atol=1e-12)
+    plain = np.zeros((1, 2))
+    for _ in range(passes):
+        plain = plain - misfit(plain)
+    assert np.abs(plain - target).max() > 0.1  # the plain update is still far off
