@@ -73,6 +73,20 @@ def cube_tets(n: int) -> tuple[np.ndarray, np.ndarray]:
     return box_tets((n, n, n))
 
 
+def first_fold(nodes: np.ndarray, tets: np.ndarray) -> int | None:
+    """For tetrahedra stacked in one handedness or the other (a grid, layered columns): the
+    index of the first one turned against the majority (a fold), or None, in which case all of
+    them are made positively oriented (in place)."""
+    vol = tet_volumes(nodes, tets)
+    sign = np.sign(np.median(vol))
+    bad = ~(vol * sign > 0)
+    if bad.any():
+        return int(np.flatnonzero(bad)[0])
+    if sign < 0:
+        tets[:, [2, 3]] = tets[:, [3, 2]]
+    return None
+
+
 def _orient_positive(nodes: np.ndarray, tets: np.ndarray) -> None:
     neg = tet_volumes(nodes, tets) < 0.0
     tets[neg, 2], tets[neg, 3] = tets[neg, 3].copy(), tets[neg, 2].copy()
@@ -118,16 +132,12 @@ def layered_tets(base: np.ndarray, direction: np.ndarray, thickness: np.ndarray,
     nodes = points.transpose(0, 2, 1, 3).reshape(-1, 3)  # i fastest, then j, then k
     K = len(layer_of_level)
     _, tets = grid_tets(np.arange(nu + 1.0), np.arange(nv + 1.0), np.arange(K + 1.0))
-    vol = tet_volumes(nodes, tets)
-    sign = np.sign(np.median(vol))  # the grid's handedness, whichever way it runs
-    bad = ~(vol * sign > 0)
-    if bad.any():
-        cell = int(np.flatnonzero(bad)[0]) // 6
+    fold = first_fold(nodes, tets)  # the grid's handedness, whichever way it runs
+    if fold is not None:
+        cell = fold // 6
         i, j, k = cell % nu, (cell // nu) % nv, cell // (nu * nv)
         raise MeshError(f"layered_tets: the layers fold at grid cell (i={i}, j={j}, level {k}); "
                         "the base surface or the stacking directions cross there")
-    if sign < 0:
-        tets[:, [2, 3]] = tets[:, [3, 2]]
     tet_layer = np.repeat(np.asarray(layer_of_level, np.int64), 6 * nu * nv)
     return nodes, tets, tet_layer
 

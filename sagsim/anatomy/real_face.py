@@ -56,9 +56,10 @@ import numpy as np
 
 from .. import materials as mat
 from ..errors import MeshError
-from ..model import Layer, tet_volumes
+from ..model import Layer
 from . import layers as lay
 from .head import Head, boundary_loops, largest_piece, mesh_edges
+from .mesh import first_fold
 from .skin_import import _prism_tets, vertex_normals
 from .skull import SkullFit, ray_hits
 
@@ -300,16 +301,11 @@ def layered_columns(points: np.ndarray, triangles: np.ndarray, centre: np.ndarra
     inward /= np.linalg.norm(inward, axis=1, keepdims=True)
     nodes = np.concatenate([points + (f * depth)[:, None] * inward for f in fractions])
     tets, level = _prism_tets(triangles, n, len(fractions) - 1)
-    vol = tet_volumes(nodes, tets)
-    sign = np.sign(np.median(vol))
-    bad = ~(vol * sign > 0)
-    if bad.any():
-        e = int(np.flatnonzero(bad)[0])
+    e = first_fold(nodes, tets)
+    if e is not None:
         where = ", ".join(f"{1e3 * v:.0f}" for v in nodes[tets[e]].mean(axis=0))
         raise MeshError(f"real face: the columns fold at ({where}) mm: the skin there does not face the centre "
                         "of the head")
-    if sign < 0:
-        tets[:, [2, 3]] = tets[:, [3, 2]]
     return nodes, tets, level
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MeshError
-from ..model import Landmark, TissueModel, tet_volumes
+from ..model import Landmark, TissueModel
 from . import layers as lay
-from .mesh import face_owners
+from .mesh import face_owners, first_fold
 
 FACE_SIZE_RANGE_M = (0.03, 0.5)  # a face (or a patch of one) is centimetres to decimetres across
 #: plausibility bounds of the tool, not of anatomy: a skin with fewer triangles cannot carry the
@@ -106,15 +106,10 @@ def layers_under_skin(points: np.ndarray, triangles: np.ndarray, thickness_m: di
     inward = -vertex_normals(points, triangles)
     nodes = np.concatenate([points + d * inward for d in depth])
     tets, tet_level = _prism_tets(triangles, n, len(depth) - 1)
-    vol = tet_volumes(nodes, tets)
-    sign = np.sign(np.median(vol))
-    folded = ~(vol * sign > 0)
-    if folded.any():
-        e = int(np.flatnonzero(folded)[0])
+    e = first_fold(nodes, tets)
+    if e is not None:
         raise MeshError(f"{where}: the layers fold under the skin near point {int(tets[e].min() % n)} "
                         f"(depth {1e3 * depth[tet_level[e] + 1]:.1f} mm exceeds the surface's radius of curvature there)")
-    if sign < 0:
-        tets[:, [2, 3]] = tets[:, [3, 2]]
     tet_layer = np.array([int(lay_) for lay_ in level_layer], np.int8)[tet_level]
     model = TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer, materials=dict(lay.DEFAULT_MATERIALS),
                         fixed=np.arange((len(depth) - 1) * n, len(depth) * n), skin_faces=triangles, name=name)
