@@ -5,7 +5,7 @@ import pytest
 from sagsim.anatomy.face import build_face
 from sagsim.anatomy.slab import layered_slab
 from sagsim.errors import ConvergenceError
-from sagsim.model import State
+from sagsim.model import State, tet_volumes
 from sagsim.solvers.fem import NewtonOptions, recover_unloaded, solve_static
 
 OPTS = NewtonOptions(n_steps=2, formulation="anp")
@@ -54,3 +54,49 @@ def test_anderson_mixing_solves_a_slowly_contracting_fixed_point_in_a_few_passes
     for _ in range(passes):
         plain = plain - misfit(plain)
     assert np.abs(plain - target).max() > 0.1  # the plain update is still far off
+
+
+def test_a_pass_whose_warm_start_fails_starts_from_rest(monkeypatch, caplog):
+    import logging
+
+    import sagsim.solvers.fem.inverse as inverse
+
+    model = layered_slab(cells="coarse")
+    captured, _ = solve_static(model, options=OPTS)
+    real = inverse.solve_static
+    failed = []
+
+    def flaky(model_, start, loads, options, from_loads=None, system=None):
+        if from_loads is not None and not failed:  # the first warm start fails, as a crushed element would
+            failed.append(True)
+            raise ConvergenceError("test: the warm start fails")
+        return real(model_, start, loads, options, from_loads=from_loads, system=system)
+
+    monkeypatch.setattr(inverse, "solve_static", flaky)
+    with caplog.at_level(logging.INFO, logger="sagsim.inverse"):
+        state, log = recover_unloaded(model, captured.x, options=OPTS, tol=1e-4)
+    assert failed and "starting from rest" in caplog.text
+    assert np.abs(state.reference - model.nodes).max() < 1e-3 * np.abs(captured.x - model.nodes).max()
+
+
+def test_an_update_that_would_turn_an_element_inside_out_is_halved():
+    from sagsim.solvers.fem.inverse import _valid_reference
+
+    model = layered_slab(cells="coarse")
+    free = np.setdiff1d(np.arange(model.n_nodes), model.fixed)
+    node = int(free[len(free) // 2])
+    tet = int(np.flatnonzero((model.tets == node).any(axis=1))[0])
+    others = model.nodes[model.tets[tet][model.tets[tet] != node]]
+    # push the node through the plane of its element's opposite face, 1.5 times its height
+    normal = np.cross(others[1] - others[0], others[2] - others[0])
+    normal /= np.linalg.norm(normal)
+    height = (model.nodes[node] - others[0]) @ normal
+    proposed = model.nodes.copy()
+    proposed[node] -= 1.5 * height * normal
+    Y = _valid_reference(model, model.nodes, proposed, model.nodes)
+    assert (tet_volumes(Y, model.tets) > 0).all()
+    moved = np.linalg.norm(Y[node] - model.nodes[node]) / np.linalg.norm(proposed[node] - model.nodes[node])
+    assert moved in (0.5, 0.25, 0.125, 0.0625, 0.03125)
+    with pytest.raises(ConvergenceError, match=r"turns element \d+ inside out at \("):
+        proposed[node] -= 1e3 * height * normal  # no fraction down to 1/32 stays valid
+        _valid_reference(model, model.nodes, proposed, model.nodes)

@@ -6,6 +6,9 @@ loading it again would sag it twice. The fixed-point iteration of Sellier (2011,
 captured shape x*: X <- X + (x* - x(X)), each forward solve warm-started from the last, the
 update mixed over the last passes (Anderson mixing, :data:`ANDERSON_DEPTH`: on the real face 5
 passes instead of 7). Fixed (bone) nodes never move, so they keep their captured positions.
+An update that would turn a tetrahedron of the reference inside out is halved until none is;
+a pass whose warm start no solve can start from is loaded from rest instead (both say so in
+the log); the iteration gives up when three passes bring no new best misfit.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ...errors import ConvergenceError
-from ...model import Loads, State, TissueModel
+from ...model import Loads, State, TissueModel, tet_volumes
 from .newton import NewtonOptions, solve_static
 from .system import FEMSystem
 
@@ -26,6 +29,26 @@ log = logging.getLogger("sagsim.inverse")
 #: the real face: 7 passes to 2 % of the sag); combining the last two steps removes most of that
 #: linear part
 ANDERSON_DEPTH = 2
+
+
+def _valid_reference(model: TissueModel, X: np.ndarray, proposed: np.ndarray, captured: np.ndarray) -> np.ndarray:
+    """``proposed`` (fixed nodes back at their captured places), or, where it would turn a
+    tetrahedron inside out (a thin element under a large correction), the step from ``X``
+    towards it halved until none is (say so); ConvergenceError naming the element when even a
+    small step turns it."""
+    step = proposed - X
+    for halvings in range(6):
+        Y = X + step / 2**halvings
+        Y[model.fixed] = captured[model.fixed]
+        vol = tet_volumes(Y, model.tets)
+        if (vol > 0).all():
+            if halvings:
+                log.info("unloaded shape: update halved %d times (a full one turns elements inside out)", halvings)
+            return Y
+    e = int(np.flatnonzero(vol <= 0)[0])
+    where = ", ".join(f"{1e3 * v:.1f}" for v in Y[model.tets[e]].mean(axis=0))
+    raise ConvergenceError(f"{model.name}: the unloaded shape turns element {e} inside out at ({where}) mm even "
+                           f"with 1/32 of the update: the captured shape cannot hang there under its loads")
 
 
 def _anderson(past: list) -> np.ndarray:
@@ -76,8 +99,16 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
     scale = None
     past = []  # (X, misfit) of the last passes: Anderson's memory
     for it in range(1, max_iterations + 1):
-        start = State(x=X + u, reference=X)
-        state, slog = solve_static(model, start, loads, opts, from_loads=loads if it > 1 else None, system=system)
+        try:
+            state, slog = solve_static(model, State(x=X + u, reference=X), loads, opts,
+                                       from_loads=loads if it > 1 else None, system=system)
+        except ConvergenceError as exc:
+            if it == 1:
+                raise
+            # the last pass's displacement put on the new reference can be a state no solve
+            # starts from (a thin element crushed): load the new reference from rest instead
+            log.info("unloaded shape: iteration %d: the warm start failed (%s); starting from rest", it, exc)
+            state, slog = solve_static(model, State(x=X.copy(), reference=X), loads, opts, system=system)
         u = state.x - X
         misfit = state.x - captured
         worst = float(np.abs(misfit).max())
@@ -88,12 +119,11 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
                  slog.newton_iterations)
         if worst <= max(tol * scale, 1e-12):
             return replace(state, reference=X.copy()), history
-        if it > 3 and worst > 0.9 * history.misfit[-2]:
+        if it - (int(np.argmin(history.misfit)) + 1) >= 3:  # three passes without a new best: it stalls
             break
         if len(history.misfit) > 1 and worst > history.misfit[-2]:
             past = []  # the extrapolation overshot: start the memory again from here
         past = (past + [(X.copy(), misfit.copy())])[-(ANDERSON_DEPTH + 1):]
-        X = _anderson(past)
-        X[model.fixed] = captured[model.fixed]
+        X = _valid_reference(model, X, _anderson(past), captured)
     raise ConvergenceError(f"{model.name}: the unloaded shape did not converge: misfit {history.misfit[-1]:.3e} m "
                            f"after {len(history.misfit)} iterations (target {tol * scale:.3e} m)")
