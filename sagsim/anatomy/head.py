@@ -307,12 +307,17 @@ def section(points: np.ndarray, edges: np.ndarray, axis: int, value: float, norm
     return out, n / np.linalg.norm(n, axis=1, keepdims=True)
 
 
+def border_edges(triangles: np.ndarray) -> np.ndarray:
+    """The surface's border as directed edges (E, 2): those only one triangle has, in its
+    winding."""
+    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    _, inverse, count = np.unique(np.sort(directed, axis=1), axis=0, return_inverse=True, return_counts=True)
+    return directed[count[inverse.ravel()] == 1]
+
+
 def boundary_loops(triangles: np.ndarray) -> list:
     """The surface's boundary as closed loops of point indices."""
-    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    undirected = np.sort(directed, axis=1)
-    _, inverse, count = np.unique(undirected, axis=0, return_inverse=True, return_counts=True)
-    border = directed[count[inverse.ravel()] == 1]
+    border = border_edges(triangles)
     nxt = dict(zip(border[:, 0].tolist(), border[:, 1].tolist()))
     loops, seen = [], set()
     for start in nxt:

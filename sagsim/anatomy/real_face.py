@@ -58,7 +58,7 @@ from .. import materials as mat
 from ..errors import MeshError
 from ..model import Layer
 from . import layers as lay
-from .head import Head, boundary_loops, largest_piece, mesh_edges
+from .head import Head, border_edges, boundary_loops, face_region, largest_piece, mesh_edges
 from .mesh import first_fold
 from .skin_import import _prism_tets, vertex_normals
 from .skull import SkullFit, ray_hits
@@ -69,6 +69,8 @@ MATERIALS = {**lay.DEFAULT_MATERIALS, Layer.MUSCLE: mat.MUSCLE, Layer.LOOSE_AREO
              Layer.CARTILAGE: mat.NASAL_CARTILAGE}
 #: the kinds of column end, in the order of :func:`column_depths`'s codes
 KINDS = ("bone", "teeth", "globe", "neck", "cavity", "fascia")
+#: the kinds whose deep end is on bone or on the deep fascia over it: where a ligament starts
+ON_BONE = (KINDS.index("bone"), KINDS.index("fascia"))
 #: the least cosine between a skin triangle's normal and the line to the centre for the triangle
 #: to be kept: a triangle seen more edge-on than this would give a sliver of a prism
 MIN_FACING = 0.1
@@ -102,6 +104,12 @@ def column_centre(head: Head) -> np.ndarray:
     m = head.landmarks
     c = 0.5 * (m["tragion_left"] + m["tragion_right"])
     return np.array([0.0, c[1], c[2]])
+
+
+def inward(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Each column's unit direction: from its skin point towards the centre."""
+    d = centre - points
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
 def facing(points: np.ndarray, triangles: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -146,10 +154,7 @@ MAX_PATCH = 6
 
 def _pinched_points(triangles: np.ndarray) -> np.ndarray:
     """Points where the border passes more than once (two pieces meet at a corner)."""
-    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    _, inverse, count = np.unique(np.sort(directed, axis=1), axis=0, return_inverse=True, return_counts=True)
-    starts = directed[count[inverse.ravel()] == 1, 0]
-    values, counts = np.unique(starts, return_counts=True)
+    values, counts = np.unique(border_edges(triangles)[:, 0], return_counts=True)
     return values[counts > 1]
 
 
@@ -158,27 +163,28 @@ def column_depths(points: np.ndarray, triangles: np.ndarray, centre: np.ndarray,
     """Each skin point's column depth (m) and the kind of its deep end (index into
     :data:`KINDS`), by the rules of the module's docstring."""
     m = head.landmarks
-    inward = centre - points
-    inward /= np.linalg.norm(inward, axis=1, keepdims=True)
-    hit = _first_hits(points, inward, skull)
+    into = inward(points, centre)
+    hit = _first_hits(points, into, skull)
     eye_points = np.concatenate([loop for loop in boundary_loops(triangles)
                                  if _is_eye(points[loop], m)] or [np.zeros(0, np.int64)])
     near_eye = _distance_to(points, points[eye_points]) < params.eye_zone_m
-    bone_at = points + np.where(np.isfinite(hit), hit, 0.0)[:, None] * inward
+    bone_at = points + np.where(np.isfinite(hit), hit, 0.0)[:, None] * into
     sto = m["stomion"]
     dental = ((np.abs(bone_at[:, 1] - sto[1]) <= params.dental_half_height_m)
               & (bone_at[:, 2] >= sto[2] - params.dental_depth_m) & (np.abs(bone_at[:, 0]) <= params.dental_half_width_m))
     reach = np.where(near_eye, params.lid_reach_m, params.reach_m)
     on_skull = hit <= reach
-    on_skull &= ~(in_nose(points, m) & (hit > params.nose_reach_m))
+    nose = in_nose(points, m)
+    on_skull &= ~(nose & (hit > params.nose_reach_m))
     below = points[:, 1] < sto[1] - params.dental_half_height_m
     kind = np.select([on_skull & ~dental, on_skull & dental, near_eye, below],
                      [KINDS.index("bone"), KINDS.index("teeth"), KINDS.index("globe"), KINDS.index("neck")],
                      KINDS.index("cavity"))
-    target = np.select([on_skull, near_eye, below, in_nose(points, m)],
+    target = np.select([on_skull, near_eye, below, nose],
                        [hit, params.lid_depth_m, params.neck_depth_m, params.nose_wall_m], params.cavity_depth_m)
-    depth = _smoothed_depths(target, on_skull, mesh_edges(triangles), params.smoothing_passes)
-    depth, limited = _slope_limited(depth, points, mesh_edges(triangles), params.max_slope)
+    edges = mesh_edges(triangles)
+    depth = _smoothed_depths(target, on_skull, edges, params.smoothing_passes)
+    depth, limited = _slope_limited(depth, points, edges, params.max_slope)
     kind[limited & on_skull] = KINDS.index("fascia")
     return depth, kind
 
@@ -261,9 +267,7 @@ def layer_fractions(points: np.ndarray, triangles: np.ndarray, centre: np.ndarra
     under the SMAS one cell :attr:`RealFaceParams.space_m` thick is the plane of the gliding
     spaces (deep fat where there is no space); the deep tissue takes the rest. ``cells``: deep
     to superficial, as LAYER_STACK."""
-    inward = centre - points
-    inward /= np.linalg.norm(inward, axis=1, keepdims=True)
-    cosine = np.clip(np.einsum("ij,ij->i", -vertex_normals(points, triangles), inward), 0.35, 1.0)
+    cosine = np.clip(np.einsum("ij,ij->i", -vertex_normals(points, triangles), inward(points, centre)), 0.35, 1.0)
     maps = lay.thickness_maps(*_arc_and_height(points, centre), _Scale())
     edges, layers, roles = [np.zeros(len(points))], [], []
     used = np.zeros(len(points))
@@ -297,9 +301,8 @@ def layered_columns(points: np.ndarray, triangles: np.ndarray, centre: np.ndarra
     conforming) and each tetrahedron's level. Refuses a mesh with a tetrahedron turned inside
     out, naming where (the skin does not face the centre there)."""
     n = len(points)
-    inward = centre - points
-    inward /= np.linalg.norm(inward, axis=1, keepdims=True)
-    nodes = np.concatenate([points + (f * depth)[:, None] * inward for f in fractions])
+    into = inward(points, centre)
+    nodes = np.concatenate([points + (f * depth)[:, None] * into for f in fractions])
     tets, level = _prism_tets(triangles, n, len(fractions) - 1)
     e = first_fold(nodes, tets)
     if e is not None:
@@ -334,7 +337,7 @@ def column_springs(n: int, levels: int, kind: np.ndarray, edges: np.ndarray, sit
     by its fibres; fibres start at their rest length."""
     from ..model import Springs
 
-    fixed_end = np.isin(kind, [KINDS.index("bone"), KINDS.index("fascia")])
+    fixed_end = np.isin(kind, ON_BONE)
     neighbours = [[] for _ in range(n)]
     for a, b in edges:
         neighbours[a].append(b)
@@ -367,10 +370,8 @@ def contact_springs(n: int, levels: int, kind: np.ndarray, nodes: np.ndarray, po
 
     on = np.flatnonzero(kind == KINDS.index("teeth"))
     deep = nodes[levels * n + on]
-    outward = points[on] - centre
-    outward /= np.linalg.norm(outward, axis=1, keepdims=True)
     area = _point_areas(nodes[levels * n:levels * n + n], triangles)[on]
-    anchors = deep + CONTACT_LENGTH_M * outward
+    anchors = deep - CONTACT_LENGTH_M * inward(points[on], centre)
     sides = np.where(points[on, 0] >= 0, 0, 1)
     return Springs(nodes=np.column_stack([levels * n + on, np.full(len(on), -1)]), anchors=anchors,
                    stiffness=CONTACT_PA_PER_M * area, rest_length=np.full(len(on), CONTACT_LENGTH_M),
@@ -590,7 +591,6 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     region, the layers and columns down to ``skull`` (see the module's docstring);
     ``ligament_stiffness`` N/m per bundle (default: sagsim.anatomy.ligaments' ESTIMATE)."""
     from ..model import TissueModel
-    from .head import face_region
     from .ligaments import LIGAMENT_STIFFNESS
     from .mesh import quality_report
     from .skin_import import _place
@@ -614,8 +614,7 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     fixed = np.unique(np.concatenate([deepest * n + np.flatnonzero(held),
                                       (cut[:, None] + n * np.arange(deepest + 1)[None]).ravel()]))
     marks = face_landmarks(points, head, skull)
-    footprints = ligament_footprints(points, head.landmarks, skull,
-                                     np.isin(kind, [KINDS.index("bone"), KINDS.index("fascia")]))
+    footprints = ligament_footprints(points, head.landmarks, skull, np.isin(kind, ON_BONE))
     regions = tissue_regions(points, marks, footprints, kind)
     column = tets.min(axis=1) % n  # the skin point of each tetrahedron's column (its smallest index)
     role = np.array(roles)[level]
