@@ -56,3 +56,19 @@ def test_vcycle_keeps_its_own_copy_of_the_matrix():
     before = M @ r
     A.data *= 3.0  # the caller refills its buffer (a new Newton tangent)
     np.testing.assert_array_equal(M @ r, before)
+
+
+def test_a_level_with_an_empty_row_is_smoothed_without_dividing_by_zero():
+    # a coarse level P^T A P can hold a zero row and column (an aggregate whose near-nullspace
+    # left a prolongator column zero); a thin layered slab clamped on its sides made one
+    from sagsim.solvers.linear.amg import _Level
+
+    A = laplacian_3d(4).tolil()
+    A[5, :] = 0.0
+    A[:, 5] = 0.0
+    level = _Level(A.tocsr())
+    assert np.isfinite(level.dinv).all() and level.dinv[5] == 0.0
+    assert np.isfinite(level.lmax) and level.lmax > 0
+    b, x, r = np.ones(A.shape[0]), np.zeros(A.shape[0]), np.empty(A.shape[0])
+    level.smooth(b, x, r, zero_guess=True)
+    assert np.isfinite(x).all() and x[5] == 0.0  # the empty dof is left alone

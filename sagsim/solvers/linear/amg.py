@@ -96,7 +96,11 @@ class _Level:
         self.n = A.shape[0]
         self.P = None if P is None else CSR(P)
         self.R = None if R is None else CSR(R)
-        self.dinv = 1.0 / sp.csr_matrix(A).diagonal()
+        # A coarse level P^T A P may have an empty row (a prolongator column that an aggregate's
+        # near-nullspace left zero): it is positive semi-definite, so a zero diagonal means a
+        # zero row and column, which the smoother must leave alone rather than divide by.
+        diag = sp.csr_matrix(A).diagonal()
+        self.dinv = np.divide(1.0, diag, out=np.zeros_like(diag), where=diag > 0)
         self.lmax = CHEBYSHEV_SAFETY * self._largest_eigenvalue(sp.csr_matrix(A))
 
     def _largest_eigenvalue(self, A: sp.spmatrix) -> float:
