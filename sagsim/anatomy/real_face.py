@@ -20,8 +20,9 @@ what the column meets on its way in, each a stated modelling choice:
   node is fixed;
 - ``teeth``: the skull within reach inside the dental zone (the teeth and the alveolar bone
   behind the lips and cheeks, as far as the oral vestibule reaches): lips and cheeks lie on the
-  teeth without attachment, so the deep node may slide along them and leave them but not enter
-  them (:func:`contact_springs`, one-sided);
+  teeth without attachment and press on them at rest, harder than their weight can lift them
+  off in any posture, so the deep node slides along the teeth but neither enters nor leaves
+  them (:func:`teeth_supports`);
 - ``globe``: near an eye, no bone within the lid's reach: the lid (its cited full thickness)
   lies on the globe and the orbital fat, which are not modelled: its deep node is held;
 - ``neck``: below the dental zone with no bone within reach (under the jaw): the floor of the
@@ -319,13 +320,21 @@ def layered_columns(points: np.ndarray, triangles: np.ndarray, centre: np.ndarra
 #: (the test bed), "default" is the head's own skin, "fine" splits each triangle in four
 RESOLUTIONS = {"coarse": ((1, 1, 1, 1), "coarsen"), "default": ((2, 1, 1, 1), "as is"),
                "fine": ((4, 1, 2, 2), "split")}
-#: the teeth's contact: a penalty per square metre of the tissue's deep face (Pa/m), not a tissue
-#: property: stiff enough that the lips and cheeks press less than 1 % of their free travel into
-#: the teeth (the tissue over them, about 15 mm of fat at a few kPa, is some 3e5 Pa/m)
+#: the teeth's support: a penalty per square metre of the tissue's deep face (Pa/m), not a tissue
+#: property: stiff enough that the lips and cheeks move less than 1 % of their free travel into
+#: or off the teeth (the tissue over them, about 15 mm of fat at a few kPa, is some 3e5 Pa/m)
 CONTACT_PA_PER_M = 1e8
-#: a contact spring's length (m): long, so that it resists only along its own line (sliding
+#: a support spring's length (m): long, so that it resists only along its own line (sliding
 #: along the teeth is free to first order)
 CONTACT_LENGTH_M = 1.0
+#: Why the support holds both ways: the lips press on the incisors at rest with 3.91 g/cm^2
+#: (upper) and 8.58 g/cm^2 (lower) in natural head posture (Hellsing and L'Estrange 1987, 15
+#: adults, strain gauges on the incisors), that is 0.38 and 0.84 kPa, while the weight of the
+#: 15 mm of tissue over the teeth is 1000 kg/m^3 x 9.81 m/s^2 x 0.015 m = 0.15 kPa: no posture
+#: lifts them off. Modelled as a one-sided contact without that resting pressure, the lips came
+#: 1.2 mm off the teeth upright, and the contact's kink cost the stress-free recovery three
+#: times its time.
+RESTING_LIP_PRESSURE_PA = (383.0, 842.0)
 
 
 def column_springs(n: int, levels: int, kind: np.ndarray, edges: np.ndarray, sites: dict, insertion_levels: tuple,
@@ -360,12 +369,13 @@ def column_springs(n: int, levels: int, kind: np.ndarray, edges: np.ndarray, sit
                    tension_only=np.ones(len(node), bool), group=np.array(groups), names=tuple(names))
 
 
-def contact_springs(n: int, levels: int, kind: np.ndarray, nodes: np.ndarray, points: np.ndarray,
-                    triangles: np.ndarray, centre: np.ndarray):
-    """The teeth under the lips and cheeks as one-sided supports: a tension-only spring from each
-    deep node that lies on them to a point :data:`CONTACT_LENGTH_M` back out along its column,
-    of that length, so that it pulls only when the node presses into the teeth; the penalty
-    :data:`CONTACT_PA_PER_M` times the node's share of the deep face's area."""
+def teeth_supports(n: int, levels: int, kind: np.ndarray, nodes: np.ndarray, points: np.ndarray,
+                   triangles: np.ndarray, centre: np.ndarray):
+    """The teeth under the lips and cheeks as sliding supports (see
+    :data:`RESTING_LIP_PRESSURE_PA` for why they hold both ways): a spring from each deep node
+    that lies on them to a point :data:`CONTACT_LENGTH_M` back out along its column, of that
+    length, so that it resists the node's moving into or off the teeth and not along them; the
+    penalty :data:`CONTACT_PA_PER_M` times the node's share of the deep face's area."""
     from ..model import SUPPORT_PREFIX, Springs
 
     on = np.flatnonzero(kind == KINDS.index("teeth"))
@@ -375,7 +385,7 @@ def contact_springs(n: int, levels: int, kind: np.ndarray, nodes: np.ndarray, po
     sides = np.where(points[on, 0] >= 0, 0, 1)
     return Springs(nodes=np.column_stack([levels * n + on, np.full(len(on), -1)]), anchors=anchors,
                    stiffness=CONTACT_PA_PER_M * area, rest_length=np.full(len(on), CONTACT_LENGTH_M),
-                   tension_only=np.ones(len(on), bool), group=sides,
+                   tension_only=np.zeros(len(on), bool), group=sides,
                    names=(f"{SUPPORT_PREFIX}teeth_left", f"{SUPPORT_PREFIX}teeth_right"))
 
 
@@ -633,7 +643,7 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     insertion = (roles.index("smas"), roles.index("superficial"))
     ligaments = column_springs(n, deepest, kind, mesh_edges(tris), footprints, insertion, nodes,
                                LIGAMENT_STIFFNESS if ligament_stiffness is None else ligament_stiffness)
-    springs = _joined(ligaments, contact_springs(n, deepest, kind, nodes, points, tris, centre))
+    springs = _joined(ligaments, teeth_supports(n, deepest, kind, nodes, points, tris, centre))
     model = model.with_(springs=springs)
     report = MeshReport(nodes=model.n_nodes, tets=model.n_tets, skin_triangles=len(tris), trimmed_triangles=trimmed,
                         columns={k: int((kind == i).sum()) for i, k in enumerate(KINDS)},

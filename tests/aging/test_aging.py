@@ -47,7 +47,7 @@ def test_aging_loosens_the_ligaments_and_leaves_the_teeth_alone():
 
     real = load_face("real-coarse")
     lig = real.springs.is_ligament
-    assert lig.any() and (~lig).any()  # ligaments, and the teeth's one-sided contact
+    assert lig.any() and (~lig).any()  # ligaments, and the teeth's supports
     p = AgingContext(real).base_parameters()
     LigamentLaxity(stiffness_loss=0.2, elongation=0.05).apply(AgingContext(real), 20.0, p)
     np.testing.assert_allclose(p.spring_stiffness[lig], real.springs.stiffness[lig] * 0.8**2)

@@ -135,7 +135,7 @@ def test_the_real_face_has_every_landmark_the_package_measures(coarse):
     assert ex[1] - 0.036 < malar[1] < ex[1] - 0.009  # the cheekbone, below the eye
 
 
-def test_ligaments_run_from_bone_and_the_teeth_only_push_back(coarse):
+def test_ligaments_run_from_bone_and_the_teeth_hold_the_lips_on_them(coarse):
     model, _ = coarse
     s = model.springs
     lig = s.is_ligament
@@ -146,10 +146,20 @@ def test_ligaments_run_from_bone_and_the_teeth_only_push_back(coarse):
     from scipy.spatial import cKDTree
     assert cKDTree(bone).query(s.anchors[lig])[0].max() < 1e-12  # every ligament fibre ends on a fixed node
     contact = ~lig
-    assert contact.sum() > 10 and s.tension_only[contact].all()
-    # a contact spring is slack when its node moves out, and pulls back when it moves in
+    assert contact.sum() > 10 and not s.tension_only[contact].any()
+    # a support spring is at its rest length, and resists its node's moving off or into the
+    # teeth (along the spring, both ways) but hardly its sliding along them (across it)
     d = s.anchors[contact] - model.nodes[s.nodes[contact, 0]]
-    assert np.allclose(np.linalg.norm(d, axis=1), s.rest_length[contact])
+    length = np.linalg.norm(d, axis=1)
+    assert np.allclose(length, s.rest_length[contact])
+    along = d / length[:, None]
+    across = np.cross(along, [0.0, 1.0, 0.0])
+    across /= np.linalg.norm(across, axis=1)[:, None]
+    step = 1e-4
+    def stretch(move):
+        return np.linalg.norm(d - move, axis=1) - s.rest_length[contact]
+    assert (stretch(step * along) < -0.99 * step).all() and (stretch(-step * along) > 0.99 * step).all()
+    assert (np.abs(stretch(step * across)) < 1e-3 * step).all()
     assert not np.isin(s.nodes[contact, 0], model.fixed).any()
 
 
