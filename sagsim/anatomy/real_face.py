@@ -325,8 +325,12 @@ RESOLUTIONS = {"coarse": ((1, 1, 1, 1), "coarsen"), "default": ((2, 1, 1, 1), "a
 #: or off the teeth (the tissue over them, about 15 mm of fat at a few kPa, is some 3e5 Pa/m)
 CONTACT_PA_PER_M = 1e8
 #: a support spring's length (m): long, so that it resists only along its own line (sliding
-#: along the teeth is free to first order)
-CONTACT_LENGTH_M = 1.0
+#: along the teeth is free to first order). A kilometre, not a metre: a spring pushed shorter
+#: than its rest length has the transverse stiffness -T/L, and in a Newton trial that lifts a
+#: lip 0.5 mm off the teeth, T is some 3 N; over one metre that outweighed the soft tissue's own
+#: stiffness (AMG-CG met negative curvature with the deep fat's modulus a tenth). Float64 still
+#: resolves the spring's stretch to 1e-13 m at this length.
+CONTACT_LENGTH_M = 1000.0
 #: Why the support holds both ways: the lips press on the incisors at rest with 3.91 g/cm^2
 #: (upper) and 8.58 g/cm^2 (lower) in natural head posture (Hellsing and L'Estrange 1987, 15
 #: adults, strain gauges on the incisors), that is 0.38 and 0.84 kPa, while the weight of the
