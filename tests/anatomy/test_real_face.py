@@ -163,6 +163,15 @@ def test_ligaments_run_from_bone_and_the_teeth_hold_the_lips_on_them(coarse):
     assert not np.isin(s.nodes[contact, 0], model.fixed).any()
 
 
+def test_the_lips_press_on_the_teeth_harder_than_their_weight_pulls_them_off(coarse):
+    # why the teeth hold both ways: the measured resting lip pressure beats the weight of the
+    # deepest column on the teeth, lying face down (gravity straight off the teeth)
+    model, report = coarse
+    deepest_m = 1e-3 * report.depth_mm["teeth"][2]
+    densest = max(m.density for m in model.materials.values())
+    assert min(rf.RESTING_LIP_PRESSURE_PA) > densest * 9.81 * deepest_m
+
+
 def test_the_skin_layer_takes_its_cited_thickness_along_the_column(coarse, female_head_and_skull):
     from sagsim.anatomy.skin_import import vertex_normals
 
