@@ -321,16 +321,18 @@ def layered_columns(points: np.ndarray, triangles: np.ndarray, centre: np.ndarra
 RESOLUTIONS = {"coarse": ((1, 1, 1, 1), "coarsen"), "default": ((2, 1, 1, 1), "as is"),
                "fine": ((4, 1, 2, 2), "split")}
 #: the teeth's support: a penalty per square metre of the tissue's deep face (Pa/m), not a tissue
-#: property: stiff enough that the lips and cheeks move less than 1 % of their free travel into
-#: or off the teeth (the tissue over them, about 15 mm of fat at a few kPa, is some 3e5 Pa/m)
-CONTACT_PA_PER_M = 1e8
+#: property: stiff enough that the lips and cheeks move about 1 % of their free travel into or
+#: off the teeth (the tissue over them, about 15 mm of fat at a few kPa, is some 3e5 Pa/m)
+CONTACT_PA_PER_M = 3e7
 #: a support spring's length (m): long, so that it resists only along its own line (sliding
-#: along the teeth is free to first order). A kilometre, not a metre: a spring pushed shorter
-#: than its rest length has the transverse stiffness -T/L, and in a Newton trial that lifts a
-#: lip 0.5 mm off the teeth, T is some 3 N; over one metre that outweighed the soft tissue's own
-#: stiffness (AMG-CG met negative curvature with the deep fat's modulus a tenth). Float64 still
-#: resolves the spring's stretch to 1e-13 m at this length.
-CONTACT_LENGTH_M = 1000.0
+#: along the teeth is free to first order). Ten metres: a spring pushed shorter than its rest
+#: length has the transverse stiffness -T/L, which over one metre outweighed the soft tissue's
+#: own stiffness in a Newton trial lifting a lip off the teeth (AMG-CG met negative curvature with
+#: the deep fat's modulus a tenth); a kilometre cost the force its digits instead (the stretch
+#: of a spring that long resolves to 1e-13 m, and a thread lift's Newton solve stalled at
+#: 3e-9 N against its 4e-10 N target). At 10 m, -T/L stays a tenth of the tissue's stiffness
+#: and the force resolves to about 1e-11 N.
+CONTACT_LENGTH_M = 10.0
 #: Why the support holds both ways: the lips press on the incisors at rest with 3.91 g/cm^2
 #: (upper) and 8.58 g/cm^2 (lower) in natural head posture (Hellsing and L'Estrange 1987, 15
 #: adults, strain gauges on the incisors), that is 0.38 and 0.84 kPa, while the weight of the
