@@ -8,7 +8,7 @@ from sagsim.anatomy import real_face as rf
 from sagsim.anatomy.head import boundary_loops
 from sagsim.errors import MeshError
 from sagsim.meshfile import content_hash
-from sagsim.model import Layer, tet_volumes
+from sagsim.model import STANDARD_GRAVITY, Layer, tet_volumes
 
 
 def _cap(n: int = 12, half_angle: float = 1.2, wobble: float = 0.0):
@@ -169,7 +169,7 @@ def test_the_lips_press_on_the_teeth_harder_than_their_weight_pulls_them_off(coa
     model, report = coarse
     deepest_m = 1e-3 * report.depth_mm["teeth"][2]
     densest = max(m.density for m in model.materials.values())
-    assert min(rf.RESTING_LIP_PRESSURE_PA) > densest * 9.81 * deepest_m
+    assert min(rf.RESTING_LIP_PRESSURE_PA) > densest * STANDARD_GRAVITY * deepest_m
 
 
 def test_the_skin_layer_takes_its_cited_thickness_along_the_column(coarse, female_head_and_skull):
