@@ -138,3 +138,18 @@ def test_inverted_element_is_reported_not_hidden():
     x[t[0]] = x[t[1:]].mean(axis=0) * 2 - x[t[0]]  # mirror one corner through the opposite face
     ev = FEMSystem(model).evaluate(x)
     assert ev.inverted >= 1 and ev.tangent is None and not np.isfinite(ev.energy)
+
+
+def test_closed_form_3x3_determinants_and_inverses_equal_numpys():
+    """The cofactor kernels the FEM system uses for reference shapes and growth tensors,
+    against numpy.linalg (their twin), on well and badly conditioned matrices."""
+    from sagsim.solvers.fem.kernels.small import det3, inv3
+
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((500, 3, 3))
+    A[:100] = np.eye(3) + 1e-6 * A[:100]  # near the identity, as growth tensors are
+    A[100:200] *= 1e-3  # reference edges in metres: entries of a millimetre
+    np.testing.assert_allclose(det3(A), np.linalg.det(A), rtol=1e-10, atol=0)
+    cond = np.linalg.cond(A)
+    err = np.abs(inv3(A) - np.linalg.inv(A)).max(axis=(1, 2)) / np.abs(np.linalg.inv(A)).max(axis=(1, 2))
+    assert (err <= 1e-13 * cond).all(), float((err / cond).max())

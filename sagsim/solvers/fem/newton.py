@@ -282,7 +282,10 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
         alpha, accepted = 1.0, False
         for _ in range(opts.max_line_search if opts.line_search else 1):
             u_new = u + alpha * du
-            ev_new, R_new, pot_new = evaluate(u_new)
+            # no tangent at a trial point: most are the last of their step (an aging year
+            # converges in one iteration) or rejected; assembling the real face's tangent
+            # costs 15x its force
+            ev_new, R_new, pot_new = evaluate(u_new, want_tangent=False)
             if R_new is not None:
                 decrease = pot_new <= pot + 1e-4 * alpha * min(slope, 0.0) + 1e-12 * abs(pot)
                 if not opts.line_search or decrease or np.linalg.norm(R_new) < np.linalg.norm(R):
@@ -302,6 +305,7 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
             return u
         if r > 1e8 * r0:
             raise _StepFailed(f"diverging residual {r:.3e} at iteration {it}")
+        ev, R, pot = evaluate(u)  # the same force and energy, now with the tangent
     raise _StepFailed(f"no convergence in {opts.max_iterations} iterations (|R| {rec.residuals[-1]:.3e}, "
                       f"target {max(opts.rtol * r0, opts.atol):.3e})")
 

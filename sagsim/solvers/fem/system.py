@@ -20,6 +20,7 @@ from ...errors import MeshError, ModelError
 from ...model import TissueModel
 from .kernels import anp as anp_k
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
+from .kernels.small import det3, inv3
 from ..linear import LinearSolver
 from .kernels.tet4 import assemble
 from .loads import Trusses
@@ -48,7 +49,7 @@ def growth_tensors(growth: np.ndarray, n_tets: int) -> np.ndarray:
     if g.shape != (n_tets, 3, 3) or not np.isfinite(g).all():
         raise ModelError(f"growth: expected ({n_tets},) volume factors or ({n_tets}, 3, 3) finite growth tensors, "
                          f"got shape {g.shape}")
-    det = np.linalg.det(g)
+    det = det3(g)
     if not (det > 0).all():
         e = int(np.flatnonzero(~(det > 0))[0])
         raise ModelError(f"growth: tensor of tet {e} has determinant {det[e]:.3e}; expected > 0")
@@ -119,6 +120,7 @@ class FEMSystem:
         self.vol0 = self.vol_ref = self.dminv = self.hoff = self.lumped_mass = None
         self.growth: np.ndarray | None = None
         self.patch_V = self.patch_k = None
+        self._shape_cache = None  # (reference, its volumes, its Dm^-1): what set_reference reuses
         self.set_reference(X)
         self._data: np.ndarray | None = None  # the tangent buffer, allocated on first use
         self._dirichlet_cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -132,25 +134,30 @@ class FEMSystem:
         stress-free shape: (M,) volume factors (0.8 = deflated by a fifth, the same in every
         direction) or (M,3,3) growth tensors Fg (thinning along a normal, creep). Neighbours
         that grow differently no longer fit together; the mismatch is residual stress."""
-        self.reference = np.ascontiguousarray(X, dtype=np.float64)
-        p = self.reference[self.tets]
-        Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))  # columns are edges
-        self.vol0 = np.linalg.det(Dm) / 6.0
-        bad = ~(self.vol0 > 0)
-        if bad.any():
-            e = int(self.order[np.flatnonzero(bad)[0]])
-            raise MeshError(f"{self.model.name}: reference tet {e} has volume {self.vol0[bad][0]:.3e} m^3; expected > 0")
-        self.dminv = np.ascontiguousarray(np.linalg.inv(Dm))
-        self.vol_ref = self.vol0.copy()  # before growth
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        cached = self._shape_cache is not None and np.array_equal(self._shape_cache[0], X)
+        if not cached:  # an aging run keeps one reference and changes only the growth
+            p = X[self.tets]
+            Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))  # columns are edges
+            vol = det3(Dm) / 6.0
+            bad = ~(vol > 0)
+            if bad.any():
+                e = int(self.order[np.flatnonzero(bad)[0]])
+                raise MeshError(f"{self.model.name}: reference tet {e} has volume {vol[bad][0]:.3e} m^3; expected > 0")
+            self._shape_cache = (X.copy(), vol, inv3(Dm))
+        self.reference = X
+        self.vol_ref = self._shape_cache[1].copy()  # before growth
+        self.vol0 = self.vol_ref.copy()
+        self.dminv = self._shape_cache[2].copy()
         self.hoff = np.zeros((len(self.tets), 3, 3))
         self.growth = None
         if growth is not None:
             Fg = growth_tensors(growth, len(self.tets))
             self.growth = Fg
             Fg = Fg[self.order]
-            Fg_inv = np.linalg.inv(Fg)
+            Fg_inv = inv3(Fg)
             self.dminv = np.ascontiguousarray(self.dminv @ Fg_inv)
-            self.vol0 = self.vol0 * np.linalg.det(Fg)
+            self.vol0 = self.vol0 * det3(Fg)
             self.hoff = np.ascontiguousarray(Fg_inv - np.eye(3))
         # lumped body force per unit gravity: a quarter of each element's mass to each node
         w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
@@ -184,7 +191,7 @@ class FEMSystem:
         a deflated pad weighs less)."""
         mass = self.lumped_mass
         if growth is not None:
-            det = np.linalg.det(growth_tensors(growth, len(self.tets)))[self.order]
+            det = det3(growth_tensors(growth, len(self.tets)))[self.order]
             w = np.repeat(0.25 * self.vol_ref * det * self.density[self.elem_mat], 4)
             mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
         return (mass[:, None] * np.asarray(gravity, np.float64)[None, :]).ravel()
