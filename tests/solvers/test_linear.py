@@ -10,7 +10,7 @@ import scipy.sparse.linalg as spla
 
 from sagsim.anatomy.mesh import cube_tets
 from sagsim.errors import LinearSolverError, SagsimError
-from sagsim.solvers.linear import amg
+from sagsim.solvers.linear import amg, direct
 from sagsim.solvers.linear import solver as linear
 from sagsim.solvers.linear import (
     LinearSolver,
@@ -121,17 +121,41 @@ def test_int64_indices_and_loose_rtol(cube, method):
 
 
 @pytest.mark.parametrize("method", DIRECT)
-def test_direct_reuses_factor_for_same_matrix_and_refactors_new_values(cube, method):
+def test_direct_reuses_factor_for_same_matrix_and_preconditions_new_values_with_it(cube, method):
     A, A2, b = cube["A"], cube["A2"], cube["b"]
     s = LinearSolver(method)
     x1, i1 = s.solve(A, b)
+    assert i1.setup_s > 0.0 and i1.iterations == 0
     x1b, i1b = s.solve(A.copy(), 2.0 * b)  # same values: the factor is reused
     assert i1b.setup_s == 0.0
     np.testing.assert_allclose(x1b, 2.0 * x1, rtol=1e-12, atol=1e-14)
-    x2, i2 = s.solve(A2, b)  # new values, same pattern: refactorised
-    assert i2.setup_s > 0.0
+    x2, i2 = s.solve(A2, b)  # new values, same pattern: CG preconditioned by A's factor
+    assert i2.setup_s == 0.0 and 1 < i2.iterations <= direct.FROZEN_REFACTOR_ITERATIONS
     check_solution(A2, b, x2, i2, method, 1e-10, cube["x2_ref"])
-    assert np.linalg.norm(x2 - x1) > 1e-3 * np.linalg.norm(x1)  # it did not reuse the old factor
+    assert np.linalg.norm(x2 - x1) > 1e-3 * np.linalg.norm(x1)  # it solved A2, not A
+    # a matrix the old factor preconditions badly is factorised at once
+    A3 = clamp(elasticity_stiffness(cube["nodes"], cube["tets"], E=1.0, nu=0.49), cube["fixed"])
+    x3, i3 = s.solve(A3, b)
+    assert i3.setup_s > 0.0
+    check_solution(A3, b, x3, i3, method, 1e-10)
+
+
+@pytest.mark.parametrize("method", DIRECT)
+def test_a_direct_factor_that_preconditions_slowly_is_replaced_at_the_next_matrix(cube, monkeypatch, method):
+    monkeypatch.setattr(direct, "FROZEN_REFACTOR_ITERATIONS", 1)
+    s = LinearSolver(method)
+    s.solve(cube["A"], cube["b"])
+    _, i2 = s.solve(cube["A2"], cube["b"])  # more than one CG iteration: stale
+    assert i2.setup_s == 0.0 and i2.iterations > 1
+    _, i3 = s.solve(1.1 * cube["A2"], cube["b"])  # new values again: refactorised, not preconditioned
+    assert i3.setup_s > 0.0 and i3.iterations == 0
+
+
+def test_without_reuse_a_direct_back_end_factorises_every_matrix(cube):
+    s = LinearSolver("splu", reuse=False)
+    for A in (cube["A"], cube["A2"], cube["A"]):
+        _, info = s.solve(A, cube["b"])
+        assert info.setup_s > 0.0 and info.iterations == 0
 
 
 def test_auto_picks_direct_for_small_systems(cube, caplog):
@@ -168,6 +192,23 @@ def test_auto_falls_back_to_direct_when_amg_stalls(cube, monkeypatch, caplog):
     monkeypatch.setattr(linear, "FALLBACK_DIRECT_MAX_DOFS", {m: 0 for m in linear.DIRECT_METHODS})
     with pytest.raises(LinearSolverError, match="amg-cg did not converge"):
         LinearSolver("auto", coords=cube["nodes"], maxiter=1).solve(cube["A"], cube["b"])
+
+
+def test_auto_leaves_amg_that_converges_too_slowly_for_a_direct_back_end(cube, monkeypatch, caplog):
+    """A tangent AMG preconditions badly (the real face's: 0.02 digits per iteration) goes to
+    a direct back end after a short trial, under "auto" only, and only where one may take it."""
+    monkeypatch.setattr(linear, "AUTO_DIRECT_MAX_DOFS", {m: 0 for m in linear.DIRECT_METHODS})
+    monkeypatch.setattr(amg, "AUTO_AMG_PATIENCE", (3, 10.0))  # ten digits per iteration: none is that fast
+    with caplog.at_level(logging.WARNING, logger="sagsim.linear"):
+        x, info = LinearSolver("auto", coords=cube["nodes"]).solve(cube["A"], cube["b"])
+    assert info.method == DIRECT[0] and "converges too slowly" in caplog.text
+    check_solution(cube["A"], cube["b"], x, info, info.method, 1e-10, cube["x_ref"])
+    # asked for by name, or with no direct back end to take over, amg-cg keeps going
+    _, info = LinearSolver("amg-cg", coords=cube["nodes"]).solve(cube["A"], cube["b"])
+    assert info.method == "amg-cg"
+    monkeypatch.setattr(linear, "FALLBACK_DIRECT_MAX_DOFS", {m: 0 for m in linear.DIRECT_METHODS})
+    _, info = LinearSolver("auto", coords=cube["nodes"]).solve(cube["A"], cube["b"])
+    assert info.method == "amg-cg"
 
 
 def test_per_call_tolerance(cube):
@@ -358,17 +399,18 @@ def test_small_indefinite_raises(method):
         solve(A, np.ones(81), method, coords=coords)
 
 
-def test_a_restored_snapshot_continues_bit_identically(cube):
-    """What a resumed aging run relies on: the hierarchy and its bookkeeping, restored in a
-    new solver, give the same bits as the solver that kept going."""
-    s = LinearSolver("amg-cg", coords=cube["nodes"])
+@pytest.mark.parametrize("method", ["amg-cg"] + DIRECT)
+def test_a_restored_snapshot_continues_bit_identically(cube, method):
+    """What a resumed aging run relies on: the hierarchy or factorisation and its
+    bookkeeping, restored in a new solver, give the same bits as the solver that kept going."""
+    s = LinearSolver(method, coords=cube["nodes"])
     s.solve(cube["A"], cube["b"], rtol=1e-3)
     snap = s.snapshot()
-    x1, _ = s.solve(cube["A2"], cube["b"], rtol=1e-8)
-    t = LinearSolver("amg-cg", coords=cube["nodes"])
+    x1, i1 = s.solve(cube["A2"], cube["b"], rtol=1e-8)
+    t = LinearSolver(method, coords=cube["nodes"])
     t.restore(snap)
     x2, info = t.solve(cube["A2"], cube["b"], rtol=1e-8)
-    assert info.setup_s == 0.0 and np.array_equal(x1, x2)
+    assert info.setup_s == 0.0 and info.iterations == i1.iterations > 0 and np.array_equal(x1, x2)
 
 
 def test_solvers_run_with_blas_on_one_thread(monkeypatch):

@@ -16,10 +16,13 @@ and slowly changing values, so :class:`LinearSolver` keeps what it can between c
   reused across calls while it keeps working (see :class:`LinearSolver`).
 
 A direct back end reuses its numerical factorisation when it is handed exactly the same matrix
-again (modified Newton), reporting ``setup_s == 0``.
+again (modified Newton), reporting ``setup_s == 0``, and preconditions conjugate gradients with
+it for new matrices of the same pattern until that gets slow (direct.py).
 
 ``"auto"`` picks the best available direct back end up to a size threshold (measured on the
-development machine, numbers next to ``AUTO_DIRECT_MAX_DOFS``) and ``"amg-cg"`` above it. The
+development machine, numbers next to ``AUTO_DIRECT_MAX_DOFS``) and ``"amg-cg"`` above it,
+moving to a direct back end when amg-cg fails or converges too slowly (``FALLBACK_DIRECT_MAX_DOFS``,
+``amg.AUTO_AMG_PATIENCE``). The
 back end actually used is in :attr:`SolveInfo.method` and :attr:`LinearSolver.method`, and
 each solve is logged at INFO on the ``"sagsim.linear"`` logger.
 
@@ -88,10 +91,18 @@ PACKAGES = {"cholmod": "pip install scikit-sparse", "pardiso": "pip install pypa
 # With the inexact Newton tolerances of fem/newton.py and the parallel V-cycle, amg-cg gains further:
 # in `sagsim bench fem` (n = 16, 14,739 dofs, 20 Newton solves) cholmod took 3.9-4.7 s and
 # amg-cg 0.88 s; at n = 8 (2,187 dofs) cholmod 0.32 s.
+# Since the direct back ends keep their factorisation as CG's preconditioner for later
+# matrices (direct.py), PARDISO runs the sagging cube's 20 Newton solves (`sagsim bench fem`,
+# 2 cores, a noisy machine) about as fast as amg-cg at n = 12 and 16 (1.9 s each at 6,591 dofs;
+# 4.0 vs 4.2 s at 14,739) and slower at n = 24 (46,875 dofs: 19.3 vs 10.8 s): the thresholds
+# stay. Where AMG converges slowly (the real face), "auto" moves to the direct back end anyway
+# (amg.AUTO_AMG_PATIENCE).
 AUTO_DIRECT_MAX_DOFS = {"cholmod": 10_000, "pardiso": 10_000, "splu": 5_000}
 
-# When amg-cg fails to converge under "auto", the largest system a direct back end may take
-# over (splu: ~30 s and a few GB at 47k dofs in the table above; the others ~5 s at 108k).
+# When amg-cg fails to converge, or converges too slowly (amg.AUTO_AMG_PATIENCE), under
+# "auto", the largest system a direct back end may take over (splu: ~30 s and a few GB at 47k
+# dofs in the table above; the others ~5 s at 108k). The direct back end keeps its
+# factorisation as CG's preconditioner for the next matrices (direct.py).
 FALLBACK_DIRECT_MAX_DOFS = {"cholmod": 250_000, "pardiso": 250_000, "splu": 30_000}
 
 
@@ -244,7 +255,13 @@ class LinearSolver:
     def _fallback(self, n: int, exc: LinearSolverError) -> str | None:
         """A direct back end "auto" may switch to when amg-cg stalls on a badly conditioned
         (but SPD) matrix, such as a slender beam's; None when there is none small enough."""
-        if self.requested != "auto" or self._method != "amg-cg" or "not SPD" in str(exc):
+        if self._method != "amg-cg" or "not SPD" in str(exc):
+            return None
+        return self.direct_fallback(n)
+
+    def direct_fallback(self, n: int) -> str | None:
+        """The direct back end "auto" would take over an n-dof pattern from amg-cg with, if any."""
+        if self.requested != "auto":
             return None
         for m in DIRECT_METHODS:
             if _have(m) and n <= FALLBACK_DIRECT_MAX_DOFS[m]:
@@ -267,14 +284,13 @@ class LinearSolver:
 
     def snapshot(self) -> dict:
         """What a later process needs to continue a sequence of solves bit-identically: the
-        back end, and for amg-cg the matrix values its hierarchy was built from (a direct
-        back end keeps nothing across different matrices). Arrays, for np.savez."""
+        back end, and the matrix values its kept state (AMG hierarchy, factorisation) was
+        built from, with its bookkeeping. Arrays, for np.savez."""
         snap = {"method": np.array(self._method or "")}
-        if self._method == "amg-cg" and self._backend is not None and self._backend.built_from is not None:
-            b = self._backend.snapshot()
-            snap.update(indptr=self._pattern[1], indices=self._pattern[2], built_from=b["built_from"],
-                        base_rate=np.array(np.nan if b["base_rate"] is None else b["base_rate"]),
-                        stale=np.array(b["stale"]), solves_since_build=np.array(b["solves_since_build"]))
+        if self._backend is not None and getattr(self._backend, "built_from", None) is not None:
+            kept = self._backend.snapshot()
+            snap.update(indptr=self._pattern[1], indices=self._pattern[2])
+            snap.update({k: np.array(np.nan if v is None else v) for k, v in kept.items()})
         return snap
 
     def restore(self, snap) -> None:
@@ -285,17 +301,16 @@ class LinearSolver:
             return
         self._method = method
         self._backend = _BACKENDS[method](self)
-        if "built_from" in snap and method == "amg-cg":
+        if "built_from" in snap:
             indptr, indices = np.asarray(snap["indptr"]), np.asarray(snap["indices"])
             n = len(indptr) - 1
             A = sp.csr_matrix((np.asarray(snap["built_from"]), indices, indptr), shape=(n, n))
             self._pattern = (n, indptr.copy(), indices.copy())
             rows = np.repeat(np.arange(n), np.diff(indptr))
             self._diag_pos = np.flatnonzero(indices == rows)
-            rate = float(snap["base_rate"])
-            self._backend.restore(A, {"built_from": A.data, "base_rate": None if np.isnan(rate) else rate,
-                                      "stale": bool(snap["stale"]),
-                                      "solves_since_build": int(snap["solves_since_build"])})
+            kept = {k: np.asarray(snap[k]) for k in snap if k not in ("method", "indptr", "indices")}
+            kept["built_from"] = A.data
+            self._backend.restore(A, kept)
 
     # BLAS threads (the coarse-level Cholesky, CHOLMOD's supernodes) on top of numba's
     # oversubscribe the cores: the default face's demo took 50 s instead of 8.5 s that way
