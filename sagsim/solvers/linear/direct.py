@@ -1,6 +1,7 @@
 """Direct back ends of the linear solver: SuperLU (always there), CHOLMOD and PARDISO (when
-installed). Each factorises once per new matrix, reuses its symbolic analysis for the same
-pattern, refines iteratively and reports a matrix that is not SPD (see solver.py)."""
+installed). Each reuses its symbolic analysis for the same pattern, preconditions CG for a new
+matrix with the last factorisation while that converges fast and factorises anew when it does
+not, refines iteratively and reports a matrix that is not SPD (see solver.py)."""
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,8 @@ _DIRECT_REFINE_STEPS = 2
 # A new matrix of the same pattern is first solved by conjugate gradients preconditioned with
 # the factorisation of an earlier one: Newton's tangents and an aging run's years change
 # little, and on the real default face (43,806 dofs, averaged-nodal-pressure tangent) PARDISO
-# factorises in 3.1 s and back-substitutes in 0.15 s, so a few CG iterations cost a tenth of a
-# factorisation. CG gives up after FROZEN_MAX_ITERATIONS (the matrix is factorised anew, at
+# factorises in 5-6 s and back-substitutes in 0.2 s on one thread, so a few CG iterations cost
+# a tenth of a factorisation. CG gives up after FROZEN_MAX_ITERATIONS (the matrix is factorised anew, at
 # once); a solve that needed more than FROZEN_REFACTOR_ITERATIONS marks the factorisation
 # stale, so the next new matrix is factorised. Counts, not timings: a resumed run must make
 # the same choices as an uninterrupted one.
@@ -36,8 +37,6 @@ FROZEN_REFACTOR_ITERATIONS = 12
 class DirectBackend(Backend):
     """Common part: factorise when the values change (or precondition CG with the last
     factorisation, above), solve, refine, check."""
-
-    direct = True
 
     def __init__(self, owner):
         super().__init__(owner)
