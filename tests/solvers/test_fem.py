@@ -63,6 +63,24 @@ def test_failure_names_the_step_and_the_reason():
         solve_static(model, options=NewtonOptions(n_steps=1, max_cutbacks=2, max_iterations=5))
 
 
+def test_a_start_whose_tangent_no_solve_can_use_fails_at_once_without_cutting_back(monkeypatch):
+    """Swollen to 3.4 times its volume (J > e, where the volumetric energy (k/2) ln^2 J turns
+    concave) the block's tangent is indefinite at the start of the step; a smaller load step
+    would start from the same matrix, so the solver says so instead of cutting back."""
+    from sagsim.solvers.linear import LinearSolver
+
+    model = sagging_block()
+    calls = []
+    real = LinearSolver.solve
+    monkeypatch.setattr(LinearSolver, "solve", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    x = 1.5 * model.nodes
+    x[model.fixed] = model.nodes[model.fixed]  # the clamped face stays: nothing is prescribed to move
+    start = State(x=x, reference=model.nodes.copy())
+    with pytest.raises(ConvergenceError, match=r"load step 1 cannot start: linear solve failed .*not SPD.*same tangent"):
+        solve_static(model, start, options=NewtonOptions(n_steps=1))
+    assert len(calls) == 1
+
+
 def test_non_finite_start_is_refused():
     model = sagging_block()
     x = model.nodes.copy()

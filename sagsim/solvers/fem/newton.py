@@ -225,6 +225,14 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
             cuts = 0
             continue
         cuts += 1
+        if rec.iterations == 0 and rec.reason.startswith("linear solve failed") and ramp is None \
+                and np.array_equal(u_start, target):
+            # the tangent at the step's start does not depend on how much load the step adds
+            # (no growth ramp, no prescribed motion): a smaller step starts from the same
+            # matrix, so cutting back would only factorise it again (2 minutes each on the
+            # fine real face)
+            raise ConvergenceError(f"{model.name}: load step {step} cannot start: {rec.reason}; "
+                                   "a smaller load step starts from the same tangent")
         if cuts > opts.max_cutbacks:
             raise ConvergenceError(
                 f"{model.name}: load step {step} (load {lam:.4f} -> {lam_to:.4f}) failed after "
