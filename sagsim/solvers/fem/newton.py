@@ -109,7 +109,12 @@ class SolveLog:
 
 
 class _StepFailed(Exception):
-    pass
+    """A load step failed; ``start_tangent``: its first linear solve did, on the tangent at the
+    step's start state."""
+
+    def __init__(self, why: str, start_tangent: bool = False):
+        super().__init__(why)
+        self.start_tangent = start_tangent
 
 
 def constrained_dofs(model: TissueModel, loads: Loads) -> tuple[np.ndarray, np.ndarray]:
@@ -208,11 +213,12 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
         f_ext = (1.0 - lam_to) * f_from + lam_to * f_to
         if ramp is not None:
             system.set_reference(state.reference, (1.0 - lam_to) * ramp + lam_to * growth)
+        start_tangent = False
         try:
             trial = _newton(system, trial, f_ext, dofs, opts, springs, rec)
             rec.converged = True
         except _StepFailed as exc:
-            rec.reason = str(exc)
+            rec.reason, start_tangent = str(exc), exc.start_tangent
         rec.t_total_s = time.perf_counter() - t0
         solve_log.steps.append(rec)
         log.info("step %d load %.4f->%.4f %s in %d iterations (%.2f s)%s", step, lam, lam_to,
@@ -225,8 +231,7 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
             cuts = 0
             continue
         cuts += 1
-        if rec.iterations == 0 and rec.reason.startswith("linear solve failed") and ramp is None \
-                and np.array_equal(u_start, target):
+        if start_tangent and ramp is None and np.array_equal(u_start, target):
             # the tangent at the step's start does not depend on how much load the step adds
             # (no growth ramp, no prescribed motion): a smaller step starts from the same
             # matrix, so cutting back would only factorise it again (2 minutes each on the
@@ -278,7 +283,7 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
         try:
             du, info = linear.solve(ev.tangent, -R, rtol=_linear_rtol(opts, rec.residuals[-1], r0))
         except LinearSolverError as exc:  # e.g. a tangent that lost definiteness far from equilibrium
-            raise _StepFailed(f"linear solve failed at iteration {it}: {exc}") from None
+            raise _StepFailed(f"linear solve failed at iteration {it}: {exc}", start_tangent=it == 1) from None
         finally:
             rec.t_solve_s += time.perf_counter() - t
         rec.linear_method, rec.linear_iterations = info.method, rec.linear_iterations + info.iterations

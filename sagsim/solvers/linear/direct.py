@@ -12,8 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .amg import CSR, pcg
 from .backend import Backend, rel_residual
+from .krylov import CSR, pcg
 
 log = logging.getLogger("sagsim.linear")
 

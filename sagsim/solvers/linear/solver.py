@@ -309,9 +309,7 @@ class LinearSolver:
             self._pattern = (n, indptr.copy(), indices.copy())
             rows = np.repeat(np.arange(n), np.diff(indptr))
             self._diag_pos = np.flatnonzero(indices == rows)
-            kept = {k: np.asarray(snap[k]) for k in snap if k not in ("method", "indptr", "indices")}
-            kept["built_from"] = A.data
-            self._backend.restore(A, kept)
+            self._backend.restore(A, {k: np.asarray(snap[k]) for k in snap if k not in ("method", "indptr", "indices")})
 
     # BLAS threads (the coarse-level Cholesky, CHOLMOD's supernodes) on top of numba's
     # oversubscribe the cores: the default face's demo took 50 s instead of 8.5 s that way
