@@ -4,6 +4,7 @@ matrix with the last factorisation while that converges fast and factorises anew
 not, refines iteratively and reports a matrix that is not SPD (see solver.py)."""
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 import warnings
@@ -177,46 +178,80 @@ class Pardiso(DirectBackend):
     def __init__(self, owner):
         super().__init__(owner)
         self.ps = None
-        self.U = None
 
-    def _call(self, phase, U, b):
-        self.ps.set_phase(phase)
+    def _call(self, phase, b):
+        """One call to MKL's pardiso on the factorised pattern (self.a, self.ia, self.ja), written
+        here rather than through pypardiso's wrapper, which converts the index arrays to int32 and
+        1-based on every call (a tenth of a back-substitution on the real default face)."""
+        ps = self.ps
+        x = np.zeros_like(b)
+        err = ctypes.c_int32(0)
+        i32 = ctypes.POINTER(ctypes.c_int32)
         # One thread, whatever the caller's limits: on two, MKL PARDISO's factorisation and
         # solves differ between runs in the last bits (measured on the real default face), and
         # a resumed run must end bit-identical to an uninterrupted one. MKL's conditional
         # reproducibility mode fixes the bits on two threads, but a factorisation on two
-        # threads after solves on one then crashed. The solves are memory-bound anyway (0.2 s
-        # on one thread or two, 45 million factor entries on the real default face).
-        mkl = self.ps.libmkl
+        # threads after solves on one then crashed. The solves are memory-bound anyway.
+        mkl = ps.libmkl
         before = mkl.MKL_Set_Num_Threads_Local(1)
         try:
-            return self.ps._call_pardiso(U, b)
+            ps._mkl_pardiso(ps.pt.ctypes.data_as(ctypes.POINTER(ps._pt_type[0])),
+                            ctypes.byref(ctypes.c_int32(1)), ctypes.byref(ctypes.c_int32(1)),  # maxfct, mnum
+                            ctypes.byref(ctypes.c_int32(2)), ctypes.byref(ctypes.c_int32(phase)),  # mtype SPD
+                            ctypes.byref(ctypes.c_int32(self.n)),
+                            self.a.ctypes.data_as(ctypes.c_void_p), self.ia.ctypes.data_as(i32),
+                            self.ja.ctypes.data_as(i32), ps.perm.ctypes.data_as(i32),
+                            ctypes.byref(ctypes.c_int32(1)), ps.iparm.ctypes.data_as(i32),  # nrhs, iparm
+                            ctypes.byref(ctypes.c_int32(0)),  # msglvl
+                            b.ctypes.data_as(ctypes.c_void_p), x.ctypes.data_as(ctypes.c_void_p), ctypes.byref(err))
         finally:
             mkl.MKL_Set_Num_Threads_Local(before)
+        return x, err.value
 
     def factor(self, A):
         # optional back end (pypardiso, MKL), imported only when it is used, as CHOLMOD above
         from pypardiso import PyPardisoSolver
-        from pypardiso.pardiso_wrapper import PyPardisoError
 
         n = A.shape[0]
         U = sp.triu(A, format="csr")  # mtype 2 (real SPD) reads the upper triangle
         U.sort_indices()
         dummy = np.zeros(n)
+        if self.ps is None:
+            self.ps = PyPardisoSolver(mtype=2)
+            iparm = self.ps.iparm
+            iparm[:] = 0
+            iparm[0] = 1  # the values below, the rest MKL's defaults (zero)
+            iparm[1] = 2  # nested dissection ordering (METIS)
+            # iparm[7] = 0: no iterative refinement inside PARDISO. MKL's default when iparm[0]
+            # is 0 is two steps, each a residual and another back-substitution: 0.21 s a solve
+            # on the real default face instead of 0.07 s. solve() above refines only when the
+            # residual asks for it, and CG with a kept factorisation needs none.
+            iparm[9] = 13  # pivot perturbation 1e-13 (MKL's default for indefinite types; SPD pivots are not perturbed)
+            self.n = n
+            self.ia = (U.indptr + 1).astype(np.int32)  # pardiso's 1-based CSR
+            self.ja = (U.indices + 1).astype(np.int32)
+            self.a = U.data
+            try:
+                self._run(11, dummy, "analysis")  # ordering and symbolic factorisation, once per pattern
+            except BaseException:
+                self.release()
+                raise
+        self.a = U.data
         try:
-            if self.ps is None:
-                self.ps = PyPardisoSolver(mtype=2)
-                self._call(11, U, dummy)  # analysis + ordering, once per pattern
-            self._call(22, U, dummy)  # numerical factorisation
-        except PyPardisoError as e:
-            code = getattr(e, "value", "?")
+            self._run(22, dummy, "factorisation")
+        except BaseException:
             self.release()
-            what = "matrix not SPD" if code == -4 else "factorisation failed"
-            raise self.fail(n, f"error {code} in factorisation: {what}") from None
-        self.U = U
+            raise
+
+    def _run(self, phase, b, what):
+        x, code = self._call(phase, b)
+        if code:
+            why = "matrix not SPD" if code == -4 else f"{what} failed"
+            raise self.fail(self.n, f"error {code} in {what}: {why}")
+        return x
 
     def apply(self, b):
-        return self._call(33, self.U, np.asarray(b, dtype=np.float64))
+        return self._run(33, np.ascontiguousarray(b, dtype=np.float64), "back-substitution")
 
     def __del__(self):
         self.release()
@@ -228,5 +263,4 @@ class Pardiso(DirectBackend):
             except Exception:
                 pass
         self.ps = None
-        self.U = None
         self.built_from = None
