@@ -15,7 +15,10 @@ from sagsim.model import State
 def main() -> dict:
     model = sagsim.load_face("coarse")
     # nearly incompressible tissue: the locking-free element, as every job uses
-    unloaded, log = sagsim.recover_unloaded(model, options=sagsim.NewtonOptions(n_steps=2, formulation="anp"))
+    # to 0.5 % of the sag (a few micrometres): the teeth's penalty support under the lips keeps
+    # the real face's misfit from falling much below 0.3 % (the jobs stop at 2 %)
+    unloaded, log = sagsim.recover_unloaded(model, options=sagsim.NewtonOptions(n_steps=2, formulation="anp"),
+                                            tol=5e-3)
     captured = State(x=model.nodes.copy(), reference=unloaded.reference)
     # how far the tissue hangs in the captured face: captured shape against the stress-free one
     hanging = summary(model, captured, before=State(x=unloaded.reference, reference=unloaded.reference))

@@ -14,7 +14,7 @@ AGES = [45, 50, 55, 60]
 
 if __name__ == "__main__":
     from sagsim.meshfile import load_face
-    landmarks = sorted(load_face("coarse").landmarks)  # all 21
+    landmarks = sorted(load_face("procedural-coarse").landmarks)  # all 21 of the face calibrate_default.toml uses
     path = synthetic_measurements(HERE / "calibrate_default.toml", TRUTH, HERE / "calibrate_measurements.csv",
                                   landmarks, ages=AGES, noise_mm=0.02, seed=0)
     print(f"wrote {path}")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import SagsimError
+from .inputs.fields import RESOLUTIONS as FACE_NAMES
 from .version import __version__
 
 #: the most LocalCluster workers one command may start (processes on this machine)
@@ -41,9 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every Newton step")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="the default job: the procedural face under gravity")
+    demo = sub.add_parser("demo", help="a face (or the slab) settled once under gravity, from its mesh")
     demo.add_argument("--out", type=Path, default=Path("results/demo"), help="results folder")
-    demo.add_argument("--resolution", choices=["coarse", "default", "fine"], default="default")
+    demo.add_argument("--resolution", choices=["coarse", "default", "fine"], default="default",
+                      help="of the real face, or of the slab")
+    demo.add_argument("--face", help="instead of the real face: a built-in face by name (e.g. procedural-coarse) "
+                      "or a model file written by `sagsim mesh` (.vtu)")
     demo.add_argument("--model", choices=["face", "slab"], default="face")
     demo.add_argument("--core", choices=["fem", "springs"], default="fem",
                       help="solver core: finite elements, or the calibrated mass-spring model (docs/springs.md)")
@@ -51,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     mesh = sub.add_parser("mesh", help="build a face and write it (VTU + JSON sidecar)")
     mesh.add_argument("--resolution", choices=["coarse", "default", "fine"], default="default")
-    mesh.add_argument("--face", choices=["procedural", "real"], default="procedural",
-                      help="the procedural face, or the real one (the vendored head over its fitted skull)")
+    mesh.add_argument("--face", choices=["real", "procedural"], default="real",
+                      help="the real face (the vendored head over its fitted skull), or the procedural test bed")
     mesh.add_argument("--variant", choices=["female", "male"], default="female", help="the real face's head")
     mesh.add_argument("--out", type=Path, required=True, help="the .vtu file to write (the .json goes beside it)")
     mesh.add_argument("--skin", type=Path, help="build the layers under this skin surface (STL, OBJ, PLY, VTK...)")
@@ -87,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     settle = sub.add_parser("settle", help="a face at rest upright, lying on the back or face down: where each "
                             "landmark goes")
-    settle.add_argument("face", help="coarse, default, fine (the procedural face), real-coarse, real-default, "
-                        "real-fine (the real face), or a model file written by `sagsim mesh` (.vtu)")
+    settle.add_argument("face", help="coarse, default, fine (the real face), procedural-coarse, procedural-default, "
+                        "procedural-fine (the procedural test bed), or a model file written by `sagsim mesh` (.vtu)")
     settle.add_argument("--posture", choices=["upright", "supine", "prone"], default="supine")
     settle.add_argument("--out", type=Path, help="results folder (default: results/settle_<posture>)")
     settle.set_defaults(run=_run_settle)
@@ -136,12 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     fem.add_argument("--linear-solver", default="auto", help="back end of sagsim's linear solves")
     fem.set_defaults(run=_run_bench_fem)
     aging = bench_sub.add_parser("aging", help="the default aging run: seconds per simulated year by face size")
-    aging.add_argument("--faces", nargs="+", choices=["coarse", "default", "fine"], default=["coarse", "default"])
+    aging.add_argument("--faces", nargs="+", choices=FACE_NAMES, default=["coarse", "default"])
     aging.add_argument("--years", type=_between(1, 60), default=30.0, help="simulated years from age 40 (1-60)")
     aging.add_argument("--json", type=Path, help="write the records to this file too")
     aging.set_defaults(run=_run_bench_aging)
     lift_b = bench_sub.add_parser("lift", help="thread lifts: a 10-thread plan and the 1..N thread-count sweep")
-    lift_b.add_argument("--face", choices=["coarse", "default", "fine"], default="default")
+    lift_b.add_argument("--face", choices=FACE_NAMES, default="default")
     lift_b.add_argument("--max-threads", type=_count(40), default=10, help="threads per side in the sweep (1-40)")
     lift_b.add_argument("--json", type=Path, help="write the figures to this file too")
     lift_b.set_defaults(run=_run_bench_lift)
@@ -154,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     springs_b.add_argument("--json", type=Path, help="write the records to this file too")
     springs_b.add_argument("--agreement", action="store_true",
                            help="instead: static springs vs FEM on a face under gravity, at the landmarks")
-    springs_b.add_argument("--face", choices=["coarse", "default", "fine"], default="default", help="with --agreement")
+    springs_b.add_argument("--face", choices=FACE_NAMES, default="procedural-default", help="with --agreement")
     springs_b.set_defaults(run=_run_bench_springs)
     sweep_b = bench_sub.add_parser("sweep", help="sweep throughput with 1 and 2 Dask workers, overhead per task")
     sweep_b.add_argument("--runs", type=_count(1000), default=12, help="aging runs (coarse face) per measurement "
@@ -206,7 +210,7 @@ def _count(high: int):
 def _run_demo(args: argparse.Namespace) -> int:
     from .jobs.demo import demo
 
-    _print(demo(args.out, resolution=args.resolution, model=args.model, core=args.core)["report"])
+    _print(demo(args.out, resolution=args.resolution, model=args.model, core=args.core, face=args.face)["report"])
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .version import __version__
+from .anatomy.faces import BUILT_IN_FACES
 from .errors import DataFileError
 from .io import read_json, read_vtu, write_json, write_vtu
 from .materials import MooneyRivlin, NeoHookean
@@ -101,26 +102,20 @@ def _fields(material) -> list[str]:
     return [f for f in ("mu", "lam", "c10", "c20", "kappa", "density", "source") if hasattr(material, f)]
 
 
-#: the real face by name: "real-<resolution>" (the female head over its fitted skull)
-REAL_FACES = ("real-coarse", "real-default", "real-fine")
-
-
 def load_face(face: str | Path) -> TissueModel:
-    """A face by name or file: "coarse", "default" or "fine" (the procedural face),
-    "real-coarse", "real-default" or "real-fine" (the real face: the vendored female head over
-    its fitted skull) -- the mesh shipped in sagsim/data/meshes, built when absent -- or a model
-    saved by `sagsim mesh` (.vtu + .json)."""
-    meshes = Path(__file__).resolve().parent / "data" / "meshes"
-    if str(face) in ("coarse", "default", "fine"):
-        shipped = meshes / f"face_{face}.vtu"
-        if shipped.exists():
-            return load_model(shipped)[0]
+    """A face by name or file: a built-in face (anatomy.faces.BUILT_IN_FACES: "coarse",
+    "default" or "fine" for the real face, the vendored female head over its fitted skull;
+    "procedural-coarse", "procedural-default" or "procedural-fine" for the procedural test bed)
+    -- the mesh shipped in sagsim/data/meshes, built when absent -- or a model saved by
+    `sagsim mesh` (.vtu + .json)."""
+    if str(face) not in BUILT_IN_FACES:
+        return load_model(face)[0]
+    kind, resolution = BUILT_IN_FACES[str(face)]
+    shipped = Path(__file__).resolve().parent / "data" / "meshes" / f"{kind}-{resolution}.vtu"
+    if shipped.exists():
+        return load_model(shipped)[0]
+    if kind == "procedural":
         from .anatomy.face import build_face
-        return build_face(str(face))
-    if str(face) in REAL_FACES:
-        shipped = meshes / f"{face}.vtu"
-        if shipped.exists():
-            return load_model(shipped)[0]
-        from .anatomy.real_face import build_named_real_face
-        return build_named_real_face("female", str(face).removeprefix("real-"))[0]
-    return load_model(face)[0]
+        return build_face(resolution)
+    from .anatomy.real_face import build_named_real_face
+    return build_named_real_face("female", resolution)[0]

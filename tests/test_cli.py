@@ -13,7 +13,7 @@ from sagsim.io import read_vtu
 
 def test_demo_writes_results_and_pictures(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--resolution", "coarse"]) == 0
+    assert main(["demo", "--out", str(out), "--face", "procedural-coarse"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert 0.05 < summary["max_displacement_mm"] < 5.0  # sub-millimetre to millimetre sag
     assert all(v[1] < 0 for v in summary["landmark_displacement_mm"].values())  # it sags downwards

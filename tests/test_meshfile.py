@@ -36,7 +36,7 @@ def test_an_edited_file_is_refused(tmp_path):
 @pytest.mark.parametrize("resolution", ["coarse", "default"])
 def test_shipped_meshes_load_and_regenerate_to_the_same_model(resolution):
     # load time is a figure for the notes (9 / 26 / 373 ms here), not an assertion: machines are noisy
-    model, prov = load_model(MESHES / f"face_{resolution}.vtu")  # refuses content that does not match its hash
+    model, prov = load_model(MESHES / f"procedural-{resolution}.vtu")  # refuses content that does not match its hash
     assert prov["parameters"]["resolution"] == resolution
     assert model.n_tets == prov["tetrahedra"]
     # rebuilt here, the face has the same topology and tags exactly, and the
@@ -59,7 +59,7 @@ def test_shipped_meshes_load_and_regenerate_to_the_same_model(resolution):
 
 
 def test_mesh_command_writes_the_pair(tmp_path, capsys):
-    assert main(["mesh", "--resolution", "coarse", "--out", str(tmp_path / "m" / "face.vtu")]) == 0
+    assert main(["mesh", "--face", "procedural", "--resolution", "coarse", "--out", str(tmp_path / "m" / "face.vtu")]) == 0
     assert (tmp_path / "m" / "face.vtu").exists() and (tmp_path / "m" / "face.json").exists()
     assert "4800 tetrahedra" in capsys.readouterr().out
 

@@ -18,6 +18,6 @@ def test_the_wheel_holds_every_module_and_the_data(tmp_path):
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "sagsim").rglob("*.py")}
     assert modules <= names, sorted(modules - names)
     data = {p.relative_to(ROOT).as_posix() for p in (ROOT / "sagsim" / "data").rglob("*") if p.is_file()}
-    assert {"sagsim/data/tissue_parameters.csv", "sagsim/data/meshes/face_default.vtu",
-            "sagsim/data/meshes/face_default.json"} <= data
+    assert {"sagsim/data/tissue_parameters.csv", "sagsim/data/meshes/procedural-default.vtu",
+            "sagsim/data/meshes/procedural-default.json"} <= data
     assert data <= names, sorted(data - names)

@@ -211,7 +211,7 @@ def main(n_values=(32, 64), json_path: Path | None = None, steps: int = STEPS, r
 # agreement with the FEM core on a face under gravity
 # --------------------------------------------------------------------------------------------
 
-def agreement(face: str = "default", volume: str = "nodal", rtol: float = 1e-6) -> dict:
+def agreement(face: str = "procedural-default", volume: str = "nodal", rtol: float = 1e-6) -> dict:
     """Static equilibrium of the face under gravity by both cores; landmark displacements
     compared (mm, and relative to the FEM's). FEM: solve_static with the locking-free "anp"
     formulation in 2 load steps, as `sagsim demo`; springs: FIRE to |R| <= rtol |f_gravity|."""

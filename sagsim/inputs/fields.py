@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..anatomy.faces import BUILT_IN_FACES
 from ..errors import ScenarioError
 
-#: the built-in faces a scenario or a plan may name: the procedural face's resolutions
-#: (anatomy.face) and the real face's (anatomy.real_face; sagsim.meshfile.load_face)
-RESOLUTIONS = ("coarse", "default", "fine", "real-coarse", "real-default", "real-fine")
+#: the built-in faces a scenario or a plan may name (anatomy.faces)
+RESOLUTIONS = tuple(BUILT_IN_FACES)
 
 #: accepted unit spellings -> factor to the canonical unit (the key of the outer dict)
 UNITS = {

@@ -20,8 +20,9 @@ from .fields import RESOLUTIONS, UNITS, Field, ScenarioError, beside, convert, s
 SCENARIO_FIELDS = (
     Field("name", "str", "aging", "short name, used in titles and as the results folder (results/NAME): one folder name"),
     Field("description", "str", "", "what the scenario is for"),
-    Field("face", "str", "default", "built-in face (coarse, default, fine; real-coarse, real-default, real-fine) or a .vtu written by "
-          "`sagsim mesh`, relative to the scenario file"),
+    Field("face", "str", "default", "built-in face (coarse, default, fine: the real face; procedural-coarse, "
+          "procedural-default, procedural-fine: the procedural test bed) or a .vtu written by `sagsim mesh`, "
+          "relative to the scenario file"),
     Field("start_age", "quantity", 40.0, "age of the captured face", "years", (0.0, 120.0)),
     Field("end_age", "quantity", 70.0, "last age simulated (after start_age)", "years", (0.0, 130.0)),
     Field("step_years", "quantity", 1.0, "time step", "years", (0.05, 20.0)),
@@ -36,7 +37,7 @@ SCENARIO_FIELDS = (
 )
 
 DIAGNOSIS_FIELDS = (
-    Field("face", "str", "coarse", "face the 2^n mechanism-subset runs use (coarse keeps --explain quick)"),
+    Field("face", "str", "coarse", "face the 2^n mechanism-subset runs use (the coarse face keeps --explain quicker)"),
     Field("step_years", "quantity", 2.0, "time step of the subset runs", "years", (0.05, 20.0)),
     Field("mechanisms", "list", None, "mechanisms to split the sag between (default: the enabled ones)"),
 )

@@ -1,7 +1,8 @@
-"""The demo job (`sagsim demo`): the procedural face settles under gravity once.
+"""The demo job (`sagsim demo`): a face settles under gravity once, from its mesh taken as
+stress-free (`sagsim settle` starts from the recovered stress-free shape instead).
 
 Load the shipped face (or build it), solve static equilibrium under upright gravity with the
-locking-free element, and write what a researcher opens first: a VTU for ParaView, a JSON
+averaged-nodal-pressure element, and write what a researcher opens first: a VTU for ParaView, a JSON
 summary, and two pictures. ``model="slab"`` runs the
 layered slab of cheek tissue instead; ``core="springs"`` solves with the mass-spring core
 (FIRE statics of the calibrated springs, docs/springs.md) instead of the finite elements.
@@ -26,18 +27,23 @@ from ..solvers.springs import SpringSystem, solve_static_springs
 CORES = ("fem", "springs")
 
 
-def demo(out: str | Path = "results/demo", resolution: str = "default", model: str = "face", core: str = "fem") -> dict:
-    """Run the demo into folder ``out``; return the summary (also written as summary.json)."""
+def demo(out: str | Path = "results/demo", resolution: str = "default", model: str = "face", core: str = "fem",
+         face: str | None = None) -> dict:
+    """Run the demo into folder ``out``; return the summary (also written as summary.json).
+    ``face``: a built-in face's name or a model file (default: the real face at ``resolution``)."""
     if core not in CORES:
         raise ModelError(f"demo.core: expected one of {CORES}, got {core!r}")
     with claim(out) as folder:  # a folder sagsim can write, and no other run is writing
-        return _settle(folder, resolution, model, core)
+        return _settle(folder, resolution, model, core, face)
 
 
-def _settle(out: Path, resolution: str, model: str, core: str) -> dict:
+def _settle(out: Path, resolution: str, model: str, core: str, face: str | None) -> dict:
     """The demo's solve and files into the claimed folder ``out``."""
     t0 = time.perf_counter()
-    model = load_face(resolution) if model == "face" else layered_slab(cells=resolution)
+    model = load_face(face or resolution) if model == "face" else layered_slab(cells=resolution)
+    # the layer stack's thicknesses are the procedural face's and the slab's; the real face's
+    # layers vary over the face (docs/real_face.md)
+    stacked = not model.name.startswith("real face")
     state, solved = _solve(model, core)
     u = state.x - state.reference
     landmarks = {name: (1e3 * (model.landmark_position(name, state.x) - model.landmark_position(name))).tolist()
@@ -46,8 +52,8 @@ def _settle(out: Path, resolution: str, model: str, core: str) -> dict:
         "model": model.name,
         "nodes": model.n_nodes,
         "tetrahedra": model.n_tets,
-        "layers": [{"layer": s.layer.name, "thickness_mm": 1e3 * s.thickness_m, "source": s.source}
-                   for s in LAYER_STACK],
+        "layers": ([{"layer": s.layer.name, "thickness_mm": 1e3 * s.thickness_m, "source": s.source}
+                    for s in LAYER_STACK] if stacked else sorted({lay.name for lay in model.materials})),
         "materials": {lay.name: {"type": type(m).__name__, "shear_modulus_kPa": m.shear_modulus / 1e3,
                                  "poisson_ratio": poisson_ratio(m), "source": m.source}
                       for lay, m in model.materials.items()},

@@ -18,7 +18,7 @@ from ..meshfile import save_model
 FACES = ("procedural", "real")
 
 
-def mesh(out: str | Path, resolution: str = "default", *, face: str = "procedural", variant: str = "female",
+def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", variant: str = "female",
          skin: str | Path | None = None, thickness: str | Path | None = None,
          landmarks: str | Path | None = None) -> dict:
     """Write the face to ``out`` (.vtu, the .json beside it): the ``face`` "procedural" or

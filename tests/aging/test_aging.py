@@ -17,7 +17,7 @@ from sagsim.model import Layer
 
 @pytest.fixture(scope="module")
 def face():
-    return load_face("coarse")
+    return load_face("procedural-coarse")
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,7 @@ def mostly(valid: dict, required=()):
 
 
 SCENARIOS = st.fixed_dictionaries(
-    {"scenario": st.one_of(mostly({"name": "s", "face": "coarse", "start_age": 40, "end_age": "50 years",
+    {"scenario": st.one_of(mostly({"name": "s", "face": "procedural-coarse", "start_age": 40, "end_age": "50 years",
                                    "step_years": 5, "unloaded": True, "formulation": "anp", "ligament_prestrain": 0.05,
                                    "force_tol": 1e-4}),
                            some_of([f.name for f in SCENARIO_FIELDS]))},
@@ -106,7 +106,7 @@ SCENARIOS = st.fixed_dictionaries(
         "diagnosis": some_of(["face", "step_years", "mechanisms"])})
 THREAD = {"name": "a", "entry": "jowl_left", "anchor": "tragus_left", "cogs": 4, "cog_spacing": "6 mm",
           "pull": "3 mm", "material": "PDO", "layer": "superficial_fat"}
-PLANS = st.fixed_dictionaries({"plan": mostly({"name": "p", "face": "coarse", "sweep": "pull=1:3"}),
+PLANS = st.fixed_dictionaries({"plan": mostly({"name": "p", "face": "procedural-coarse", "sweep": "pull=1:3"}),
                                "thread": st.lists(st.one_of(mostly(THREAD, required=("name", "entry", "anchor")),
                                                             some_of([f.name for f in THREAD_FIELDS] + ["via"])),
                                                   min_size=1, max_size=3)})
@@ -130,7 +130,7 @@ SWEEPS = st.fixed_dictionaries({
                                                    "x", "nonsense.key"]), PARAMETER, max_size=3)},
     optional={"fixed": some_of(["scenario.face", "scenario.end_age", "skin.laxity"]),
               "sensitivity": some_of(["outputs"])})
-BASE = '[scenario]\nname = "base"\nface = "coarse"\nend_age = 42\nstep_years = 2\n'
+BASE = '[scenario]\nname = "base"\nface = "procedural-coarse"\nend_age = 42\nstep_years = 2\n'
 VALID_CALIBRATION = {"calibration": {"base": "s.toml", "measurements": "m.csv"},
                      "parameters": {"fat_descent.time_constant": {"initial": "10 years"}}}
 NOISY_CALIBRATIONS = st.fixed_dictionaries({

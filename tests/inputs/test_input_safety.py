@@ -9,7 +9,7 @@ import pytest
 from sagsim.errors import ScenarioError
 from sagsim.inputs import load_plan, load_scenario, load_sweep
 
-SCENARIO = '[scenario]\nname = {name}\nface = "coarse"\nend_age = 42\nstep_years = 2\n'
+SCENARIO = '[scenario]\nname = {name}\nface = "procedural-coarse"\nend_age = 42\nstep_years = 2\n'
 THREAD = '[[thread]]\nname = {name}\nentry = "jowl_left"\nanchor = "tragus_left"\n'
 
 
@@ -39,16 +39,16 @@ def test_the_age_command_refuses_an_escaping_name_before_writing_anything(tmp_pa
 
 def test_plan_names_and_thread_names(tmp_path):
     path = tmp_path / "p.toml"
-    path.write_text('[plan]\nname = 5\nface = "coarse"\n' + THREAD.format(name='"a"'))
+    path.write_text('[plan]\nname = 5\nface = "procedural-coarse"\n' + THREAD.format(name='"a"'))
     with pytest.raises(ScenarioError, match=r"\[plan\] name: expected a name"):
         load_plan(path)
-    path.write_text('[plan]\nface = "coarse"\n' + THREAD.format(name="5"))
+    path.write_text('[plan]\nface = "procedural-coarse"\n' + THREAD.format(name="5"))
     with pytest.raises(ScenarioError, match=r"\[\[thread\]\] 1 name: expected a name \(text\), got 5"):
         load_plan(path)
-    path.write_text('[plan]\nface = "coarse"\n' + THREAD.format(name='"a"') + THREAD.format(name='"a"'))
+    path.write_text('[plan]\nface = "procedural-coarse"\n' + THREAD.format(name='"a"') + THREAD.format(name='"a"'))
     with pytest.raises(ScenarioError, match=r"\[\[thread\]\] name: 'a' names two threads"):
         load_plan(path)
-    path.write_text('[plan]\nface = "coarse"\n' + THREAD.format(name='"a"') + THREAD.format(name='"b"'))
+    path.write_text('[plan]\nface = "procedural-coarse"\n' + THREAD.format(name='"a"') + THREAD.format(name='"b"'))
     assert [t.name for t in load_plan(path).plan.threads] == ["a", "b"] and load_plan(path).plan.name == "p"
 
 

@@ -75,7 +75,7 @@ def test_an_unknown_compartment_is_refused_once_the_face_is_known(tmp_path):
     from sagsim.meshfile import load_face
     s = load_scenario(write(tmp_path, "[mechanisms.fat_deflation.loss]\ntemple = 0.1\n"))
     with pytest.raises(ScenarioError, match=r"fat_deflation.loss\] temple: no such compartment"):
-        check_against_model(s, load_face("coarse"))
+        check_against_model(s, load_face("procedural-coarse"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -114,7 +114,7 @@ def test_cli_age_writes_series_metrics_summary_and_diagnosis(tmp_path):
     path = write(tmp_path, """
 [scenario]
 name = "quick"
-face = "coarse"
+face = "procedural-coarse"
 end_age = 50
 step_years = 5
 [diagnosis]

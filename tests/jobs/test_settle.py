@@ -12,11 +12,11 @@ from sagsim.jobs.settle import settle
 @pytest.fixture(scope="module")
 def supine(tmp_path_factory):
     out = tmp_path_factory.mktemp("settle") / "supine"
-    return out, settle("coarse", "supine", out)
+    return out, settle("procedural-coarse", "supine", out)
 
 
 def test_upright_gives_back_the_captured_face(tmp_path):
-    summary = settle("coarse", "upright", tmp_path / "upright")
+    summary = settle("procedural-coarse", "upright", tmp_path / "upright")
     assert max(summary["largest_landmark_move_mm"].values()) < 0.01  # the recovery's tolerance
 
 
@@ -33,10 +33,10 @@ def test_lying_on_the_back_the_face_falls_back_and_its_upright_sag_relaxes(supin
 
 
 def test_the_command_prints_the_excursions_and_refuses_an_unknown_posture(tmp_path, capsys):
-    assert main(["settle", "coarse", "--posture", "prone", "--out", str(tmp_path / "prone")]) == 0
+    assert main(["settle", "procedural-coarse", "--posture", "prone", "--out", str(tmp_path / "prone")]) == 0
     assert "prone: landmarks move at most" in capsys.readouterr().out
     rows = list(csv.DictReader(open(tmp_path / "prone" / "landmarks.csv")))
     assert all(float(r["dz_mm"]) > 0 for r in rows)  # face down: forwards
     with pytest.raises(SystemExit) as stop:
-        main(["settle", "coarse", "--posture", "sideways"])
+        main(["settle", "procedural-coarse", "--posture", "sideways"])
     assert stop.value.code == 2

@@ -12,7 +12,7 @@ import pytest
 SCENARIO = """
 [scenario]
 name = "quick"
-face = "coarse"
+face = "procedural-coarse"
 end_age = 50
 step_years = 5
 """
@@ -20,7 +20,7 @@ step_years = 5
 PLAN = """
 [plan]
 name = "quick_lift"
-face = "coarse"
+face = "procedural-coarse"
 [[thread]]
 name = "jowl_left"
 entry = "jowl_left"
@@ -147,7 +147,7 @@ def test_the_months_series_holds_the_fading_lift(lift):
     assert months.tolist() == [0, 1, 3, 6, 12, 18]
     rows = list(csv.DictReader(open(out / "months.csv")))
     from sagsim.meshfile import load_face
-    model = load_face("coarse")
+    model = load_face("procedural-coarse")
     for row, disp in zip(rows, warps, strict=True):  # the series' lift at the jowl is the table's
         lift_mm = 1e3 * (model.landmark_position("jowl_left", points + disp) - model.landmark_position("jowl_left", points))[1]
         assert lift_mm == pytest.approx(float(row["lift_mm:jowl_left"]), abs=1e-6)
@@ -161,7 +161,7 @@ def test_the_interactive_view_carries_the_skin_and_the_threads(which, request):
     text = (out / "render" / "view3d.html").read_text()
     assert "http" not in text  # self-contained: nothing fetched from a network
     data = read_payload(out / "render" / "view3d.html")
-    model = load_face("coarse")
+    model = load_face("procedural-coarse")
     assert data["indices"].shape == model.skin_faces.shape
     assert data["positions"].shape == (len(np.unique(model.skin_faces)), 3) and data["indices"].max() < len(data["positions"])
     assert np.ptp(data["positions"], axis=0).max() > 50  # millimetres across a face

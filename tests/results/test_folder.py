@@ -13,7 +13,7 @@ from sagsim.cli import main
 from sagsim.errors import DataFileError
 from sagsim.results.folder import LOCK, claim
 
-SCENARIO = '[scenario]\nname = "quick"\nface = "coarse"\nend_age = 42\nstep_years = 2\n'
+SCENARIO = '[scenario]\nname = "quick"\nface = "procedural-coarse"\nend_age = 42\nstep_years = 2\n'
 HOLD = ("import sys, time\nfrom sagsim.results.folder import claim\n"
         "with claim(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n")
 

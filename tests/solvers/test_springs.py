@@ -489,7 +489,7 @@ def test_bench_command_writes_records(tmp_path):
 def test_default_face_agreement_within_the_stated_tolerance():
     from sagsim.bench import spring_lattice as bench_springs
 
-    rec = bench_springs.agreement("default")
+    rec = bench_springs.agreement("procedural-default")
     assert rec["max_diff_pct_of_max_fem"] <= 60.0 and rec["mean_diff_pct_of_landmark"] <= 40.0, rec
 
 

@@ -37,7 +37,7 @@ levels = 4
 seed = 3
 
 [fixed]
-"scenario.face" = "coarse"
+"scenario.face" = "procedural-coarse"
 "scenario.end_age" = 50
 "scenario.step_years" = 5
 
@@ -77,7 +77,7 @@ kind = "aging"
 base = "{BASE}"
 design = "grid"
 [fixed]
-"scenario.face" = "coarse"
+"scenario.face" = "procedural-coarse"
 [parameters."ligament_laxity.stiffness_loss"]
 values = ["10 %/decade", 0.2, "3 %/yr"]
 [parameters."skin.enabled"]
@@ -297,7 +297,7 @@ def test_thread_plan_parameters(tmp_path, client):
     plan = _write(tmp_path / "plan.toml", """
 [plan]
 name = "one_thread"
-face = "coarse"
+face = "procedural-coarse"
 [[thread]]
 name = "jowl_left"
 entry = "jowl_left"
@@ -332,7 +332,7 @@ def test_calibration_recovers_known_parameters(tmp_path, client):
 base = "{BASE}"
 measurements = "synthetic.csv"
 [fixed]
-"scenario.face" = "coarse"
+"scenario.face" = "procedural-coarse"
 "scenario.end_age" = 50
 "scenario.step_years" = 5
 [parameters."ligament_laxity.stiffness_loss"]
@@ -364,7 +364,7 @@ def test_malformed_calibration_is_one_line(tmp_path, capsys):
 base = "{BASE}"
 measurements = "{meas}"
 [fixed]
-"scenario.face" = "coarse"
+"scenario.face" = "procedural-coarse"
 "scenario.end_age" = 50
 "scenario.step_years" = 5
 [parameters."fat_descent.time_constant"]
@@ -492,7 +492,7 @@ def test_lift_runs_on_an_aged_face_share_one_aging(tmp_path, monkeypatch):
     scenario = _write(tmp_path / "age.toml", """
 [scenario]
 name = "quick"
-face = "coarse"
+face = "procedural-coarse"
 end_age = 50
 step_years = 5
 """)

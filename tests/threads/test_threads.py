@@ -17,7 +17,7 @@ from sagsim.threads.lift import SLIP_TOL
 
 @pytest.fixture(scope="module")
 def face():
-    return captured_start(load_face("coarse"), AgingSettings(unloaded=False))
+    return captured_start(load_face("procedural-coarse"), AgingSettings(unloaded=False))
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_a_thread_longer_than_its_path_is_refused(face):
 PLAN = """
 [plan]
 name = "quick"
-face = "coarse"
+face = "procedural-coarse"
 [[thread]]
 name = "jowl_left"
 entry = "jowl_left"
@@ -244,7 +244,7 @@ def test_the_lift_at_the_jowl_does_not_depend_on_the_mesh():
     from sagsim.inputs.plan import load_plan
     plan = load_plan(Path(__file__).resolve().parents[2] / "examples" / "lift_default.toml").plan
     lifts = []
-    for name in ("coarse", "default"):
+    for name in ("procedural-coarse", "procedural-default"):
         model, start = captured_start(load_face(name))
         res = solve_lift(model, start, plan)
         lifts.append(1e3 * (model.landmark_position("jowl_left", res.state.x)
@@ -264,7 +264,7 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
     from sagsim.jobs.lift import AGING_CHECKPOINT, lift
     from sagsim.inputs.plan import load_plan
 
-    (tmp_path / "age.toml").write_text('[scenario]\nname = "quick"\nface = "coarse"\nend_age = 46\nstep_years = 2\n')
+    (tmp_path / "age.toml").write_text('[scenario]\nname = "quick"\nface = "procedural-coarse"\nend_age = 46\nstep_years = 2\n')
     (tmp_path / "plan.toml").write_text('[plan]\nname = "aged"\naging = "age.toml"\n[[thread]]\nname = "jowl_left"\n'
                                         'entry = "jowl_left"\nanchor = "tragus_left"\ncogs = 4\ncog_spacing = "6 mm"\n'
                                         'pull = "3 mm"\n')
@@ -272,7 +272,7 @@ def test_an_interrupted_lift_resumes_its_aging(tmp_path, caplog):
     scenario = load_scenario(tmp_path / "age.toml")
     out = tmp_path / "resumed"
     # what an interrupt during the lift's aging leaves: 2 of its 3 steps checkpointed
-    run_aging(load_face("coarse"), scenario.mechanisms, scenario.settings, out / AGING_CHECKPOINT, stop_after=2)
+    run_aging(load_face("procedural-coarse"), scenario.mechanisms, scenario.settings, out / AGING_CHECKPOINT, stop_after=2)
     assert (out / AGING_CHECKPOINT / "checkpoint").is_dir()
     with caplog.at_level(logging.INFO, logger="sagsim.aging"):
         lift(plan, out, months=False)
