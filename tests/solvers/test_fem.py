@@ -63,22 +63,47 @@ def test_failure_names_the_step_and_the_reason():
         solve_static(model, options=NewtonOptions(n_steps=1, max_cutbacks=2, max_iterations=5))
 
 
+def swollen_start(model):
+    """The block swollen to 3.4 times its volume (J > e, where the volumetric energy (k/2) ln^2 J
+    turns concave), its clamped face kept: the tangent there is indefinite."""
+    x = 1.5 * model.nodes
+    x[model.fixed] = model.nodes[model.fixed]  # nothing is prescribed to move
+    return State(x=x, reference=model.nodes.copy())
+
+
+def test_an_indefinite_tangent_is_shifted_until_newton_goes_downhill_to_the_same_equilibrium():
+    from sagsim.solvers.fem.newton import TANGENT_SHIFTS
+
+    model = sagging_block()
+    ref, _ = solve_static(model)
+    state, log = solve_static(model, swollen_start(model), options=NewtonOptions(n_steps=1))
+    step = log.steps[-1]
+    assert log.cutbacks == 0 and step.converged and step.shifted >= 1
+    assert step.shifted < step.iterations  # once the tangent is definite again, plain Newton
+    assert f"({step.shifted} shifted tangents)" in log.table()
+    np.testing.assert_allclose(state.x, ref.x, atol=1e-10)
+    assert TANGENT_SHIFTS == tuple(sorted(TANGENT_SHIFTS))  # the smallest shift that works is used
+
+
 def test_a_start_whose_tangent_no_solve_can_use_fails_at_once_without_cutting_back(monkeypatch):
-    """Swollen to 3.4 times its volume (J > e, where the volumetric energy (k/2) ln^2 J turns
-    concave) the block's tangent is indefinite at the start of the step; a smaller load step
-    would start from the same matrix, so the solver says so instead of cutting back."""
+    """When no shifted tangent solves either, a smaller load step would start from the same
+    matrix: the solver says so instead of cutting back."""
+    from sagsim.errors import LinearSolverError
+    from sagsim.solvers.fem.newton import TANGENT_SHIFTS
     from sagsim.solvers.linear import LinearSolver
 
     model = sagging_block()
     calls = []
-    real = LinearSolver.solve
-    monkeypatch.setattr(LinearSolver, "solve", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
-    x = 1.5 * model.nodes
-    x[model.fixed] = model.nodes[model.fixed]  # the clamped face stays: nothing is prescribed to move
-    start = State(x=x, reference=model.nodes.copy())
+
+    def refuse(self, A, b, rtol=None):
+        calls.append(A.diagonal().sum())
+        raise LinearSolverError("splu found 1 non-positive pivot(s): matrix not SPD on 192 dofs")
+
+    monkeypatch.setattr(LinearSolver, "solve", refuse)
     with pytest.raises(ConvergenceError, match=r"load step 1 cannot start: linear solve failed .*not SPD.*same tangent"):
-        solve_static(model, start, options=NewtonOptions(n_steps=1))
-    assert len(calls) == 1
+        solve_static(model, swollen_start(model), options=NewtonOptions(n_steps=1))
+    assert len(calls) == 1 + len(TANGENT_SHIFTS)  # the tangent, then each shift once, growing
+    assert all(np.diff(calls) > 0)
 
 
 def test_non_finite_start_is_refused():

@@ -6,7 +6,9 @@ backs off from inverted elements); automatic cut-back of the load increment when
 diverges, inverts elements or runs out of iterations, and growth back once steps converge
 easily. A step converges when the residual and the energy norm both fall below their
 tolerances. Nothing non-finite is ever returned: a failure raises ConvergenceError naming
-the step and the reason.
+the step and the reason. A tangent that is not positive definite (far from equilibrium, or
+where tissue buckles, as skin wrinkling over a thread's cogs) is shifted along its diagonal
+until it is: its Newton direction is then one the energy decreases along (Levenberg-Marquardt).
 """
 from __future__ import annotations
 
@@ -25,6 +27,14 @@ from .loads import Gravity
 from .system import FEMSystem, growth_tensors
 
 log = logging.getLogger("sagsim.fem")
+
+# Shifts tau tried in turn when the tangent K is not positive definite: K + tau diag(K). A
+# positive definite matrix gives a direction the potential decreases along, which the line
+# search follows; equilibrium is still R = 0, so only the path to it changes (more
+# iterations: the shifted step is shorter than Newton's). The first shift is small, since
+# near a buckled equilibrium only a few modes are negative; each failed try costs one
+# factorisation (6 s on the real default face).
+TANGENT_SHIFTS = (1e-2, 1e-1, 1.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class StepRecord:
     t_total_s: float = 0.0
     linear_method: str = ""
     linear_iterations: int = 0
+    shifted: int = 0  # Newton iterations whose tangent needed a diagonal shift (TANGENT_SHIFTS)
 
 
 @dataclass
@@ -104,6 +115,7 @@ class SolveLog:
             r = f"{s.residuals[0]:.2e} -> {s.residuals[-1]:.2e}" if s.residuals else "-"
             rows.append(f"{s.step:4d}  {s.load_from:5.3f}->{s.load_to:5.3f}  {'yes' if s.converged else 'NO ':3s}  "
                         f"{s.iterations:5d}  {r:22s}  {s.t_assembly_s:6.2f}  {s.t_solve_s:6.2f}  {s.linear_method}"
+                        + (f"  ({s.shifted} shifted tangents)" if s.shifted else "")
                         + (f"  ({s.reason})" if s.reason else ""))
         return "\n".join(rows)
 
@@ -281,8 +293,8 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
     for it in range(1, opts.max_iterations + 1):
         t = time.perf_counter()
         try:
-            du, info = linear.solve(ev.tangent, -R, rtol=_linear_rtol(opts, rec.residuals[-1], r0))
-        except LinearSolverError as exc:  # e.g. a tangent that lost definiteness far from equilibrium
+            du, info = _descent_direction(linear, ev.tangent, -R, _linear_rtol(opts, rec.residuals[-1], r0), rec)
+        except LinearSolverError as exc:
             raise _StepFailed(f"linear solve failed at iteration {it}: {exc}", start_tangent=it == 1) from None
         finally:
             rec.t_solve_s += time.perf_counter() - t
@@ -321,6 +333,32 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
         ev, R, pot = evaluate(u)  # the same force and energy, now with the tangent
     raise _StepFailed(f"no convergence in {opts.max_iterations} iterations (|R| {rec.residuals[-1]:.3e}, "
                       f"target {max(opts.rtol * r0, opts.atol):.3e})")
+
+
+def _descent_direction(linear: LinearSolver, K, b: np.ndarray, rtol: float, rec: StepRecord):
+    """Solve K du = b; if that fails (K not positive definite, or too ill-conditioned for the
+    solver), solve (K + tau diag K) du = b for the first of TANGENT_SHIFTS that succeeds.
+    Raises the first failure when no shift helps or the diagonal is not positive."""
+    try:
+        return linear.solve(K, b, rtol=rtol)
+    except LinearSolverError as exc:
+        first = exc
+    d = K.diagonal()
+    rows = np.repeat(np.arange(K.shape[0]), np.diff(K.indptr))
+    at = np.flatnonzero(K.indices == rows)  # the stored diagonal: the shift keeps the pattern
+    if not (d > 0).all() or len(at) != K.shape[0]:
+        raise first
+    for tau in TANGENT_SHIFTS:
+        shifted = K.copy()
+        shifted.data[at] += tau * d[rows[at]]
+        try:
+            du, info = linear.solve(shifted, b, rtol=rtol)
+        except LinearSolverError:
+            continue
+        rec.shifted += 1
+        log.info("step %d: tangent not positive definite (%s); shifted by %g of its diagonal", rec.step, first, tau)
+        return du, info
+    raise first
 
 
 def _linear_rtol(opts: NewtonOptions, r: float, r0: float) -> float:
