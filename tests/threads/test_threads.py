@@ -136,9 +136,24 @@ def test_sagsim_lift_writes_the_landmark_and_cog_tables_and_the_map(tmp_path):
     assert len(cogs) == 4 and all(0 < float(c["force_N"]) <= float(c["holding_force_N"]) * 1.001 for c in cogs)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["threads"][0]["anchor_safe"] and summary["threads"][0]["tension_N"] > 0
+    smile = summary["expression"]  # the threads held in the tissue stiffen the smile
+    assert 0 < smile["motion_with_mm"] < smile["motion_without_mm"] and smile["restriction_pct"] > 0
     import meshio
     lift = meshio.read(out / "lift.vtu").point_data["lift"]
     assert 2e-4 < np.abs(lift).max() < 3e-3
+
+
+def test_the_probe_force_is_spread_over_a_skin_patch_heaviest_at_its_centre():
+    from sagsim.threads.effects import PROBE_RADIUS, probe_patch
+    model = load_face("default")  # the real face: 48 skin nodes within the radius of the mouth corner
+    centre = model.landmark_position("oral_commissure_left")
+    nodes, w = probe_patch(model, model.nodes, centre)
+    d = np.linalg.norm(model.nodes[nodes] - centre, axis=1)
+    assert len(nodes) >= 5 and set(nodes) <= set(model.skin_nodes)
+    assert d.max() <= PROBE_RADIUS and w.sum() == pytest.approx(1.0) and (w > 0).all()
+    assert w[np.argmin(d)] == w.max() and w[np.argmax(d)] == w.min()
+    far = centre + [0.0, 0.0, 0.1]  # no skin node within the radius: the three nearest
+    assert len(probe_patch(model, model.nodes, far)[0]) == 3
 
 
 def test_lift_strain_and_unevenness_of_known_motions(face):
