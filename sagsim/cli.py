@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import SagsimError
-from .inputs.fields import RESOLUTIONS as FACE_NAMES
+from .anatomy.faces import BUILT_IN_FACES
 from .version import __version__
 
 #: the most LocalCluster workers one command may start (processes on this machine)
@@ -140,12 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     fem.add_argument("--linear-solver", default="auto", help="back end of sagsim's linear solves")
     fem.set_defaults(run=_run_bench_fem)
     aging = bench_sub.add_parser("aging", help="the default aging run: seconds per simulated year by face size")
-    aging.add_argument("--faces", nargs="+", choices=FACE_NAMES, default=["coarse", "default"])
+    aging.add_argument("--faces", nargs="+", choices=list(BUILT_IN_FACES), default=["coarse", "default"])
     aging.add_argument("--years", type=_between(1, 60), default=30.0, help="simulated years from age 40 (1-60)")
     aging.add_argument("--json", type=Path, help="write the records to this file too")
     aging.set_defaults(run=_run_bench_aging)
     lift_b = bench_sub.add_parser("lift", help="thread lifts: a 10-thread plan and the 1..N thread-count sweep")
-    lift_b.add_argument("--face", choices=FACE_NAMES, default="default")
+    lift_b.add_argument("--face", choices=list(BUILT_IN_FACES), default="default")
     lift_b.add_argument("--max-threads", type=_count(40), default=10, help="threads per side in the sweep (1-40)")
     lift_b.add_argument("--json", type=Path, help="write the figures to this file too")
     lift_b.set_defaults(run=_run_bench_lift)
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     springs_b.add_argument("--json", type=Path, help="write the records to this file too")
     springs_b.add_argument("--agreement", action="store_true",
                            help="instead: static springs vs FEM on a face under gravity, at the landmarks")
-    springs_b.add_argument("--face", choices=FACE_NAMES, default="procedural-default", help="with --agreement")
+    springs_b.add_argument("--face", choices=list(BUILT_IN_FACES), default="procedural-default", help="with --agreement")
     springs_b.set_defaults(run=_run_bench_springs)
     sweep_b = bench_sub.add_parser("sweep", help="sweep throughput with 1 and 2 Dask workers, overhead per task")
     sweep_b.add_argument("--runs", type=_count(1000), default=12, help="aging runs (coarse face) per measurement "
