@@ -151,6 +151,29 @@ def test_a_direct_factor_that_preconditions_slowly_is_replaced_at_the_next_matri
     assert i3.setup_s > 0.0 and i3.iterations == 0
 
 
+@pytest.mark.parametrize("method", DIRECT)
+def test_an_indefinite_matrix_is_refused_without_factorising_when_cg_proves_it(cube, method):
+    """CG preconditioned by the kept factorisation meets p.Ap < 0 on an indefinite matrix of
+    the same pattern: that proves it not SPD, so no factorisation is tried and the kept one
+    stays for the next matrix."""
+    from sagsim.errors import LinearSolverError
+
+    s = LinearSolver(method)
+    s.solve(cube["A"], cube["b"])
+    backend = s._backend
+    generation = backend.generation
+    A = cube["A"]
+    on_diagonal = A.indices == np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    indefinite = A.copy()  # A - c I with c between A's smallest eigenvalue and its smallest pivot
+    indefinite.data -= 0.5 * A.diagonal().min() * on_diagonal
+    with pytest.raises(LinearSolverError, match="negative curvature.*not SPD"):
+        s.solve(indefinite, cube["b"])
+    assert backend.generation == generation and backend.built_from is not None
+    x, info = s.solve(cube["A2"], cube["b"])  # the kept factorisation still preconditions
+    assert info.setup_s == 0.0 and info.iterations > 0
+    check_solution(cube["A2"], cube["b"], x, info, method, 1e-10, cube["x2_ref"])
+
+
 def test_without_reuse_a_direct_back_end_factorises_every_matrix(cube):
     s = LinearSolver("splu", reuse=False)
     for A in (cube["A"], cube["A2"], cube["A"]):

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .backend import Backend, rel_residual
-from .krylov import CSR, pcg
+from .krylov import CSR, NEGATIVE_CURVATURE, pcg
 
 log = logging.getLogger("sagsim.linear")
 
@@ -75,6 +75,11 @@ class DirectBackend(Backend):
             if not why:
                 self.stale = it > FROZEN_REFACTOR_ITERATIONS
                 return x, it, 0.0, solve_s, res
+            if why.startswith(NEGATIVE_CURVATURE):
+                # a direction with p.Ap <= 0 proves the matrix indefinite: factorising it would
+                # only fail (3 minutes on the fine real face), and the factorisation kept still
+                # preconditions the next matrix
+                raise self.fail(n, why)
             log.info("%s: the last factorisation no longer preconditions this matrix (%s); refactorising",
                      self.name, why)
             reuse = False

@@ -32,6 +32,10 @@ class CSR:
         return out
 
 
+#: how pcg's reason begins when it met p.Ap <= 0: a proof that A is not positive definite
+NEGATIVE_CURVATURE = "found negative curvature"
+
+
 def pcg(A, b, M, rtol, maxiter, bnorm, patience=None):
     """Preconditioned CG from x0 = 0, stopping on the true relative residual ``<= rtol``.
 
@@ -58,7 +62,7 @@ def pcg(A, b, M, rtol, maxiter, bnorm, patience=None):
             pAp = float(p @ Ap)
             if not pAp > 0.0:
                 return x, it, rnorm / bnorm, (
-                    f"found negative curvature (p.Ap = {pAp:.3g}) at iteration {it}: matrix not SPD"
+                    f"{NEGATIVE_CURVATURE} (p.Ap = {pAp:.3g}) at iteration {it}: matrix not SPD"
                 )
             alpha = rz / pAp
             x += alpha * p
