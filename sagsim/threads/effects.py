@@ -152,7 +152,8 @@ def expression_motion(model: TissueModel, state: State, loads: Loads | None, lan
     """How far (mm) ``landmark`` moves under a smile-like probe force of ``force`` N, spread over
     the skin within PROBE_RADIUS of it (probe_patch), pulling it towards landmark ``towards``
     (the zygomaticus major's line, mouth corner to malar eminence), from ``state``, with the
-    ``cogs`` (CogSprings, see fixed_cogs) held where they are. A probe: the ratio with and without threads is the result, not the force."""
+    ``cogs`` (CogSprings, see fixed_cogs) held where they are. A probe: the ratio with and
+    without threads is the result, not the force."""
     opts = options or NewtonOptions(n_steps=1, formulation="anp")
     a, b = model.landmark_position(landmark, state.x), model.landmark_position(towards, state.x)
     direction = (b - a) / np.linalg.norm(b - a)

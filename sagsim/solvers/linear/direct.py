@@ -221,6 +221,7 @@ class Pardiso(DirectBackend):
         U = sp.triu(A, format="csr")  # mtype 2 (real SPD) reads the upper triangle
         U.sort_indices()
         dummy = np.zeros(n)
+        self.a = U.data  # the values; the pattern (ia, ja) is set once, below
         if self.ps is None:
             self.ps = PyPardisoSolver(mtype=2)
             iparm = self.ps.iparm
@@ -235,13 +236,11 @@ class Pardiso(DirectBackend):
             self.n = n
             self.ia = (U.indptr + 1).astype(np.int32)  # pardiso's 1-based CSR
             self.ja = (U.indices + 1).astype(np.int32)
-            self.a = U.data
             try:
                 self._run(11, dummy, "analysis")  # ordering and symbolic factorisation, once per pattern
             except BaseException:
                 self.release()
                 raise
-        self.a = U.data
         try:
             self._run(22, dummy, "factorisation")
         except BaseException:
