@@ -125,9 +125,9 @@ def cog_dents_mm(model: TissueModel, cogs, field_mm: np.ndarray, x_from: np.ndar
     return -field_mm[idx]
 
 
-#: radius of the skin patch a probe force is spread over (m). ESTIMATE: a muscle pulls the
-#: mouth corner through the modiolus, a knot of fibres about a centimetre across, not through
-#: a point; spread over a patch the probe does not depend on the mesh (on the real default
+#: radius of the skin patch a probe force is spread over (m). ESTIMATE (the reference table has
+#: no size for it): a muscle pulls the mouth corner through the modiolus, not through a point;
+#: spread over a patch the probe does not depend on the mesh (on the real default
 #: face's 1-2 mm elements, a force on the one element holding the landmark crushed it, and
 #: Newton needed 14 shifted tangents and 3.5 minutes)
 PROBE_RADIUS = 0.005

@@ -72,8 +72,6 @@ def swollen_start(model):
 
 
 def test_an_indefinite_tangent_is_shifted_until_newton_goes_downhill_to_the_same_equilibrium():
-    from sagsim.solvers.fem.newton import TANGENT_SHIFTS
-
     model = sagging_block()
     tight = NewtonOptions(n_steps=1, rtol=1e-12, etol=1e-20)  # both equilibria to round-off
     ref, _ = solve_static(model, options=tight)
@@ -83,7 +81,6 @@ def test_an_indefinite_tangent_is_shifted_until_newton_goes_downhill_to_the_same
     assert step.shifted < step.iterations  # once the tangent is definite again, plain Newton
     assert f"({step.shifted} shifted tangents)" in log.table()
     np.testing.assert_allclose(state.x, ref.x, atol=1e-10)
-    assert TANGENT_SHIFTS == tuple(sorted(TANGENT_SHIFTS))  # the smallest shift that works is used
 
 
 def test_a_start_whose_tangent_no_solve_can_use_fails_at_once_without_cutting_back(monkeypatch):

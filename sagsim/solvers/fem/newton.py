@@ -345,12 +345,12 @@ def _descent_direction(linear: LinearSolver, K, b: np.ndarray, rtol: float, rec:
         first = exc
     d = K.diagonal()
     rows = np.repeat(np.arange(K.shape[0]), np.diff(K.indptr))
-    at = np.flatnonzero(K.indices == rows)  # the stored diagonal: the shift keeps the pattern
+    at = np.flatnonzero(K.indices == rows)  # the stored diagonal, row by row: the shift keeps the pattern
     if not (d > 0).all() or len(at) != K.shape[0]:
         raise first
     for tau in TANGENT_SHIFTS:
         shifted = K.copy()
-        shifted.data[at] += tau * d[rows[at]]
+        shifted.data[at] += tau * d
         try:
             du, info = linear.solve(shifted, b, rtol=rtol)
         except LinearSolverError:

@@ -26,8 +26,8 @@ _DIRECT_REFINE_STEPS = 2
 # A new matrix of the same pattern is first solved by conjugate gradients preconditioned with
 # the factorisation of an earlier one: Newton's tangents and an aging run's years change
 # little, and on the real default face (43,806 dofs, averaged-nodal-pressure tangent) PARDISO
-# factorises in 5-6 s and back-substitutes in 0.2 s on one thread, so a few CG iterations cost
-# a tenth of a factorisation. CG gives up after FROZEN_MAX_ITERATIONS (the matrix is factorised anew, at
+# factorises in 5-6 s and back-substitutes in 0.06 s on one thread, so a few CG iterations
+# cost a small fraction of a factorisation. CG gives up after FROZEN_MAX_ITERATIONS (the matrix is factorised anew, at
 # once); a solve that needed more than FROZEN_REFACTOR_ITERATIONS marks the factorisation
 # stale, so the next new matrix is factorised. Counts, not timings: a resumed run must make
 # the same choices as an uninterrupted one.
@@ -222,7 +222,8 @@ class Pardiso(DirectBackend):
         U.sort_indices()
         dummy = np.zeros(n)
         self.a = U.data  # the values; the pattern (ia, ja) is set once, below
-        if self.ps is None:
+        fresh = self.ps is None
+        if fresh:
             self.ps = PyPardisoSolver(mtype=2)
             iparm = self.ps.iparm
             iparm[:] = 0
@@ -232,16 +233,12 @@ class Pardiso(DirectBackend):
             # is 0 is two steps, each a residual and another back-substitution: 0.21 s a solve
             # on the real default face instead of 0.07 s. solve() above refines only when the
             # residual asks for it, and CG with a kept factorisation needs none.
-            iparm[9] = 13  # pivot perturbation 1e-13 (MKL's default for indefinite types; SPD pivots are not perturbed)
             self.n = n
             self.ia = (U.indptr + 1).astype(np.int32)  # pardiso's 1-based CSR
             self.ja = (U.indices + 1).astype(np.int32)
-            try:
-                self._run(11, dummy, "analysis")  # ordering and symbolic factorisation, once per pattern
-            except BaseException:
-                self.release()
-                raise
         try:
+            if fresh:
+                self._run(11, dummy, "analysis")  # ordering and symbolic factorisation, once per pattern
             self._run(22, dummy, "factorisation")
         except BaseException:
             self.release()
