@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .errors import SagsimError
 from .anatomy.faces import BUILT_IN_FACES
+from .formulations import FORMULATIONS
 from .version import __version__
 
 #: the most LocalCluster workers one command may start (processes on this machine)
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "procedural-fine (the procedural test bed), or a model file written by `sagsim mesh` (.vtu)")
     settle.add_argument("--posture", choices=["upright", "supine", "prone"], default="supine")
     settle.add_argument("--out", type=Path, help="results folder (default: results/settle_<posture>)")
+    settle.add_argument("--formulation", choices=FORMULATIONS, help="element formulation (default: an aging "
+                        "scenario's default)")
     settle.set_defaults(run=_run_settle)
 
     render = sub.add_parser("render", help="pictures, animation, a 3D view and an HTML page for a results folder")
@@ -138,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     fem.add_argument("--json", type=Path, help="write the records to this file too")
     fem.add_argument("--no-peer", action="store_true", help="skip the scikit-fem runs")
     fem.add_argument("--linear-solver", default="auto", help="back end of sagsim's linear solves")
+    fem.add_argument("--formulation", nargs="+", choices=FORMULATIONS, default=list(FORMULATIONS),
+                     help="element formulations to run, each at every size (default: all)")
+    fem.add_argument("--lam", type=_between(0.1, 1000), default=10.0,
+                     help="Lame's lambda (mu = 1): 10 by default, 49 for Poisson's ratio 0.49")
     fem.set_defaults(run=_run_bench_fem)
     aging = bench_sub.add_parser("aging", help="the default aging run: seconds per simulated year by face size")
     aging.add_argument("--faces", nargs="+", choices=list(BUILT_IN_FACES), default=["coarse", "default"])
@@ -248,9 +255,15 @@ def _run_lift(args: argparse.Namespace) -> int:
 
 
 def _run_settle(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .aging.settings import AgingSettings
     from .jobs.settle import settle
 
-    _print(settle(args.face, args.posture, args.out or Path("results") / f"settle_{args.posture}")["report"])
+    settings = AgingSettings()
+    if args.formulation:
+        settings = replace(settings, formulation=args.formulation)
+    _print(settle(args.face, args.posture, args.out or Path("results") / f"settle_{args.posture}", settings)["report"])
     return 0
 
 
@@ -325,7 +338,8 @@ def _print(lines) -> None:
 # the benchmarks import numba kernels (and scikit-fem, psutil): loaded only when asked for
 def _run_bench_fem(args: argparse.Namespace) -> int:
     from .bench import fem_cube
-    return fem_cube.main(n_values=args.n, json_path=args.json, peer=not args.no_peer, linear_solver=args.linear_solver)
+    return fem_cube.main(n_values=args.n, json_path=args.json, peer=not args.no_peer, linear_solver=args.linear_solver,
+                         formulations=args.formulation, lam=args.lam)
 
 
 def _run_bench_aging(args: argparse.Namespace) -> int:

@@ -48,11 +48,15 @@ def test_demo_on_the_spring_core_agrees_with_the_fem_demo(tmp_path, capsys):
 
 def test_bench_fem_prints_records(tmp_path):
     path = tmp_path / "fem.json"
-    assert main(["bench", "fem", "--n", "2", "3", "--no-peer", "--json", str(path)]) == 0
+    assert main(["bench", "fem", "--n", "2", "3", "--formulation", "standard", "es-anp", "--no-peer",
+                 "--json", str(path)]) == 0
     records = json.loads(path.read_text())
-    assert [r["n"] for r in records] == [2, 3]
+    assert [(r["n"], r["formulation"]) for r in records] == [(2, "standard"), (2, "es-anp"), (3, "standard"),
+                                                             (3, "es-anp")]
     assert records[0]["ndofs"] == 81 and records[0]["newton_iterations"] >= 5
-    assert records[1]["u_corner"][1] < 0
+    assert records[2]["u_corner"][1] < 0
+    # the edge-smoothed shear is softer than the linear tetrahedron on the same mesh
+    assert records[3]["u_corner"][1] < records[2]["u_corner"][1]
 
 
 def test_errors_are_one_line_and_exit_nonzero():

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1] / "sagsim"
 #: lowest first; the parts of one floor do not import each other (floor 0 is one part: the
 #: shared data structure and what it needs)
 FLOORS = [
-    {"errors", "version", "model", "materials", "metrics", "io", "reference"},
+    {"errors", "version", "model", "materials", "formulations", "metrics", "io", "reference"},
     {"anatomy", "solvers"},
     {"meshfile"},
     {"aging"},

@@ -81,19 +81,28 @@ def element(kind, p0, p1, k, X, x, Fg=None):
 def assemble_dense(model, x, growth=None):
     """Internal force (3N,), tangent (3N,3N) and energy of a TissueModel, element by element,
     standard formulation, springs included; ``growth`` (M,3,3) growth tensors."""
+    R, K, E = element_sum(model, x, growth)
+    Rs, Ks, Es = springs_dense(model.springs, x)
+    return R + Rs, K + Ks, E + Es
+
+
+def element_sum(model, x, growth=None, volumetric=True):
+    """Force (3N,), tangent (3N,3N) and energy summed element by element; without the
+    volumetric part if not ``volumetric`` (the shear part alone, which anp_energy_force includes
+    per element and the edge-smoothed formulation replaces)."""
     n = model.n_nodes
     R = np.zeros(3 * n)
     K = np.zeros((3 * n, 3 * n))
     E = 0.0
     for e, tet in enumerate(model.tets):
         kind, p0, p1, k = model.materials[model.tet_layer[e]].kernel_params()
-        f, Ke, We = element(kind, p0, p1, k, model.nodes[tet], x[tet], None if growth is None else growth[e])
+        f, Ke, We = element(kind, p0, p1, k if volumetric else 0.0, model.nodes[tet], x[tet],
+                            None if growth is None else growth[e])
         dofs = (3 * tet[:, None] + np.arange(3)).ravel()
         R[dofs] += f.ravel()
         K[np.ix_(dofs, dofs)] += Ke
         E += We
-    Rs, Ks, Es = springs_dense(model.springs, x)
-    return R + Rs, K + Ks, E + Es
+    return R, K, E
 
 
 def springs_dense(springs, x):
@@ -157,3 +166,41 @@ def anp_energy_force(model, x, growth=None):
         for tet, g in grads[key]:
             R[(3 * tet[:, None] + np.arange(3)).ravel()] += dU * g.ravel()
     return R, E
+
+
+def es_anp_energy_force_tangent(model, x, growth=None, share=0.0):
+    """Edge-smoothed shear energy, force (3N,) and tangent (3N,3N), written from its definition:
+    per (edge, layer) domain, a sixth of each of its elements' (grown) volume, F_d the
+    volume-weighted mean of their deformation gradients, shear energy (1 - share) V_d W_s(F_d),
+    the elements keeping ``share`` of their own; plus the averaged nodal pressure's volumetric
+    energy and force (anp_energy_force's, shear left out). The tangent is the domains' alone."""
+    n = model.n_nodes
+    R = np.zeros(3 * n)
+    K = np.zeros((3 * n, 3 * n))
+    E = 0.0
+    domains = {}
+    for e, tet in enumerate(model.tets):
+        G, V0 = grown(model.nodes[tet], None if growth is None else growth[e])
+        Fg_inv = I3 if growth is None else np.linalg.inv(growth[e])
+        for a in range(4):
+            for b in range(a + 1, 4):
+                key = (min(tet[a], tet[b]), max(tet[a], tet[b]), int(model.tet_layer[e]))
+                domains.setdefault(key, []).append((tet, G, V0 / 6, Fg_inv))
+    for (_, _, layer), parts in domains.items():
+        kind, p0, p1, _ = model.materials[layer].kernel_params()
+        support = np.unique(np.concatenate([tet for tet, *_ in parts]))
+        V = sum(w for *_, w, _ in parts)
+        g = np.zeros((len(support), 3))
+        for tet, G, w, _ in parts:
+            g[np.searchsorted(support, tet)] += w * G / V
+        # F_d = mean of (I + grad u) Fg^-1 = x^T g + mean(Fg^-1) - X^T g  (the X part of each)
+        F = x[support].T @ g + sum(w * Fg for *_, w, Fg in parts) / V - model.nodes[support].T @ g
+        W, P, A = stress_and_tangent(kind, p0, p1, 0.0, F)
+        dofs = (3 * support[:, None] + np.arange(3)).ravel()
+        V *= 1.0 - share
+        R[dofs] += (V * g @ P.T).ravel()
+        K[np.ix_(dofs, dofs)] += V * np.einsum("aj,ijkl,bl->aibk", g, A, g).reshape(len(dofs), len(dofs))
+        E += V * W
+    Ra, Ea = anp_energy_force(model, x, growth)
+    Rs, _, Es = element_sum(model, x, growth, volumetric=False)
+    return R + Ra - (1.0 - share) * Rs, K, E + Ea - (1.0 - share) * Es

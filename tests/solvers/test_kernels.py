@@ -7,6 +7,7 @@ from sagsim.materials import MooneyRivlin, NeoHookean
 from sagsim.model import Layer, Springs, TissueModel
 from sagsim.solvers.fem import FEMSystem
 from sagsim.solvers.fem.kernels.csr import partition_elements
+from sagsim.solvers.fem.kernels.smoothed import ELEMENT_SHARE
 from sagsim.solvers.fem.kernels.tet4 import element_force_tangent
 
 import twins
@@ -74,17 +75,41 @@ def test_anp_energy_and_force_equal_numpy_twin():
     assert ev.energy == pytest.approx(E, rel=1e-12)
 
 
-def test_anp_equals_standard_under_homogeneous_deformation():
+@pytest.mark.parametrize("grow", [False, True])
+def test_edge_smoothed_shear_equals_numpy_twin(grow):
+    model = mixed_model(springs=False)
+    x = deformed(model)
+    rng = np.random.default_rng(4)
+    growth = np.eye(3) + 0.1 * rng.standard_normal((model.n_tets, 3, 3)) if grow else None
+    system = FEMSystem(model, formulation="es-anp")
+    if grow:
+        system.set_reference(model.nodes, growth)
+    ev = system.evaluate(x)
+    R, K, E = twins.es_anp_energy_force_tangent(model, x, growth, ELEMENT_SHARE)
+    np.testing.assert_allclose(ev.force, R, atol=1e-12 * np.abs(R).max())
+    assert ev.energy == pytest.approx(E, rel=1e-12)
+    # the twin's tangent is the domains' shear part: the kernel's tangent less the averaged nodal
+    # pressure formulation's is that, less the elements' shear part
+    anp = FEMSystem(model, formulation="anp")
+    if grow:
+        anp.set_reference(model.nodes, growth)
+    _, K_el, _ = twins.element_sum(model, x, growth, volumetric=False)
+    diff = ev.tangent.toarray() - anp.evaluate(x).tangent.toarray()
+    np.testing.assert_allclose(diff, K - (1.0 - ELEMENT_SHARE) * K_el, atol=1e-11 * np.abs(K).max())
+
+
+@pytest.mark.parametrize("formulation", ["anp", "es-anp"])
+def test_nodal_pressure_equals_standard_under_homogeneous_deformation(formulation):
     model = mixed_model(springs=False)
     A = np.array([[1.1, 0.05, 0.0], [-0.02, 0.95, 0.03], [0.01, 0.0, 1.04]])
     x = model.nodes @ A.T
     std = FEMSystem(model).evaluate(x)
-    anp = FEMSystem(model, formulation="anp").evaluate(x)
-    np.testing.assert_allclose(anp.force, std.force, atol=1e-12 * np.abs(std.force).max())
-    assert anp.energy == pytest.approx(std.energy, rel=1e-12)
+    other = FEMSystem(model, formulation=formulation).evaluate(x)
+    np.testing.assert_allclose(other.force, std.force, atol=1e-12 * np.abs(std.force).max())
+    assert other.energy == pytest.approx(std.energy, rel=1e-12)
 
 
-@pytest.mark.parametrize("formulation", ["standard", "anp"])
+@pytest.mark.parametrize("formulation", ["standard", "anp", "es-anp"])
 def test_tangent_is_finite_difference_of_force(formulation):
     model = mixed_model()
     system = FEMSystem(model, formulation=formulation)

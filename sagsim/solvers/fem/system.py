@@ -17,15 +17,15 @@ import scipy.sparse as sp
 from numba import get_num_threads
 
 from ...errors import MeshError, ModelError
+from ...formulations import FORMULATIONS, NODAL_PRESSURE
 from ...model import TissueModel
 from .kernels import anp as anp_k
+from .domains import ELEMENT_SHARE, EdgeDomains
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
 from .kernels.small import det3, inv3
 from ..linear import LinearSolver
 from .kernels.tet4 import assemble
 from .loads import Trusses
-
-FORMULATIONS = ("standard", "anp")
 
 
 @dataclass
@@ -63,8 +63,8 @@ class FEMSystem:
     ----------
     model : the TissueModel.
     reference : (N,3) stress-free configuration; the model's nodes by default.
-    formulation : "standard" linear tetrahedra, or "anp" (averaged nodal pressure,
-        locking-free for nearly incompressible layers).
+    formulation : one of :data:`FORMULATIONS`: "standard" linear tetrahedra, "anp" (averaged
+        nodal pressure, free of volumetric locking) or "es-anp" (and edge-smoothed shear).
     linear : the linear solver of its tangents: a LinearSolver method name ("auto", ...; one is
         made here) or a LinearSolver. Kept in ``self.linear`` and reused by every solve given
         this system.
@@ -105,8 +105,9 @@ class FEMSystem:
 
         springs = model.springs
         node_pairs = springs.nodes[~springs.to_point] if len(springs) else None
-        # the averaged nodal pressure couples the nodes of a patch with each other: two rings
-        self.pattern = BlockPattern(node_adjacency(n, self.tets, node_pairs, 2 if formulation == "anp" else 1))
+        # a nodal patch or an edge's smoothing domain couples its nodes with each other: two rings
+        self.nodal_pressure = formulation in NODAL_PRESSURE
+        self.pattern = BlockPattern(node_adjacency(n, self.tets, node_pairs, 2 if self.nodal_pressure else 1))
         t = self.tets
         self.kpos = self.pattern.block_positions(np.repeat(t, 4, axis=1), np.tile(t, (1, 4)))
         self.spring_kpos = self._spring_positions()
@@ -114,8 +115,9 @@ class FEMSystem:
         # patches of the averaged nodal pressure (their topology; "anp" only, see _build_patches)
         self.elem_patch = self.patch_key = self.patch_elems = self.patch_elem_ptr = None
         self.patch_node_ptr = self.patch_nodes = self.patch_kpos = None
-        if formulation == "anp":
+        if self.nodal_pressure:
             self._build_patches()
+        self.domains = EdgeDomains(self) if formulation == "es-anp" else None
         # what depends on the stress-free shape (set_reference)
         self.vol0 = self.vol_ref = self.dminv = self.hoff = self.lumped_mass = None
         self.growth: np.ndarray | None = None
@@ -162,7 +164,9 @@ class FEMSystem:
         # lumped body force per unit gravity: a quarter of each element's mass to each node
         w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
         self.lumped_mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
-        if self.formulation == "anp":
+        if self.domains is not None:
+            self.domains.average(self)
+        if self.nodal_pressure:
             self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4),
                                        minlength=len(self.patch_key))
             self.patch_k = self.mat_par[self.patch_key % len(self.mat_kind), 2].copy()
@@ -220,7 +224,7 @@ class FEMSystem:
         energy = 0.0
         inverted = 0
         qvol = np.zeros(0)
-        if self.formulation == "anp":
+        if self.nodal_pressure:
             v, inverted = anp_k.patch_volumes(u, self.tets, self.dminv, self.hoff, self.vol0, self.elem_patch,
                                               self.part_ptr, len(self.patch_V))
             if inverted == 0:
@@ -230,12 +234,16 @@ class FEMSystem:
         if inverted == 0:
             e_el, inverted = assemble(u, self.tets, self.dminv, self.hoff, self.vol0, self.mat_kind, self.mat_par,
                                       self.elem_mat, self.part_ptr, self.node_ptr, qvol, self.pattern.bptr,
-                                      self.pattern.deg3, self.kpos, R, data, want_tangent)
+                                      self.pattern.deg3, self.kpos, R, data, want_tangent,
+                                      1.0 if self.domains is None else ELEMENT_SHARE)
             energy += e_el
+        if inverted == 0 and self.domains is not None:
+            e_sh, inverted = self.domains.assemble(self, u, R, data, want_tangent)
+            energy += e_sh
         if inverted:
             R[:] = np.nan  # the assembly stopped part-way; nothing here is usable
             return Evaluation(R, np.inf, None, int(inverted))
-        if self.formulation == "anp" and want_tangent:
+        if self.nodal_pressure and want_tangent:
             anp_k.assemble_patch_tangent(u, self.tets, self.dminv, self.hoff, self.vol0, self.patch_elem_ptr,
                                          self.patch_elems, self.patch_node_ptr, self.patch_nodes,
                                          self.patch_kpos, d2, self.patch_V, self.pattern.bptr,
@@ -318,3 +326,4 @@ class FEMSystem:
         cols = np.concatenate([np.tile(self.patch_nodes[a:b], b - a) for a, b in
                                zip(self.patch_node_ptr[:-1], self.patch_node_ptr[1:])])
         self.patch_kpos = self.pattern.block_positions(rows, cols).astype(np.int64)
+

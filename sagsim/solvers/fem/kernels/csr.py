@@ -62,7 +62,7 @@ class BlockPattern:
         """k such that node ``cols`` is the k-th neighbour of node ``rows`` (same shapes)."""
         r = np.ascontiguousarray(rows, np.int64).ravel()
         c = np.ascontiguousarray(cols, np.int64).ravel()
-        k = _find_in_rows(self.nptr, self.nind, r, c)
+        k = find_in_rows(self.nptr, self.nind, r, c)
         if (k < 0).any():
             raise ValueError("block_positions: a node pair is missing from the pattern")
         dtype = np.int16 if self.deg3.max(initial=0) // 3 < 2**15 else np.int32
@@ -99,7 +99,7 @@ class BlockPattern:
 
 
 @njit(cache=True, parallel=True)
-def _find_in_rows(nptr, nind, rows, cols):
+def find_in_rows(nptr, nind, rows, cols):
     """Position of cols[i] within the sorted neighbour list of rows[i], or -1."""
     out = np.empty(rows.shape[0], np.int64)
     for i in prange(rows.shape[0]):
@@ -133,8 +133,12 @@ def partition_elements(tets: np.ndarray, n_nodes: int, n_parts: int) -> tuple[np
     ``part_ptr`` (n_parts + 2 bounds into it) and ``node_ptr`` (n_parts + 1 node range bounds). Range bounds balance the element counts; a
     mesh numbered with locality (structured, or RCM-ordered) leaves few straddlers.
     """
-    lo = tets.min(axis=1)
-    hi = tets.max(axis=1)
+    return partition_groups(tets.min(axis=1), tets.max(axis=1), n_nodes, n_parts)
+
+
+def partition_groups(lo: np.ndarray, hi: np.ndarray, n_nodes: int, n_parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`partition_elements` for items whose nodes span ``lo``..``hi`` (each item's smallest
+    and largest node): elements, or smoothing domains with any number of support nodes."""
     cuts = np.quantile(lo, np.arange(1, n_parts) / n_parts).astype(np.int64) if n_parts > 1 else np.zeros(0, np.int64)
     part_lo = np.searchsorted(cuts, lo, side="right")
     part_hi = np.searchsorted(cuts, hi, side="right")

@@ -26,10 +26,24 @@ MOONEY_RIVLIN = 1
 
 @njit(cache=True, inline="always")
 def _element_kinematics(u, tet, dminv, hoff, G, f, c, m):
-    """Fill G, f, c, m (4,3) for one element; return (J, ln J, I1 - 3).
+    """Fill G (the element's reference shape gradients, from ``dminv``) and f, c, m (4,3) for
+    one element; return (J, ln J, I1 - 3). See :func:`_kinematics`."""
+    for j in range(3):
+        G[1, j] = dminv[0, j]
+        G[2, j] = dminv[1, j]
+        G[3, j] = dminv[2, j]
+        G[0, j] = -(dminv[0, j] + dminv[1, j] + dminv[2, j])
+    return _kinematics(u, tet, 4, G, hoff, f, c, m)
+
+
+@njit(cache=True, inline="always")
+def _kinematics(u, nodes, count, G, hoff, f, c, m):
+    """Fill f, c, m (count,3) for a deformation gradient that is linear in the displacements of
+    ``count`` nodes with gradients G (count,3): a tetrahedron's four corners, or the support of
+    a smoothing domain (smoothed.py); return (J, ln J, I1 - 3).
 
     Growth: an element whose stress-free shape is its reference shape mapped by a growth
-    tensor Fg has ``dminv`` = Dm^-1 Fg^-1 and ``hoff`` (3,3) = Fg^-1 - I, so that the elastic
+    tensor Fg has G = (Dm^-1 Fg^-1 rows) and ``hoff`` (3,3) = Fg^-1 - I, so that the elastic
     deformation F = (I + grad u) Fg^-1 = I + H with H = grad u Fg^-1 + hoff (hoff = 0 without
     growth).
 
@@ -40,14 +54,9 @@ def _element_kinematics(u, tet, dminv, hoff, G, f, c, m):
     m_a = (F - F^-T) G_a = H G_a + F^-T H^T G_a, J - 1 and I1 - 3 are expanded in H, and
     ln J = log1p(J - 1).
     """
-    for j in range(3):
-        G[1, j] = dminv[0, j]
-        G[2, j] = dminv[1, j]
-        G[3, j] = dminv[2, j]
-        G[0, j] = -(dminv[0, j] + dminv[1, j] + dminv[2, j])
     H00 = H01 = H02 = H10 = H11 = H12 = H20 = H21 = H22 = 0.0
-    for a in range(4):
-        n = tet[a]
+    for a in range(count):
+        n = nodes[a]
         u0, u1, u2 = u[n, 0], u[n, 1], u[n, 2]
         g0, g1, g2 = G[a, 0], G[a, 1], G[a, 2]
         H00 += u0 * g0; H01 += u0 * g1; H02 += u0 * g2
@@ -73,7 +82,7 @@ def _element_kinematics(u, tet, dminv, hoff, G, f, c, m):
         return J, 0.0, I1m3
     lnJ = math.log1p(Jm1)
     iJ = 1.0 / J
-    for a in range(4):
+    for a in range(count):
         g0, g1, g2 = G[a, 0], G[a, 1], G[a, 2]
         h0 = H00 * g0 + H01 * g1 + H02 * g2  # H G_a
         h1 = H10 * g0 + H11 * g1 + H12 * g2
@@ -151,14 +160,15 @@ def _element_force_tangent(kind, p0, p1, V0, J, lnJ, I1m3, a1, a2, G, f, c, m, f
 
 @njit(cache=True, parallel=True)
 def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, node_ptr, qvol,
-             bptr, deg3, kpos, R, data, want_K):
+             bptr, deg3, kpos, R, data, want_K, shear=1.0):
     """Element internal forces into R (3N,) and tangents into CSR ``data``, both zeroed here
     first, at displacements ``u`` (N,3) from the reference; returns (shear + standard volumetric energy, number of inverted elements).
 
     ``elem_mat[e]`` indexes the material tables ``mat_kind`` (int) and ``mat_par`` (rows of
     p0, p1, k). ``qvol`` is empty for the standard element; otherwise it holds q_e, the
     averaged nodal pressure coefficient of each element (its volumetric energy is then computed
-    per patch, not here). Elements are sorted into partitions (csr.partition_elements): the
+    per patch, not here). ``shear`` weighs the shear part: 1 but in the edge-smoothed
+    formulation, whose smoothing domains carry the rest of it (smoothed.py). Elements are sorted into partitions (csr.partition_elements): the
     ranges ``part_ptr[t]:part_ptr[t+1]`` for t < T write disjoint rows and run in parallel; the
     last range, the elements between partitions, runs after them. Partition t owns the nodes
     ``node_ptr[t]:node_ptr[t+1]`` and zeroes their rows first (no separate pass over memory).
@@ -170,10 +180,10 @@ def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, 
         _zero_rows(node_ptr[t], node_ptr[t + 1], bptr, R, data, want_K)
         energy[t], inverted[t] = _assemble_range(
             part_ptr[t], part_ptr[t + 1], u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
-            bptr, deg3, kpos, R, data, want_K)
+            bptr, deg3, kpos, R, data, want_K, shear)
     energy[T], inverted[T] = _assemble_range(
         part_ptr[T], part_ptr[T + 1], u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
-        bptr, deg3, kpos, R, data, want_K)
+        bptr, deg3, kpos, R, data, want_K, shear)
     return energy.sum(), inverted.sum()
 
 
@@ -190,7 +200,7 @@ def _zero_rows(n0, n1, bptr, R, data, want_K):
 
 @njit(cache=True)
 def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
-                    bptr, deg3, kpos, R, data, want_K):
+                    bptr, deg3, kpos, R, data, want_K, shear):
     G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m4 = np.empty((4, 3))
     row = np.empty((4, 4, 3))  # per element node: the vectors a tangent row block is built from
     anp = qvol.shape[0] > 0
@@ -214,40 +224,44 @@ def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_
             energy += vol0[e] * 0.5 * kv * lnJ * lnJ
         V0 = vol0[e]
         es, sm, sc, kd, kfc, kcc, kx, dd = _shear_coefficients(kind, p0, p1, J, lnJ, I1m3)
+        if shear != 1.0:  # every term is linear in the modulus but dd, which t = dd d (x) d squares
+            es *= shear; sm *= shear; sc *= shear; kd *= shear; kfc *= shear; kcc *= shear; kx *= shear
+            dd /= shear
         energy += V0 * es
         for a in range(4):
             A = tet[a]
             for i in range(3):
                 R[3 * A + i] += V0 * (sm * m4[a, i] + (sc + a1) * c[a, i])
         if want_K:
-            _scatter_tangent(e, tet, V0, kcc + a2, kx - a1, kfc, kd, dd, sm, sc, kind != NEO_HOOKEAN,
-                             G, f, c, m4, row, kpos, bptr, deg3, data)
+            _scatter_tangent(tet, 4, V0, kcc + a2, kx - a1, kfc, kd, dd, sm, sc, kind != NEO_HOOKEAN,
+                             G, f, c, m4, row, kpos[e], bptr, deg3, data)
     return energy, inverted
 
 
 @njit(cache=True, inline="always")
-def _scatter_tangent(e, tet, V0, ccoef, xcoef, kfc, kd, dd, sm, sc, full, G, f, c, m, row,
-                     kpos, bptr, deg3, data):
-    """Add the element tangent block by block, computing only the blocks b >= a (the tangent
-    is symmetric) and writing each also transposed. Block (a, b), entry (i, k):
+def _scatter_tangent(tet, count, V0, ccoef, xcoef, kfc, kd, dd, sm, sc, full, G, f, c, m, row,
+                     kp, bptr, deg3, data):
+    """Add the tangent of an element (or of a smoothing domain: ``count`` support nodes ``tet``,
+    ``kp`` the block positions of their pairs at count * a + b) block by block, computing only
+    the blocks b >= a (the tangent is symmetric) and writing each also transposed. Block (a, b), entry (i, k):
         s_ai c_bk + q_ak c_bi + g_ab d_ik  [+ w_ai f_bk + t_ai d_bk  for Mooney-Rivlin]
     with s = V0 (ccoef c + kfc f), q = V0 xcoef c, w = V0 kfc c, t = V0 dd d, d = sm m + sc c,
     g_ab = V0 kd G_a . G_b (the terms of _element_force_tangent, regrouped). The 3x3 block is
     spelled out in scalars: LLVM keeps them in registers, which halves the time of the loop
     version."""
-    for a in range(4):
+    for a in range(count):
         for i in range(3):
             row[a, 0, i] = V0 * (ccoef * c[a, i] + kfc * f[a, i])
             row[a, 1, i] = V0 * xcoef * c[a, i]
             row[a, 2, i] = V0 * kfc * c[a, i]
             row[a, 3, i] = sm * m[a, i] + sc * c[a, i]  # d_a
     vdd = V0 * dd
-    for a in range(4):
+    for a in range(count):
         A = tet[a]
         strideA = deg3[A]
         s0, s1, s2 = row[a, 0, 0], row[a, 0, 1], row[a, 0, 2]
         q0, q1, q2 = row[a, 1, 0], row[a, 1, 1], row[a, 1, 2]
-        for b in range(a, 4):
+        for b in range(a, count):
             g = V0 * kd * (G[a, 0] * G[b, 0] + G[a, 1] * G[b, 1] + G[a, 2] * G[b, 2])
             c0, c1, c2 = c[b, 0], c[b, 1], c[b, 2]
             k00 = s0 * c0 + q0 * c0 + g; k01 = s0 * c1 + q1 * c0; k02 = s0 * c2 + q2 * c0
@@ -261,7 +275,7 @@ def _scatter_tangent(e, tet, V0, ccoef, xcoef, kfc, kd, dd, sm, sc, full, G, f, 
                 k00 += w0 * f0 + t0 * d0; k01 += w0 * f1 + t0 * d1; k02 += w0 * f2 + t0 * d2
                 k10 += w1 * f0 + t1 * d0; k11 += w1 * f1 + t1 * d1; k12 += w1 * f2 + t1 * d2
                 k20 += w2 * f0 + t2 * d0; k21 += w2 * f1 + t2 * d1; k22 += w2 * f2 + t2 * d2
-            p = bptr[A] + 3 * kpos[e, 4 * a + b]
+            p = bptr[A] + 3 * kp[count * a + b]
             data[p] += k00; data[p + 1] += k01; data[p + 2] += k02
             p += strideA
             data[p] += k10; data[p + 1] += k11; data[p + 2] += k12
@@ -270,7 +284,7 @@ def _scatter_tangent(e, tet, V0, ccoef, xcoef, kfc, kd, dd, sm, sc, full, G, f, 
             if b != a:
                 B = tet[b]
                 strideB = deg3[B]
-                p = bptr[B] + 3 * kpos[e, 4 * b + a]
+                p = bptr[B] + 3 * kp[count * b + a]
                 data[p] += k00; data[p + 1] += k10; data[p + 2] += k20
                 p += strideB
                 data[p] += k01; data[p + 1] += k11; data[p + 2] += k21

@@ -1,0 +1,13 @@
+"""The FEM core's element formulations, by name (a light module: the command line and the
+scenario schema list them without loading the numba kernels).
+
+- ``standard``: linear tetrahedra; too stiff in bending and, for nearly incompressible tissue,
+  locked by the volume constraint of every element.
+- ``anp``: the volumetric part per nodal patch (averaged nodal pressure, Bonet and Burton 1998):
+  free of volumetric locking; the shear part is still the linear tetrahedron's.
+- ``es-anp``: that, and the shear part per edge-based smoothing domain (the selective ES/NS
+  smoothed FEM): also removes most of the stiffness in bending. The default.
+"""
+FORMULATIONS = ("standard", "anp", "es-anp")
+#: the formulations whose volumetric part is per nodal patch
+NODAL_PRESSURE = ("anp", "es-anp")
