@@ -134,5 +134,7 @@ def parse_sweep(spec: str) -> tuple[str, list]:
     if count > MAX_CURVE_POINTS or (kind == "threads" and hi > MAX_FAN):
         raise ScenarioError(f"--sweep: {spec!r} asks for {count} points up to {hi:g}; expected at most "
                             f"{MAX_CURVE_POINTS} points" + (f" and at most {MAX_FAN} threads" if kind == "threads" else ""))
-    values = list(np.arange(lo, hi + 1e-9, step))
+    # from the count, not np.arange(lo, hi + 1e-9): far from 1 the 1e-9 is below hi's rounding,
+    # and "pull=N:N" gave no point at all
+    values = list(lo + step * np.arange(count))
     return kind, [int(v) for v in values] if kind == "threads" else [1e-3 * v for v in values]
