@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     fem.add_argument("--formulation", nargs="+", choices=FORMULATIONS, default=list(FORMULATIONS),
                      help="element formulations to run, each at every size (default: all)")
     fem.add_argument("--lam", type=_between(0.1, 1000), default=10.0,
-                     help="Lame's lambda (mu = 1): 10 by default, 49 for Poisson's ratio 0.49")
+                     help="Lamé's first parameter (mu = 1): 10 by default, 49 for Poisson's ratio 0.49")
     fem.set_defaults(run=_run_bench_fem)
     aging = bench_sub.add_parser("aging", help="the default aging run: seconds per simulated year by face size")
     aging.add_argument("--faces", nargs="+", choices=list(BUILT_IN_FACES), default=["coarse", "default"])

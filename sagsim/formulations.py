@@ -6,7 +6,7 @@ scenario schema list them without loading the numba kernels).
 - ``anp``: the volumetric part per nodal patch (averaged nodal pressure, Bonet and Burton 1998):
   free of volumetric locking; the shear part is still the linear tetrahedron's.
 - ``es-anp``: that, and the shear part per edge-based smoothing domain (the selective ES/NS
-  smoothed FEM): also removes most of the stiffness in bending. The default.
+  smoothed FEM): also removes most of the stiffness in bending (docs/elements.md).
 """
 FORMULATIONS = ("standard", "anp", "es-anp")
 #: the formulations whose volumetric part is per nodal patch

@@ -134,8 +134,10 @@ def richardson(sizes, values) -> tuple[float, float]:
     finest value where the differences do not shrink monotonically."""
     n = np.asarray(sizes, float)[-3:]
     u = np.asarray(values, float)[-3:]
+    if len(n) < 3:
+        return float(u[-1]), float("nan")
     d1, d2 = u[1] - u[0], u[2] - u[1]
-    if len(n) < 3 or d1 == 0.0 or d2 / d1 <= 0.0 or abs(d2) >= abs(d1):
+    if d1 == 0.0 or d2 / d1 <= 0.0 or abs(d2) >= abs(d1):
         return float(u[-1]), float("nan")
     ratio = d1 / d2
     # solve (n0^-p - n1^-p) / (n1^-p - n2^-p) = ratio for p by bisection (monotone in p)

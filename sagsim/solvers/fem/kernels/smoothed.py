@@ -3,10 +3,11 @@
 A linear tetrahedron's strain is constant, and a mesh of them is too stiff in bending: the
 error of the sagging cube's corner displacement at 16 cells a side (lambda = 10) is 4.6 % with
 the standard element and still 2.4 % once the averaged nodal pressure (anp.py) has removed
-volumetric locking (docs/elements.md). The edge-based smoothed FEM (ES-FEM; Liu, Nguyen-Thoi and Lam 2009, J Sound Vib
-320:1100; selective smoothing for nearly incompressible hyperelasticity in 3D, CMES 2021, doi
-10.32604/cmes.2021.014947) evaluates the shear energy on domains that straddle elements, which
-softens it where the standard element is too stiff, with no new unknowns.
+volumetric locking (docs/elements.md). The edge-based smoothed FEM (ES-FEM; Liu, Nguyen-Thoi
+and Lam 2009, J Sound Vib 320:1100; selective smoothing for nearly incompressible
+hyperelasticity in 3D, CMES 2021, doi 10.32604/cmes.2021.014947) evaluates the shear energy on
+domains that straddle elements, which softens it where the standard element is too stiff, with
+no new unknowns.
 
 Each domain d belongs to one edge and one material: a sixth of the volume of each element of
 that material around the edge (a domain never smooths across a material boundary, so each
@@ -41,9 +42,10 @@ def assemble_domains(u, dom_ptr, dom_nodes, dom_grad, dom_hoff, dom_vol, dom_mat
     number of domains turned inside out).
 
     Domain d's support nodes are ``dom_nodes[dom_ptr[d]:dom_ptr[d+1]]`` with gradients
-    ``dom_grad`` (rows alike), ``dom_kpos[kpos_ptr[d]:kpos_ptr[d+1]]`` the block positions of
-    their pairs, row-major. Domains are sorted into groups over disjoint node ranges
-    (csr.partition_groups): ``part_ptr`` bounds the groups, the last one (straddlers) runs alone.
+    ``dom_grad`` (rows alike), ``dom_vol[d]`` its energy weight ((1 - ELEMENT_SHARE) V_d),
+    ``dom_kpos[kpos_ptr[d]:kpos_ptr[d+1]]`` the block positions of their pairs, row-major.
+    Domains are sorted into groups over disjoint node ranges (csr.partition_groups):
+    ``part_ptr`` bounds the groups, the last one (straddlers) runs alone.
     """
     T = part_ptr.shape[0] - 2
     energy = np.zeros(T + 1)

@@ -168,9 +168,11 @@ def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, 
     p0, p1, k). ``qvol`` is empty for the standard element; otherwise it holds q_e, the
     averaged nodal pressure coefficient of each element (its volumetric energy is then computed
     per patch, not here). ``shear`` weighs the shear part: 1 but in the edge-smoothed
-    formulation, whose smoothing domains carry the rest of it (smoothed.py). Elements are sorted into partitions (csr.partition_elements): the
-    ranges ``part_ptr[t]:part_ptr[t+1]`` for t < T write disjoint rows and run in parallel; the
-    last range, the elements between partitions, runs after them. Partition t owns the nodes
+    formulation, whose smoothing domains carry the rest of it (smoothed.py).
+
+    Elements are sorted into partitions (csr.partition_elements): the ranges
+    ``part_ptr[t]:part_ptr[t+1]`` for t < T write disjoint rows and run in parallel; the last
+    range, the elements between partitions, runs after them. Partition t owns the nodes
     ``node_ptr[t]:node_ptr[t+1]`` and zeroes their rows first (no separate pass over memory).
     """
     T = part_ptr.shape[0] - 2
@@ -226,7 +228,7 @@ def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_
         es, sm, sc, kd, kfc, kcc, kx, dd = _shear_coefficients(kind, p0, p1, J, lnJ, I1m3)
         if shear != 1.0:  # every term is linear in the modulus but dd, which t = dd d (x) d squares
             es *= shear; sm *= shear; sc *= shear; kd *= shear; kfc *= shear; kcc *= shear; kx *= shear
-            dd /= shear
+            dd = dd / shear if shear > 0.0 else 0.0
         energy += V0 * es
         for a in range(4):
             A = tet[a]
@@ -243,7 +245,8 @@ def _scatter_tangent(tet, count, V0, ccoef, xcoef, kfc, kd, dd, sm, sc, full, G,
                      kp, bptr, deg3, data):
     """Add the tangent of an element (or of a smoothing domain: ``count`` support nodes ``tet``,
     ``kp`` the block positions of their pairs at count * a + b) block by block, computing only
-    the blocks b >= a (the tangent is symmetric) and writing each also transposed. Block (a, b), entry (i, k):
+    the blocks b >= a (the tangent is symmetric) and writing each also transposed. Block (a, b),
+    entry (i, k):
         s_ai c_bk + q_ak c_bi + g_ab d_ik  [+ w_ai f_bk + t_ai d_bk  for Mooney-Rivlin]
     with s = V0 (ccoef c + kfc f), q = V0 xcoef c, w = V0 kfc c, t = V0 dd d, d = sm m + sc c,
     g_ab = V0 kd G_a . G_b (the terms of _element_force_tangent, regrouped). The 3x3 block is
