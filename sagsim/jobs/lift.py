@@ -20,7 +20,7 @@ from ..results.lift import AGING_CHECKPOINT, MARKER, write_lift, write_summary
 from ..solvers.fem import FEMSystem, NewtonOptions
 from ..threads.assessment import target_landmarks
 from ..threads.effects import expression_motion, fixed_cogs
-from ..threads.lift import solve_lift
+from ..threads.lift import lift_options, solve_lift
 from ..threads.months import months_after
 from ..threads.curve import lift_curve
 from .age import face_of, scenario_of
@@ -43,6 +43,7 @@ class LiftStart:
     face_source: str
     young: np.ndarray | None = None
     excess_skin_pct: float = 0.0
+    formulation: str = "anp"  # the element formulation the face was aged in; the lift's solves use it
 
 
 def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress: bool = False,
@@ -62,7 +63,7 @@ def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress
         begin = lift_start(planfile, out, load, aged, progress)
         model, start, loads = begin.model, begin.state, begin.loads
         timings = {"start_s": time.perf_counter() - t0}
-        opts = NewtonOptions(n_steps=1, formulation="anp")
+        opts = lift_options(formulation=begin.formulation)
         system = FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver,
                            linear_coords=model.nodes)
         t1 = time.perf_counter()
@@ -81,7 +82,8 @@ def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress
         if curve is not None:
             kind, values = curve
             t4 = time.perf_counter()
-            extra["sweep"] = (kind, lift_curve(model, start, planfile.plan, values, kind, loads, targets, progress))
+            extra["sweep"] = (kind, lift_curve(model, start, planfile.plan, values, kind, loads, targets, progress,
+                                               opts.formulation))
             timings["sweep_s"] = time.perf_counter() - t4
         if assess:
             extra["assessment"] = assessment_inputs(begin, planfile, result, opts, system, targets, target_lift_mm)
@@ -111,7 +113,8 @@ def lift_start(planfile: PlanFile, out: Path, load=load_face, aged=None, progres
     decades = (result.ages[-1] - result.ages[0]) / 10.0
     excess_skin = 100.0 * ((1.0 + skin.laxity * decades) ** 2 - 1.0) if skin else 0.0
     where = f"{face.name} aged {result.ages[0]:g} -> {result.ages[-1]:g} ({planfile.aging.name})"
-    return LiftStart(model, state, loads, where, str(scenario.face), result.frames[0], excess_skin)
+    return LiftStart(model, state, loads, where, str(scenario.face), result.frames[0], excess_skin,
+                     scenario.settings.formulation)
 
 
 def smile_probe(model: TissueModel, start: State, result, loads, system: FEMSystem) -> dict:

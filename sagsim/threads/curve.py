@@ -12,9 +12,9 @@ from dataclasses import replace
 import numpy as np
 
 from ..model import Loads, State, TissueModel, tet_volumes
-from ..solvers.fem import FEMSystem, NewtonOptions
+from ..solvers.fem import FEMSystem
 from .effects import STRAIN_THRESHOLD, lift_strain, unevenness
-from .lift import solve_lift
+from .lift import lift_options, solve_lift
 from .plan import ThreadPlan, point
 
 FAN_SPACING = 0.004  # m between neighbouring entries of a fan: a modelling choice
@@ -39,10 +39,12 @@ def fan(model: TissueModel, plan: ThreadPlan, n: int, x: np.ndarray, spacing: fl
 
 
 def lift_curve(model: TissueModel, start: State, plan: ThreadPlan, values, kind: str = "threads",
-               loads: Loads | None = None, targets: tuple = (), progress: bool = False) -> list[dict]:
+               loads: Loads | None = None, targets: tuple = (), progress: bool = False,
+               formulation: str = "anp") -> list[dict]:
     """One row per value of ``kind`` ("threads": fan size n; "pull": pull length in m) with the
-    mean vertical lift at ``targets`` (mm), unevenness, dents, over-tension and cog figures."""
-    opts = NewtonOptions(n_steps=1, formulation="anp")
+    mean vertical lift at ``targets`` (mm), unevenness, dents, over-tension and cog figures;
+    solved in ``formulation`` (the one the face was aged in)."""
+    opts = lift_options(formulation=formulation)
     system = FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver, linear_coords=model.nodes)
     rows = []
     bar = None

@@ -9,6 +9,7 @@ from scipy.spatial import cKDTree
 
 from ..model import Loads, State, TissueModel, deformation_gradients
 from ..solvers.fem import CogSprings, FEMSystem, NewtonOptions, growth_tensors, solve_static
+from .lift import lift_options
 
 #: Lift-induced strain above which tissue counts as over-tensioned: ESTIMATE (no threshold in
 #: the reference table; a modelling choice to calibrate against stiffness complaints, which
@@ -154,7 +155,7 @@ def expression_motion(model: TissueModel, state: State, loads: Loads | None, lan
     (the zygomaticus major's line, mouth corner to malar eminence), from ``state``, with the
     ``cogs`` (CogSprings, see fixed_cogs) held where they are. A probe: the ratio with and
     without threads is the result, not the force."""
-    opts = options or NewtonOptions(n_steps=1, formulation="anp")
+    opts = options or lift_options(system)
     a, b = model.landmark_position(landmark, state.x), model.landmark_position(towards, state.x)
     direction = (b - a) / np.linalg.norm(b - a)
     nodes, weights = probe_patch(model, state.x, a)

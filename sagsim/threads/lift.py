@@ -50,6 +50,14 @@ class LiftResult:
     tension_unreached: np.ndarray  # per thread: drawn to a tension its cogs could not hold
 
 
+def lift_options(system: FEMSystem | None = None, formulation: str = "anp") -> NewtonOptions:
+    """The Newton options of a lift's solves: one load step, in ``system``'s formulation when one
+    is given (the formulation the face was aged in: an equilibrium of one formulation is not one
+    of another, and a lift solved in another would first settle the difference), else in
+    ``formulation``."""
+    return NewtonOptions(n_steps=1, formulation=system.formulation if system is not None else formulation)
+
+
 def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads | None = None,
                options: NewtonOptions | None = None, *, strength: float = 1.0, stiffness_factor: float = 1.0,
                system: FEMSystem | None = None, max_iterations: int = 40) -> LiftResult:
@@ -57,7 +65,7 @@ def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads 
     ``plan``. ``strength`` scales holding forces and ``stiffness_factor`` cog stiffness (thread
     absorption, collagen). Raises ConvergenceError when the slip state does not settle."""
     loads = loads or Loads()
-    opts = options or NewtonOptions(n_steps=1, formulation="anp")
+    opts = options or lift_options(system)
     cogs = place_cogs(model, plan, start.x)
     system = system or FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver,
                                  linear_coords=model.nodes)

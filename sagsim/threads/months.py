@@ -21,7 +21,7 @@ import numpy as np
 from ..aging.mechanisms import relax
 from ..model import Loads, State, TissueModel
 from ..solvers.fem import FEMSystem, NewtonOptions, growth_tensors, solve_static
-from .lift import LiftResult, _settle, cog_springs
+from .lift import LiftResult, _settle, cog_springs, lift_options
 from .catalogue import MATERIALS
 
 MONTHS = (0, 1, 3, 6, 12, 18)
@@ -45,7 +45,7 @@ def months_after(model: TissueModel, start: State, result: LiftResult, plan, loa
     vertical lift remaining at each landmark (mm), its share of the initial lift, the holding
     force left and the cogs still holding. A ``shapes`` list gets (month, positions) of each."""
     loads = loads or Loads()
-    opts = options or NewtonOptions(n_steps=1, formulation="anp")
+    opts = options or lift_options(system)
     system = system or FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver,
                                  linear_coords=model.nodes)
     cogs = result.cogs

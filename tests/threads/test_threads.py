@@ -316,3 +316,15 @@ def test_a_thread_point_far_from_the_face_is_refused_not_clamped(face):
     assert len(place_cogs(model, near, start.x).tet) == 3
     one = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", cogs=3, cog_spacing=0.005),))
     assert len(place_cogs(model, fan(model, one, 10, start.x), start.x).tet) == 30
+
+
+def test_a_lift_solves_in_the_formulation_its_face_was_aged_in(face):
+    # an equilibrium of one element formulation is not one of another: every solve of a lift
+    # (the lift, the months, the smile probe, the sweep) takes the formulation of the system it
+    # is given, and the lift job passes the aging scenario's
+    from sagsim.solvers.fem import FEMSystem
+    from sagsim.threads.lift import lift_options
+    model, start = face
+    assert lift_options().formulation == "anp"
+    assert lift_options(formulation="es-anp").formulation == "es-anp"
+    assert lift_options(FEMSystem(model, start.reference, "es-anp")).formulation == "es-anp"
