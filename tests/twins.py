@@ -181,20 +181,18 @@ def es_anp_energy_force_tangent(model, x, growth=None, share=0.0):
     domains = {}
     for e, tet in enumerate(model.tets):
         G, V0 = grown(model.nodes[tet], None if growth is None else growth[e])
-        Fg_inv = I3 if growth is None else np.linalg.inv(growth[e])
         for a in range(4):
             for b in range(a + 1, 4):
                 key = (min(tet[a], tet[b]), max(tet[a], tet[b]), int(model.tet_layer[e]))
-                domains.setdefault(key, []).append((tet, G, V0 / 6, Fg_inv))
+                domains.setdefault(key, []).append((tet, G, V0 / 6))
     for (_, _, layer), parts in domains.items():
         kind, p0, p1, _ = model.materials[layer].kernel_params()
         support = np.unique(np.concatenate([tet for tet, *_ in parts]))
-        V = sum(w for *_, w, _ in parts)
+        V = sum(w for *_, w in parts)
         g = np.zeros((len(support), 3))
-        for tet, G, w, _ in parts:
+        for tet, G, w in parts:
             g[np.searchsorted(support, tet)] += w * G / V
-        # F_d = mean of (I + grad u) Fg^-1 = x^T g + mean(Fg^-1) - X^T g  (the X part of each)
-        F = x[support].T @ g + sum(w * Fg for *_, w, Fg in parts) / V - model.nodes[support].T @ g
+        F = x[support].T @ g  # the volume-weighted mean of the elements' x^T G (growth is in G)
         W, P, A = stress_and_tangent(kind, p0, p1, 0.0, F)
         dofs = (3 * support[:, None] + np.arange(3)).ravel()
         V *= 1.0 - share

@@ -43,7 +43,7 @@ class LiftStart:
     face_source: str
     young: np.ndarray | None = None
     excess_skin_pct: float = 0.0
-    formulation: str = "anp"  # the element formulation the face was aged in; the lift's solves use it
+    formulation: str | None = None  # the formulation the face was aged in (None: lift_options' default)
 
 
 def lift(plan: PlanFile | str | Path, out: str | Path | None = None, *, progress: bool = False,

@@ -40,10 +40,10 @@ def fan(model: TissueModel, plan: ThreadPlan, n: int, x: np.ndarray, spacing: fl
 
 def lift_curve(model: TissueModel, start: State, plan: ThreadPlan, values, kind: str = "threads",
                loads: Loads | None = None, targets: tuple = (), progress: bool = False,
-               formulation: str = "anp") -> list[dict]:
+               formulation: str | None = None) -> list[dict]:
     """One row per value of ``kind`` ("threads": fan size n; "pull": pull length in m) with the
     mean vertical lift at ``targets`` (mm), unevenness, dents, over-tension and cog figures;
-    solved in ``formulation`` (the one the face was aged in)."""
+    solved in ``formulation`` (the one the face was aged in; default: lift_options')."""
     opts = lift_options(formulation=formulation)
     system = FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver, linear_coords=model.nodes)
     rows = []

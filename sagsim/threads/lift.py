@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..aging.settings import AgingSettings
 from ..errors import ConvergenceError
 from ..model import Loads, State, TissueModel
 from ..solvers.fem import CogSprings, FEMSystem, NewtonOptions, solve_static
@@ -50,12 +51,14 @@ class LiftResult:
     tension_unreached: np.ndarray  # per thread: drawn to a tension its cogs could not hold
 
 
-def lift_options(system: FEMSystem | None = None, formulation: str = "anp") -> NewtonOptions:
+def lift_options(system: FEMSystem | None = None, formulation: str | None = None) -> NewtonOptions:
     """The Newton options of a lift's solves: one load step, in ``system``'s formulation when one
     is given (the formulation the face was aged in: an equilibrium of one formulation is not one
     of another, and a lift solved in another would first settle the difference), else in
-    ``formulation``."""
-    return NewtonOptions(n_steps=1, formulation=system.formulation if system is not None else formulation)
+    ``formulation``, else in an aging run's default (what a captured face is settled in)."""
+    if system is not None:
+        formulation = system.formulation
+    return NewtonOptions(n_steps=1, formulation=formulation or AgingSettings().formulation)
 
 
 def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads | None = None,
