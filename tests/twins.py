@@ -86,10 +86,10 @@ def assemble_dense(model, x, growth=None):
     return R + Rs, K + Ks, E + Es
 
 
-def element_sum(model, x, growth=None, volumetric=True):
-    """Force (3N,), tangent (3N,3N) and energy summed element by element; without the
-    volumetric part if not ``volumetric`` (the shear part alone, which anp_energy_force includes
-    per element and the edge-smoothed formulation replaces)."""
+def element_sum(model, x, growth=None, volumetric=True, weight=None):
+    """Force (3N,), tangent (3N,3N) and energy summed element by element, each element's times
+    ``weight[e]`` (default 1); without the volumetric part if not ``volumetric`` (the shear part
+    alone, which anp_energy_force includes per element and the edge-smoothed formulation replaces)."""
     n = model.n_nodes
     R = np.zeros(3 * n)
     K = np.zeros((3 * n, 3 * n))
@@ -99,9 +99,10 @@ def element_sum(model, x, growth=None, volumetric=True):
         f, Ke, We = element(kind, p0, p1, k if volumetric else 0.0, model.nodes[tet], x[tet],
                             None if growth is None else growth[e])
         dofs = (3 * tet[:, None] + np.arange(3)).ravel()
-        R[dofs] += f.ravel()
-        K[np.ix_(dofs, dofs)] += Ke
-        E += We
+        w = 1.0 if weight is None else weight[e]
+        R[dofs] += w * f.ravel()
+        K[np.ix_(dofs, dofs)] += w * Ke
+        E += w * We
     return R, K, E
 
 
@@ -171,34 +172,36 @@ def anp_energy_force(model, x, growth=None):
 def es_anp_energy_force_tangent(model, x, growth=None, share=0.0):
     """Edge-smoothed shear energy, force (3N,) and tangent (3N,3N), written from its definition:
     per (edge, layer) domain, a sixth of each of its elements' (grown) volume, F_d the
-    volume-weighted mean of their deformation gradients, shear energy (1 - share) V_d W_s(F_d),
-    the elements keeping ``share`` of their own; plus the averaged nodal pressure's volumetric
-    energy and force (anp_energy_force's, shear left out). The tangent is the domains' alone."""
+    volume-weighted mean of their deformation gradients, shear energy W_s(F_d) times the sum of
+    (1 - share_e) V_e / 6 over its elements e, each element keeping ``share_e`` of its own
+    (``share``: one for all, or (M,)); plus the averaged nodal pressure's volumetric energy and
+    force (anp_energy_force's, shear left out). The tangent is the domains' alone."""
     n = model.n_nodes
     R = np.zeros(3 * n)
     K = np.zeros((3 * n, 3 * n))
     E = 0.0
+    share = np.broadcast_to(np.asarray(share, np.float64), (model.n_tets,))
     domains = {}
     for e, tet in enumerate(model.tets):
         G, V0 = grown(model.nodes[tet], None if growth is None else growth[e])
         for a in range(4):
             for b in range(a + 1, 4):
                 key = (min(tet[a], tet[b]), max(tet[a], tet[b]), int(model.tet_layer[e]))
-                domains.setdefault(key, []).append((tet, G, V0 / 6))
+                domains.setdefault(key, []).append((tet, G, V0 / 6, 1.0 - share[e]))
     for (_, _, layer), parts in domains.items():
         kind, p0, p1, _ = model.materials[layer].kernel_params()
         support = np.unique(np.concatenate([tet for tet, *_ in parts]))
-        V = sum(w for *_, w in parts)
+        V = sum(w for _, _, w, _ in parts)
         g = np.zeros((len(support), 3))
-        for tet, G, w in parts:
+        for tet, G, w, _ in parts:
             g[np.searchsorted(support, tet)] += w * G / V
         F = x[support].T @ g  # the volume-weighted mean of the elements' x^T G (growth is in G)
         W, P, A = stress_and_tangent(kind, p0, p1, 0.0, F)
         dofs = (3 * support[:, None] + np.arange(3)).ravel()
-        V *= 1.0 - share
+        V = sum(w * left for _, _, w, left in parts)
         R[dofs] += (V * g @ P.T).ravel()
         K[np.ix_(dofs, dofs)] += V * np.einsum("aj,ijkl,bl->aibk", g, A, g).reshape(len(dofs), len(dofs))
         E += V * W
     Ra, Ea = anp_energy_force(model, x, growth)
-    Rs, _, Es = element_sum(model, x, growth, volumetric=False)
-    return R + Ra - (1.0 - share) * Rs, K, E + Ea - (1.0 - share) * Es
+    Rs, _, Es = element_sum(model, x, growth, volumetric=False, weight=1.0 - share)
+    return R + Ra - Rs, K, E + Ea - Es

@@ -82,10 +82,12 @@ def test_edge_smoothed_shear_equals_numpy_twin(grow):
     rng = np.random.default_rng(4)
     growth = np.eye(3) + 0.1 * rng.standard_normal((model.n_tets, 3, 3)) if grow else None
     system = FEMSystem(model, formulation="es-anp")
-    if grow:
-        system.set_reference(model.nodes, growth)
+    # each element its own share, as slivers have theirs (domains.element_share)
+    share = rng.uniform(ELEMENT_SHARE, 1.0, model.n_tets)
+    system.domains.share[:] = share[system.order]  # the system's elements are in its own order
+    system.set_reference(model.nodes, growth)
     ev = system.evaluate(x)
-    R, K, E = twins.es_anp_energy_force_tangent(model, x, growth, ELEMENT_SHARE)
+    R, K, E = twins.es_anp_energy_force_tangent(model, x, growth, share)
     np.testing.assert_allclose(ev.force, R, atol=1e-12 * np.abs(R).max())
     assert ev.energy == pytest.approx(E, rel=1e-12)
     # the twin's tangent is the domains' shear part: the kernel's tangent less the averaged nodal
@@ -93,9 +95,31 @@ def test_edge_smoothed_shear_equals_numpy_twin(grow):
     anp = FEMSystem(model, formulation="anp")
     if grow:
         anp.set_reference(model.nodes, growth)
-    _, K_el, _ = twins.element_sum(model, x, growth, volumetric=False)
+    _, K_el, _ = twins.element_sum(model, x, growth, volumetric=False, weight=1.0 - share)
     diff = ev.tangent.toarray() - anp.evaluate(x).tangent.toarray()
-    np.testing.assert_allclose(diff, K - (1.0 - ELEMENT_SHARE) * K_el, atol=1e-11 * np.abs(K).max())
+    np.testing.assert_allclose(diff, K - K_el, atol=1e-11 * np.abs(K).max())
+
+
+def test_slivers_keep_more_of_their_own_shear_energy():
+    from sagsim.anatomy.mesh import tet_quality
+    from sagsim.solvers.fem.domains import element_share
+    from sagsim.solvers.fem.kernels.smoothed import SLIVER_DIHEDRAL_DEG
+
+    lo, hi = SLIVER_DIHEDRAL_DEG
+    regular = [[0, 0, 0], [1, 0, 0], [0.5, np.sqrt(3) / 2, 0], [0.5, np.sqrt(3) / 6, np.sqrt(2 / 3)]]
+
+    def flattened(h):  # the regular tetrahedron's apex lowered to height h: a sliver as h -> 0
+        return np.array(regular[:3] + [[0.5, np.sqrt(3) / 6, h]])
+
+    heights = [np.sqrt(2 / 3), 0.05, 0.01, 0.001]  # smallest dihedral 70.5, 9.8, 2.0, 0.2 degrees
+    nodes = np.concatenate([flattened(h) for h in heights])
+    tets = np.arange(16).reshape(4, 4)
+    share = element_share(nodes, tets)
+    dihedral, _ = tet_quality(nodes, tets)
+    expect = ELEMENT_SHARE + (1 - ELEMENT_SHARE) * np.clip((hi - dihedral) / (hi - lo), 0, 1)
+    np.testing.assert_allclose(share, expect)
+    assert share[0] == share[1] == ELEMENT_SHARE and share[3] == 1.0  # well shaped, thin, flat
+    assert ELEMENT_SHARE < share[2] < 1.0  # in between
 
 
 @pytest.mark.parametrize("formulation", ["anp", "es-anp"])

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ...anatomy.mesh import tet_quality
 from .kernels import smoothed
 from .kernels.csr import find_in_rows, partition_groups
-from .kernels.smoothed import ELEMENT_SHARE
+from .kernels.smoothed import ELEMENT_SHARE, SLIVER_DIHEDRAL_DEG
 
-__all__ = ["EdgeDomains", "ELEMENT_SHARE"]
+__all__ = ["EdgeDomains", "ELEMENT_SHARE", "element_share"]
 
 
 class EdgeDomains:
@@ -56,17 +57,26 @@ class EdgeDomains:
         start = self.ptr[owner]
         self.kpos = system.pattern.block_positions(self.nodes[start + local // sizes[owner]],
                                                    self.nodes[start + local % sizes[owner]])
+        self.share = element_share(system.model.nodes, tets)  # a property of the mesh, not of a reference
         self.vol = np.empty(D)
         self.grad = np.empty((len(self.nodes), 3))
         self.hoff = np.empty((D, 3, 3))
 
     def average(self, system) -> None:
         smoothed.domain_averages(self.inc_ptr, self.inc_elem, self.inc_loc, self.ptr, system.dminv, system.hoff,
-                                 system.vol0, self.vol, self.grad, self.hoff)
-        self.vol *= 1.0 - ELEMENT_SHARE  # the domains carry the shear energy the elements do not keep
+                                 system.vol0, self.share, self.vol, self.grad, self.hoff)
 
     def assemble(self, system, u: np.ndarray, R: np.ndarray, data: np.ndarray, want_tangent: bool):
         return smoothed.assemble_domains(u, self.ptr, self.nodes, self.grad, self.hoff, self.vol, self.mat,
                                          system.mat_kind, system.mat_par, self.part_ptr, self.kpos_ptr, self.kpos,
                                          self.max_support, system.pattern.bptr, system.pattern.deg3, R, data,
                                          want_tangent)
+
+
+def element_share(nodes: np.ndarray, tets: np.ndarray) -> np.ndarray:
+    """The share of its shear energy each element keeps (the domains carry the rest): a
+    well-shaped element ELEMENT_SHARE, a sliver more, up to all of it (SLIVER_DIHEDRAL_DEG),
+    from its shape in the mesh ``nodes``."""
+    dihedral, _ = tet_quality(nodes, tets)
+    lo, hi = SLIVER_DIHEDRAL_DEG
+    return ELEMENT_SHARE + (1.0 - ELEMENT_SHARE) * np.clip((hi - dihedral) / (hi - lo), 0.0, 1.0)

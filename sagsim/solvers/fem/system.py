@@ -20,7 +20,7 @@ from ...errors import MeshError, ModelError
 from ...formulations import FORMULATIONS, NODAL_PRESSURE
 from ...model import TissueModel
 from .kernels import anp as anp_k
-from .domains import ELEMENT_SHARE, EdgeDomains
+from .domains import EdgeDomains
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
 from .kernels.small import det3, inv3
 from ..linear import LinearSolver
@@ -118,6 +118,7 @@ class FEMSystem:
         if self.nodal_pressure:
             self._build_patches()
         self.domains = EdgeDomains(self) if formulation == "es-anp" else None
+        self._no_share = np.zeros(0)  # every element keeps all of its shear energy
         # what depends on the stress-free shape (set_reference)
         self.vol0 = self.vol_ref = self.dminv = self.hoff = self.lumped_mass = None
         self.growth: np.ndarray | None = None
@@ -235,7 +236,7 @@ class FEMSystem:
             e_el, inverted = assemble(u, self.tets, self.dminv, self.hoff, self.vol0, self.mat_kind, self.mat_par,
                                       self.elem_mat, self.part_ptr, self.node_ptr, qvol, self.pattern.bptr,
                                       self.pattern.deg3, self.kpos, R, data, want_tangent,
-                                      1.0 if self.domains is None else ELEMENT_SHARE)
+                                      self._no_share if self.domains is None else self.domains.share)
             energy += e_el
         if inverted == 0 and self.domains is not None:
             e_sh, inverted = self.domains.assemble(self, u, R, data, want_tangent)

@@ -160,15 +160,16 @@ def _element_force_tangent(kind, p0, p1, V0, J, lnJ, I1m3, a1, a2, G, f, c, m, f
 
 @njit(cache=True, parallel=True)
 def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, node_ptr, qvol,
-             bptr, deg3, kpos, R, data, want_K, shear=1.0):
+             bptr, deg3, kpos, R, data, want_K, shear):
     """Element internal forces into R (3N,) and tangents into CSR ``data``, both zeroed here
     first, at displacements ``u`` (N,3) from the reference; returns (shear + standard volumetric energy, number of inverted elements).
 
     ``elem_mat[e]`` indexes the material tables ``mat_kind`` (int) and ``mat_par`` (rows of
     p0, p1, k). ``qvol`` is empty for the standard element; otherwise it holds q_e, the
     averaged nodal pressure coefficient of each element (its volumetric energy is then computed
-    per patch, not here). ``shear`` weighs the shear part: 1 but in the edge-smoothed
-    formulation, whose smoothing domains carry the rest of it (smoothed.py).
+    per patch, not here). ``shear`` (M,) weighs each element's shear part, or is empty for a
+    weight of 1: less than 1 in the edge-smoothed formulation only, whose smoothing domains
+    carry the rest of it (smoothed.py).
 
     Elements are sorted into partitions (csr.partition_elements): the ranges
     ``part_ptr[t]:part_ptr[t+1]`` for t < T write disjoint rows and run in parallel; the last
@@ -206,6 +207,7 @@ def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_
     G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m4 = np.empty((4, 3))
     row = np.empty((4, 4, 3))  # per element node: the vectors a tangent row block is built from
     anp = qvol.shape[0] > 0
+    weighed = shear.shape[0] > 0
     energy = 0.0
     inverted = 0
     for e in range(e0, e1):
@@ -226,9 +228,10 @@ def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_
             energy += vol0[e] * 0.5 * kv * lnJ * lnJ
         V0 = vol0[e]
         es, sm, sc, kd, kfc, kcc, kx, dd = _shear_coefficients(kind, p0, p1, J, lnJ, I1m3)
-        if shear != 1.0:  # every term is linear in the modulus but dd, which t = dd d (x) d squares
-            es *= shear; sm *= shear; sc *= shear; kd *= shear; kfc *= shear; kcc *= shear; kx *= shear
-            dd = dd / shear if shear > 0.0 else 0.0
+        if weighed and shear[e] != 1.0:  # every term is linear in the modulus but dd, which t = dd d (x) d squares
+            w = shear[e]
+            es *= w; sm *= w; sc *= w; kd *= w; kfc *= w; kcc *= w; kx *= w
+            dd = dd / w if w > 0.0 else 0.0
         energy += V0 * es
         for a in range(4):
             A = tet[a]
