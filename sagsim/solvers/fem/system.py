@@ -21,7 +21,7 @@ from ...formulations import FORMULATIONS, NODAL_PRESSURE
 from ...model import TissueModel
 from .kernels import anp as anp_k
 from .domains import EdgeDomains
-from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements
+from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements, partition_groups
 from .kernels.small import det3, inv3
 from ..linear import LinearSolver
 from .kernels.tet4 import assemble
@@ -247,7 +247,8 @@ class FEMSystem:
         if self.nodal_pressure and want_tangent:
             anp_k.assemble_patch_tangent(u, self.tets, self.dminv, self.hoff, self.vol0, self.patch_elem_ptr,
                                          self.patch_elems, self.patch_node_ptr, self.patch_nodes,
-                                         self.patch_kpos, d2, self.patch_V, self.pattern.bptr,
+                                         self.patch_kpos, self.patch_kpos_ptr, self.patch_order,
+                                         self.patch_part_ptr, d2, self.patch_V, self.pattern.bptr,
                                          self.pattern.deg3, data)
         for item in (self.trusses, *items):
             energy += item.assemble(self, self.reference + u, R, data, want_tangent)
@@ -327,4 +328,10 @@ class FEMSystem:
         cols = np.concatenate([np.tile(self.patch_nodes[a:b], b - a) for a, b in
                                zip(self.patch_node_ptr[:-1], self.patch_node_ptr[1:])])
         self.patch_kpos = self.pattern.block_positions(rows, cols).astype(np.int64)
+        self.patch_kpos_ptr = np.zeros(n_p + 1, np.int64)
+        np.cumsum(sizes * sizes, out=self.patch_kpos_ptr[1:])
+        # patches grouped over disjoint node ranges, as the elements, for a parallel tangent
+        self.patch_order, self.patch_part_ptr, _ = partition_groups(
+            self.patch_nodes[self.patch_node_ptr[:-1]], self.patch_nodes[self.patch_node_ptr[1:] - 1],
+            self.n_nodes, len(self.part_ptr) - 2)
 

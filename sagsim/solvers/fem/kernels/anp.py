@@ -76,16 +76,32 @@ def element_pressure(elem_patch, d1):
     return q
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def assemble_patch_tangent(u, tets, dminv, hoff, vol0, patch_elem_ptr, patch_elems, patch_node_ptr,
-                           patch_nodes, patch_kpos, d2, V, bptr, deg3, data):
+                           patch_nodes, patch_kpos, patch_kpos_ptr, patch_order, patch_part_ptr, d2, V,
+                           bptr, deg3, data):
     """Add sum_p U''(J_p)/V_p g_p g_p^T. ``patch_nodes`` lists each patch's support nodes and
-    ``patch_kpos`` the block positions of every (row node, column node) pair of that list,
-    row-major. Serial: patches overlap, and this term is a small part of the work."""
+    ``patch_kpos[patch_kpos_ptr[p]:patch_kpos_ptr[p+1]]`` the block positions of every (row node,
+    column node) pair of patch p's list, row-major. The patches ``patch_order[patch_part_ptr[t]:
+    patch_part_ptr[t+1]]`` span disjoint node ranges for t < T and run in parallel; the last
+    range, the patches between them, runs after (csr.partition_groups)."""
+    T = patch_part_ptr.shape[0] - 2
+    for t in prange(T):
+        _patch_tangent_range(patch_part_ptr[t], patch_part_ptr[t + 1], u, tets, dminv, hoff, vol0,
+                             patch_elem_ptr, patch_elems, patch_node_ptr, patch_nodes, patch_kpos,
+                             patch_kpos_ptr, patch_order, d2, V, bptr, deg3, data)
+    _patch_tangent_range(patch_part_ptr[T], patch_part_ptr[T + 1], u, tets, dminv, hoff, vol0,
+                         patch_elem_ptr, patch_elems, patch_node_ptr, patch_nodes, patch_kpos,
+                         patch_kpos_ptr, patch_order, d2, V, bptr, deg3, data)
+
+
+@njit(cache=True)
+def _patch_tangent_range(i0, i1, u, tets, dminv, hoff, vol0, patch_elem_ptr, patch_elems, patch_node_ptr,
+                         patch_nodes, patch_kpos, patch_kpos_ptr, patch_order, d2, V, bptr, deg3, data):
     G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); mv = np.empty((4, 3))
     gbuf = np.zeros((64, 3))
-    kp = 0
-    for p in range(patch_node_ptr.shape[0] - 1):
+    for i in range(i0, i1):
+        p = patch_order[i]
         n0, n1 = patch_node_ptr[p], patch_node_ptr[p + 1]
         m = n1 - n0
         if m > gbuf.shape[0]:
@@ -99,17 +115,17 @@ def assemble_patch_tangent(u, tets, dminv, hoff, vol0, patch_elem_ptr, patch_ele
             w = 0.25 * vol0[e] * J
             for a in range(4):
                 loc = np.searchsorted(nodes, tets[e, a])
-                for i in range(3):
-                    g[loc, i] += w * c[a, i]
+                for k in range(3):
+                    g[loc, k] += w * c[a, k]
         coef = d2[p] / V[p]
+        kp = patch_kpos_ptr[p]
         for r in range(m):
             A = nodes[r]
             stride = deg3[A]
             for s in range(m):
                 base = bptr[A] + 3 * patch_kpos[kp]
                 kp += 1
-                for i in range(3):
-                    gi = coef * g[r, i]
+                for k in range(3):
+                    gk = coef * g[r, k]
                     for j in range(3):
-                        data[base + i * stride + j] += gi * g[s, j]
-    return kp
+                        data[base + k * stride + j] += gk * g[s, j]
