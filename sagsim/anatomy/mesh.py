@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MeshError
-from ..model import tet_volumes
+from ..model import tet_quality, tet_volumes  # noqa: F401  (tet_quality: this module's name for it too)
 
 # The six tetrahedra of a unit cell around its diagonal from corner (0,0,0) to (1,1,1):
 # one per order in which the path steps along x, y and z (Kuhn's triangulation). Corners
@@ -140,29 +140,6 @@ def layered_tets(base: np.ndarray, direction: np.ndarray, thickness: np.ndarray,
                         "the base surface or the stacking directions cross there")
     tet_layer = np.repeat(np.asarray(layer_of_level, np.int64), 6 * nu * nv)
     return nodes, tets, tet_layer
-
-
-def tet_quality(nodes: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum dihedral angle (degrees) and aspect ratio of each tetrahedron.
-
-    The aspect ratio is R / (3 r), circumradius over three times the inradius: 1 for the
-    regular tetrahedron, growing without bound as a tetrahedron flattens.
-    """
-    p = nodes[tets]
-    faces = ((1, 2, 3), (0, 3, 2), (0, 1, 3), (0, 2, 1))  # face i is opposite vertex i, outward
-    normals = np.stack([np.cross(p[:, b] - p[:, a], p[:, c] - p[:, a]) for a, b, c in faces], axis=1)
-    areas = 0.5 * np.linalg.norm(normals, axis=2)
-    unit = normals / np.maximum(2.0 * areas[..., None], 1e-300)
-    dihedral = [np.pi - np.arccos(np.clip(np.einsum("ij,ij->i", unit[:, a], unit[:, b]), -1.0, 1.0))
-                for a in range(4) for b in range(a + 1, 4)]
-    min_dihedral = np.degrees(np.min(dihedral, axis=0))
-    vol = np.abs(tet_volumes(nodes, tets))
-    inradius = 3.0 * vol / np.maximum(areas.sum(axis=1), 1e-300)
-    a, b, c = (p[:, m] - p[:, 0] for m in (1, 2, 3))
-    num = (np.einsum("ij,ij->i", a, a)[:, None] * np.cross(b, c) + np.einsum("ij,ij->i", b, b)[:, None] * np.cross(c, a)
-           + np.einsum("ij,ij->i", c, c)[:, None] * np.cross(a, b))
-    circumradius = np.linalg.norm(num, axis=1) / np.maximum(12.0 * vol, 1e-300)
-    return min_dihedral, circumradius / np.maximum(3.0 * inradius, 1e-300)
 
 
 def quality_report(nodes: np.ndarray, tets: np.ndarray) -> dict:

@@ -101,7 +101,7 @@ def test_edge_smoothed_shear_equals_numpy_twin(grow):
 
 
 def test_slivers_keep_more_of_their_own_shear_energy():
-    from sagsim.anatomy.mesh import tet_quality
+    from sagsim.model import tet_quality
     from sagsim.solvers.fem.domains import element_share
     from sagsim.solvers.fem.kernels.smoothed import SLIVER_DIHEDRAL_DEG
 

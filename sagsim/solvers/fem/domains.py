@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ...anatomy.mesh import tet_quality
+from ...model import tet_quality
 from .kernels import smoothed
 from .kernels.csr import find_in_rows, partition_groups
 from .kernels.smoothed import ELEMENT_SHARE, SLIVER_DIHEDRAL_DEG
