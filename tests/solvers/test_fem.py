@@ -20,7 +20,7 @@ def sagging_block(n=3, gravity=0.25, lam=10.0):
 
 def test_steps_meet_both_criteria_and_converge_quadratically():
     model = sagging_block()
-    opts = NewtonOptions(n_steps=2, rtol=1e-10)
+    opts = NewtonOptions(n_steps=2, rtol=1e-10, quasi_newton=False)  # Newton's own rate
     _, log = solve_static(model, options=opts)
     assert [s.converged for s in log.steps] == [True, True]
     for s in log.steps:
@@ -125,3 +125,60 @@ def test_prescriptions_override_fixity():
 def test_bad_options_are_named(field, value):
     with pytest.raises(ValueError, match=f"NewtonOptions.{field}"):
         NewtonOptions(**{field: value})
+
+
+def test_bfgs_direction_starts_from_the_kept_inverse_and_meets_the_secant_condition():
+    from sagsim.solvers.fem.newton import _bfgs_direction
+
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((6, 6))
+    K0 = A @ A.T + 6 * np.eye(6)  # the kept factorisation's matrix
+    H0 = lambda b: np.linalg.solve(K0, b)  # noqa: E731
+    g = rng.standard_normal(6)
+    np.testing.assert_allclose(_bfgs_direction(H0, g, []), H0(g))
+    pairs = []
+    for _ in range(3):
+        s = rng.standard_normal(6)
+        y = K0 @ s + 0.3 * rng.standard_normal(6)
+        assert s @ y > 0
+        pairs.append((s, y, 1.0 / (s @ y)))
+    # BFGS's inverse maps the newest gradient change onto its step (the secant condition)
+    np.testing.assert_allclose(_bfgs_direction(H0, pairs[-1][1], pairs), pairs[-1][0], rtol=1e-10)
+    # and matches the full-matrix BFGS update applied pair by pair
+    H = np.linalg.inv(K0)
+    for s, y, rho in pairs:
+        V = np.eye(6) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    np.testing.assert_allclose(_bfgs_direction(H0, g, pairs), H @ g, rtol=1e-10)
+
+
+def test_quasi_newton_on_the_kept_factorisation_reaches_newtons_equilibrium():
+    from sagsim.solvers.fem import FEMSystem
+
+    model = sagging_block(n=4)
+    heavier = Loads(gravity_scale=1.3)
+    answers = {}
+    for quasi in (False, True):
+        opts = NewtonOptions(n_steps=1, linear_solver="splu", quasi_newton=quasi)
+        system = FEMSystem(model, linear="splu")
+        first, _ = solve_static(model, options=opts, system=system)  # leaves a factorisation kept
+        answers[quasi], log = solve_static(model, first, heavier, opts, from_loads=Loads(), system=system)
+        step = log.steps[0]
+        assert step.converged and (step.quasi_newton > 0) == quasi, step
+    np.testing.assert_allclose(answers[True].x, answers[False].x, atol=1e-9)
+
+
+def test_quasi_newton_needs_a_factorisation_made_under_the_same_constraints():
+    from sagsim.solvers.fem import FEMSystem
+    from sagsim.solvers.fem.newton import _constraints_tag
+
+    model = sagging_block(n=3)
+    system = FEMSystem(model, linear="splu")
+    opts = NewtonOptions(n_steps=1, linear_solver="splu")
+    state, _ = solve_static(model, options=opts, system=system)
+    dofs, _ = constrained_dofs(model, Loads())
+    assert system.linear.kept_inverse(_constraints_tag(dofs)) is not None
+    top = np.flatnonzero(model.nodes[:, 2] == 1.0)
+    pulled = Loads(prescribed_dofs=3 * top + 2, prescribed_values=np.full(len(top), 0.01))
+    _, log = solve_static(model, state, pulled, opts, system=system)
+    assert log.steps[0].converged and log.steps[0].quasi_newton == 0  # other identity rows: Newton

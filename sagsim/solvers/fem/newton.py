@@ -12,6 +12,7 @@ until it is: its Newton direction is then one the energy decreases along (Levenb
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -35,6 +36,16 @@ log = logging.getLogger("sagsim.fem")
 # near a buckled equilibrium only a few modes are negative; each failed try costs one
 # factorisation (6 s on the real default face).
 TANGENT_SHIFTS = (1e-2, 1e-1, 1.0, 10.0)
+
+# Quasi-Newton iterations (NewtonOptions.quasi_newton): while the linear solver keeps the
+# factorisation of an earlier tangent made under the same constraints, a step starts with
+# limited-memory BFGS on that factorisation (the inverse's first guess, as FEBio's BFGS with
+# stiffness reformations): each iteration is a force evaluation and a back-substitution, with
+# no tangent assembled (on the real default face 0.03 + 0.05 s, against 0.3 s for the tangent
+# and 0.4 s for CG on it). It hands over to Newton, tangent and all, when an iteration shrinks
+# the residual by less than QN_SLOW or its line search fails. QN_MEMORY: the pairs BFGS keeps.
+QN_MEMORY = 8
+QN_SLOW = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class NewtonOptions:
     linear_solver: str = "auto"
     linear_rtol: float | None = None
     formulation: str = "standard"
+    quasi_newton: bool = True
 
     def __post_init__(self) -> None:
         checks = [("n_steps", self.n_steps >= 1), ("rtol", self.rtol > 0), ("atol", self.atol >= 0),
@@ -91,6 +103,7 @@ class StepRecord:
     linear_method: str = ""
     linear_iterations: int = 0
     shifted: int = 0  # Newton iterations whose tangent needed a diagonal shift (TANGENT_SHIFTS)
+    quasi_newton: int = 0  # of the iterations, those on a kept factorisation (QN_MEMORY)
 
 
 @dataclass
@@ -115,6 +128,7 @@ class SolveLog:
             r = f"{s.residuals[0]:.2e} -> {s.residuals[-1]:.2e}" if s.residuals else "-"
             rows.append(f"{s.step:4d}  {s.load_from:5.3f}->{s.load_to:5.3f}  {'yes' if s.converged else 'NO ':3s}  "
                         f"{s.iterations:5d}  {r:22s}  {s.t_assembly_s:6.2f}  {s.t_solve_s:6.2f}  {s.linear_method}"
+                        + (f"  ({s.quasi_newton} quasi-Newton)" if s.quasi_newton else "")
                         + (f"  ({s.shifted} shifted tangents)" if s.shifted else "")
                         + (f"  ({s.reason})" if s.reason else ""))
         return "\n".join(rows)
@@ -263,11 +277,15 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
 def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarray,
             opts: NewtonOptions, items: list, rec: StepRecord) -> np.ndarray:
     """Newton iterations of one load step from displacements ``u`` (3N,), with the spring
-    ``items`` held; returns the converged displacements."""
+    ``items`` held; returns the converged displacements. Starts with quasi-Newton iterations
+    on a kept factorisation where there is one (QN_MEMORY)."""
     linear = system.linear
     free = np.ones(system.ndof, bool)
     free[dofs] = False
     f_free = np.where(free, f_ext, 0.0)
+    tag = _constraints_tag(dofs)
+    H0 = linear.kept_inverse(tag) if opts.quasi_newton else None
+    pairs: list = []  # BFGS's (s, y, 1 / s.y), oldest first
 
     def evaluate(uv: np.ndarray, want_tangent: bool = True):
         t = time.perf_counter()
@@ -280,7 +298,7 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
             return ev, None, np.inf
         return ev, R, ev.energy - f_ext @ uv
 
-    ev, R, pot = evaluate(u)
+    ev, R, pot = evaluate(u, want_tangent=H0 is None)
     if R is None:
         raise _StepFailed(f"{ev.inverted} inverted elements at the start of the step" if ev.inverted
                           else "non-finite residual at the start of the step")
@@ -290,15 +308,23 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
         rec.energy = pot
         return u
     e0 = None
+    moved = False
     for it in range(1, opts.max_iterations + 1):
+        quasi = H0 is not None
         t = time.perf_counter()
-        try:
-            du, info = _descent_direction(linear, ev.tangent, -R, _linear_rtol(opts, rec.residuals[-1], r0), rec)
-        except LinearSolverError as exc:
-            raise _StepFailed(f"linear solve failed at iteration {it}: {exc}", start_tangent=it == 1) from None
-        finally:
+        if quasi:
+            du = -_bfgs_direction(H0, R, pairs)
+            rec.linear_method = f"{linear.method} (kept)"
             rec.t_solve_s += time.perf_counter() - t
-        rec.linear_method, rec.linear_iterations = info.method, rec.linear_iterations + info.iterations
+        else:
+            linear.tag = tag
+            try:
+                du, info = _descent_direction(linear, ev.tangent, -R, _linear_rtol(opts, rec.residuals[-1], r0), rec)
+            except LinearSolverError as exc:
+                raise _StepFailed(f"linear solve failed at iteration {it}: {exc}", start_tangent=not moved) from None
+            finally:
+                rec.t_solve_s += time.perf_counter() - t
+            rec.linear_method, rec.linear_iterations = info.method, rec.linear_iterations + info.iterations
         if not np.isfinite(du).all():
             raise _StepFailed(f"non-finite Newton update at iteration {it}")
         slope = float(du @ R)  # directional derivative of the potential; < 0 for a descent step
@@ -318,10 +344,21 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
                     break
             alpha *= 0.5
         rec.iterations = it
+        if not accepted and quasi:  # the kept factorisation leads nowhere from here: Newton
+            H0 = None
+            ev, R, pot = evaluate(u)
+            continue
         if not accepted:
             why = f"{ev_new.inverted} inverted elements" if ev_new.inverted else "no decrease of energy or residual"
             raise _StepFailed(f"line search failed at iteration {it}: {why}")
-        u, ev, R, pot = u_new, ev_new, R_new, pot_new
+        if quasi:
+            rec.quasi_newton += 1
+            step, change = alpha * du, R_new - R
+            curvature = float(step @ change)
+            if curvature > 0.0:  # BFGS keeps its inverse positive definite only so
+                pairs = (pairs + [(step, change, 1.0 / curvature)])[-QN_MEMORY:]
+        r_before = rec.residuals[-1]
+        u, ev, R, pot, moved = u_new, ev_new, R_new, pot_new, True
         r = float(np.linalg.norm(R))
         rec.residuals.append(r)
         rec.energy = pot
@@ -330,9 +367,33 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
             return u
         if r > 1e8 * r0:
             raise _StepFailed(f"diverging residual {r:.3e} at iteration {it}")
-        ev, R, pot = evaluate(u)  # the same force and energy, now with the tangent
+        if quasi and r > QN_SLOW * r_before:
+            H0 = None  # too slow: Newton from here
+        if H0 is None:
+            ev, R, pot = evaluate(u)  # the same force and energy, now with the tangent
     raise _StepFailed(f"no convergence in {opts.max_iterations} iterations (|R| {rec.residuals[-1]:.3e}, "
                       f"target {max(opts.rtol * r0, opts.atol):.3e})")
+
+
+def _bfgs_direction(H0, g: np.ndarray, pairs: list) -> np.ndarray:
+    """H g for limited-memory BFGS's inverse H, built on H0 (a kept factorisation's solve) from
+    the ``pairs`` (s, y, 1 / s.y): the two-loop recursion (Nocedal and Wright 2006, Algorithm 7.4)."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        alphas.append(a)
+        q -= a * y
+    r = H0(q)
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        r += (a - rho * float(y @ r)) * s
+    return r
+
+
+def _constraints_tag(dofs: np.ndarray) -> str:
+    """A name for a set of constrained dofs: a factorisation made under other constraints has
+    other identity rows, and is no inverse tangent for these (LinearSolver.kept_inverse)."""
+    return hashlib.blake2b(np.ascontiguousarray(dofs, np.int64).tobytes(), digest_size=12).hexdigest()
 
 
 def _descent_direction(linear: LinearSolver, K, b: np.ndarray, rtol: float, rec: StepRecord):

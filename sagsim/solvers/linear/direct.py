@@ -42,22 +42,25 @@ class DirectBackend(Backend):
     def __init__(self, owner):
         super().__init__(owner)
         self.built_from = None  # values of the factorised matrix
+        self.built_tag = ""  # the owner's tag when it was factorised (LinearSolver.kept_inverse)
         self.stale = False  # the factorisation preconditions new matrices too slowly: refactor
         self.generation = 0  # number of factorisations: a checkpoint saves built_from when it changes
 
     def snapshot(self) -> dict:
-        return {"built_from": self.built_from, "stale": self.stale}
+        return {"built_from": self.built_from, "stale": self.stale, "built_tag": self.built_tag}
 
     def restore(self, A, snap: dict) -> None:
         """Factorise the matrix values the saved factorisation was made from (pattern of A)."""
         self._factor(sp.csr_matrix((snap["built_from"], A.indices, A.indptr), shape=A.shape))
         self.stale = bool(snap["stale"])
+        self.built_tag = str(snap["built_tag"]) if "built_tag" in snap else ""
 
     def _factor(self, A) -> float:
         self.built_from = None
         t0 = time.perf_counter()
         self.factor(A)
         self.built_from = A.data.copy()
+        self.built_tag = self.owner.tag
         self.generation += 1
         self.stale = False
         return time.perf_counter() - t0

@@ -244,6 +244,9 @@ class LinearSolver:
         self._pattern: tuple | None = None  # (n, indptr, indices) of the current pattern
         self._pattern_refs: tuple = (None, None)
         self._diag_pos = np.zeros(0, np.int64)
+        #: what the caller says the next matrices are (fem/newton.py: their constrained dofs); a
+        #: factorisation remembers the tag it was made under (kept_inverse)
+        self.tag = ""
 
     @property
     def method(self) -> str:
@@ -284,6 +287,18 @@ class LinearSolver:
         self._pattern = None
         if self.requested == "auto":
             self._method = None
+
+    def kept_inverse(self, tag: str):
+        """The kept factorisation's solve ``b -> A_kept^-1 b``, for a quasi-Newton method's
+        first approximation of the inverse tangent; None unless a direct back end holds a
+        factorisation made under ``tag``. (Whether it is still close enough is the quasi-Newton
+        iterations' to find out: a factorisation CG found slow, at the tight tolerances that end
+        a Newton step, can still take most of the next step's residual.)"""
+        backend = self._backend
+        if (backend is None or not getattr(backend, "direct", False) or getattr(backend, "built_from", None) is None
+                or backend.built_tag != tag):
+            return None
+        return backend.apply
 
     @property
     def generation(self) -> int:
