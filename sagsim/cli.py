@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     aging.add_argument("--faces", nargs="+", choices=list(BUILT_IN_FACES), default=["coarse", "default"])
     aging.add_argument("--years", type=_between(1, 60), default=30.0, help="simulated years from age 40 (1-60)")
     aging.add_argument("--json", type=Path, help="write the records to this file too")
+    aging.add_argument("--formulation", nargs="+", choices=FORMULATIONS,
+                       help="element formulations to run each face in, one after the other (default: the aging default)")
     aging.set_defaults(run=_run_bench_aging)
     lift_b = bench_sub.add_parser("lift", help="thread lifts: a 10-thread plan and the 1..N thread-count sweep")
     lift_b.add_argument("--face", choices=list(BUILT_IN_FACES), default="default")
@@ -344,7 +346,8 @@ def _run_bench_fem(args: argparse.Namespace) -> int:
 
 def _run_bench_aging(args: argparse.Namespace) -> int:
     from .bench import aging_run
-    return aging_run.main(faces=args.faces, years=args.years, json_path=args.json)
+    return aging_run.main(faces=args.faces, years=args.years, json_path=args.json,
+                          formulations=args.formulation or (None,))
 
 
 def _run_bench_lift(args: argparse.Namespace) -> int:

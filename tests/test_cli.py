@@ -59,6 +59,31 @@ def test_bench_fem_prints_records(tmp_path):
     assert records[3]["u_corner"][1] < records[2]["u_corner"][1]
 
 
+def test_bench_aging_runs_each_face_in_each_formulation_and_gives_ratios(tmp_path, monkeypatch, capsys):
+    import subprocess as sp
+
+    from sagsim.bench import aging_run
+
+    calls = []
+
+    def fake(cmd, **kw):  # each (face, formulation) in its own process; canned records here
+        face, years, formulation = cmd[-3:]
+        calls.append((face, years, formulation))
+        rec = {"face": face, "formulation": formulation, "tetrahedra": 100, "dofs": 90, "years": 1.0,
+               "total_s": {"anp": 2.0, "es-anp": 3.0}[formulation], "start_s": 1.0, "median_year_s": 1.0,
+               "mean_year_s": 1.0, "newton_iterations_per_year": 1.0, "jowl_descent_mm": 0.1}
+        return sp.CompletedProcess(cmd, 0, stdout=json.dumps(rec) + "\n")
+
+    monkeypatch.setattr(aging_run.subprocess, "run", fake)
+    path = tmp_path / "aging.json"
+    assert main(["bench", "aging", "--faces", "coarse", "--years", "1", "--formulation", "anp", "es-anp",
+                 "--json", str(path)]) == 0
+    assert calls == [("coarse", "1.0", "anp"), ("coarse", "1.0", "es-anp")]
+    records = json.loads(path.read_text())
+    assert [r["total_against_first"] for r in records] == [1.0, 1.5]
+    assert "(1.50x anp)" in capsys.readouterr().out
+
+
 def test_errors_are_one_line_and_exit_nonzero():
     env = dict(os.environ)
     proc = subprocess.run([sys.executable, "-m", "sagsim.cli", "bench", "fem", "--n", "0", "--no-peer"],

@@ -4,6 +4,7 @@ it", "Why the skin carries it", "The element's share").
     python tools/posture_levers.py levers   # each lever alone on real-coarse (about 10 minutes)
     python tools/posture_levers.py slab     # the clamped slab, with and without skin (about 1 minute)
     python tools/posture_levers.py converge # coarse, default and fine faces ("Mesh convergence", about 20 minutes)
+    python tools/posture_levers.py converge --formulation es-anp [FACE ...]  # in another element
 
 A lever's number is the largest skin move between the upright and the supine equilibria, both
 solved from the mesh as if it were stress-free (no recovery: a like-for-like comparison of
@@ -153,16 +154,20 @@ CONVERGENCE_LANDMARKS = ("jowl_left", "jowl_right", "oral_commissure_left", "mal
 def converge() -> None:
     """Supine minus upright, forward from the mesh, on the three real faces (the fine one is
     built, about a minute; or the faces named after the word); the jowl's upright descent and
-    the largest upright skin sag too."""
+    the largest upright skin sag too. ``--formulation F`` first: in element F (default anp)."""
     import sagsim
 
-    for name in sys.argv[2:] or ("real-coarse", "real-default", "real-fine"):
+    args = sys.argv[2:]
+    formulation = "anp"
+    if args[:1] == ["--formulation"]:
+        formulation, args = args[1], args[2:]
+    for name in args or ("real-coarse", "real-default", "real-fine"):
         model = sagsim.load_face(name)
-        x = {post: equilibrium(model, g) for post, g in POSTURES.items()}
+        x = {post: equilibrium(model, g, formulation) for post, g in POSTURES.items()}
         skin = model.skin_nodes
         move = 1e3 * np.linalg.norm((x["supine"] - x["upright"])[skin], axis=1).max()
         sag = 1e3 * np.linalg.norm((x["upright"] - model.nodes)[skin], axis=1).max()
-        row = [f"{name}: largest skin move {move:.3f} mm, upright sag {sag:.3f} mm"]
+        row = [f"{name} ({formulation}): largest skin move {move:.3f} mm, upright sag {sag:.3f} mm"]
         for k in CONVERGENCE_LANDMARKS:
             dy = 1e3 * (model.landmark_position(k, x["supine"]) - model.landmark_position(k, x["upright"]))[1]
             down = 1e3 * (model.landmark_position(k, x["upright"]) - model.landmark_position(k, model.nodes))[1]
