@@ -84,7 +84,7 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
                             "malar_eminence_left and fixed bone nodes")
     ages = settings.ages()
     ckpt = _Checkpoint(out / CHECKPOINT, fingerprint(model, mechanisms, settings)) if out is not None else None
-    timings = {"start_s": 0.0, "steps_s": [], "newton_iterations": []}
+    timings = {"start_s": 0.0, "steps_s": [], "newton_iterations": [], "quasi_newton_iterations": []}
     t0 = time.perf_counter()
     # one system, so one linear solver (its AMG hierarchy is checkpointed), for the whole run
     system = FEMSystem(model, formulation=settings.formulation, linear=settings.linear_solver)
@@ -133,7 +133,8 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         if ckpt is not None:
             ckpt.save_step(k, state.x, creep, growth_prev, rows, system.linear)
         timings["steps_s"].append(dt)
-        timings["newton_iterations"].append(slog.newton_iterations)
+        timings["newton_iterations"].append(slog.newton_iterations)  # quasi-Newton ones included
+        timings["quasi_newton_iterations"].append(slog.quasi_newton_iterations)
         done_now += 1
         if bar is not None:
             bar.set_postfix_str(f"age {ages[k]:.0f}, jowl descent {rows[-1].get('jowl_descent_mm', 0.0):.2f} mm")

@@ -35,6 +35,7 @@ def record(face: str, years: float, formulation: str | None = None) -> dict:
             "total_s": total, "start_s": result.timings["start_s"], "median_year_s": float(np.median(steps)),
             "mean_year_s": float(np.mean(steps)),
             "newton_iterations_per_year": float(np.mean(result.timings["newton_iterations"])),
+            "quasi_newton_iterations_per_year": float(np.mean(result.timings["quasi_newton_iterations"])),
             "jowl_descent_mm": result.rows[-1]["jowl_descent_mm"]}
 
 
@@ -57,7 +58,8 @@ def main(faces=("coarse", "default"), years: float = 30.0, json_path: Path | Non
             print(f"{face:8s} {rec['formulation']:8s} {rec['tetrahedra']:8d} tets  start {rec['start_s']:6.1f} s  "
                   f"{rec['median_year_s']:6.2f} s/year (median)  total {rec['total_s']:6.1f} s "
                   f"({rec['total_against_first']:.2f}x {first['formulation']})  "
-                  f"{rec['newton_iterations_per_year']:.1f} Newton its/year  jowl {rec['jowl_descent_mm']:.3f} mm")
+                  f"{rec['newton_iterations_per_year']:.1f} its/year "
+                  f"({rec.get('quasi_newton_iterations_per_year', 0.0):.1f} quasi-Newton)  jowl {rec['jowl_descent_mm']:.3f} mm")
     for formulation in {r["formulation"] for r in records}:
         mine = [r for r in records if r["formulation"] == formulation]
         if len(mine) > 1:

@@ -115,6 +115,11 @@ class SolveLog:
         return sum(s.iterations for s in self.steps)
 
     @property
+    def quasi_newton_iterations(self) -> int:
+        """Of the iterations, those on a kept factorisation (no tangent assembled)."""
+        return sum(s.quasi_newton for s in self.steps)
+
+    @property
     def cutbacks(self) -> int:
         return sum(not s.converged for s in self.steps)
 

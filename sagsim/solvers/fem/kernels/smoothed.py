@@ -39,7 +39,8 @@ ELEMENT_SHARE = 0.05
 #: shear energy, all of it under the first (linear in between). The domains average a sliver's
 #: gradient by its tiny volume, so they barely feel its height: with only ELEMENT_SHARE of its
 #: own, the stress-free recovery flattened the real coarse face's slivers (the two worst to
-#: dihedral angles of 0.06 and 0.16 degrees, stretched 22- and 25-fold upright), and their stiff
+#: dihedral angles of 0.06 and 0.16 degrees, stretched 22- and 26-fold upright; with this rule
+#: no element stretches more than 4-fold, as with averaged nodal pressure), and their stiff
 #: ln J terms cost Newton iterations in every later aging year (103 iterations in all, against
 #: 65 with this rule and 56 with averaged nodal pressure; the jowl's descent changed by 0.6 %).
 #: The angles are numerical choices, measured in docs/elements.md, not tissue properties.
