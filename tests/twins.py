@@ -135,9 +135,11 @@ def springs_dense(springs, x):
     return R, K, E
 
 
-def anp_energy_force(model, x, growth=None):
+def anp_energy_force(model, x, growth=None, element_bulk=0.0):
     """Averaged-nodal-pressure energy and internal force: shear part per element, volumetric
-    part U = k/2 (ln J)^2 per (node, layer) patch with J_p = v_p / V_p; ``growth`` as above."""
+    part U = k/2 (ln J)^2 per (node, layer) patch with J_p = v_p / V_p; ``growth`` as above.
+    With ``element_bulk`` b, each element keeps the bulk modulus k_e = min(k, b mu) of its own
+    (U = k_e/2 (ln J_e)^2) and the patches carry k - k_e."""
     n = model.n_nodes
     R = np.zeros(3 * n)
     E = 0.0
@@ -148,7 +150,8 @@ def anp_energy_force(model, x, growth=None):
         kind, p0, p1, k = mat.kernel_params()
         G, V0 = grown(model.nodes[tet], None if growth is None else growth[e])
         F = x[tet].T @ G
-        W, P, _ = stress_and_tangent(kind, p0, p1, 0.0, F)  # k = 0: shear part only
+        k_e = min(k, element_bulk * mat.shear_modulus)
+        W, P, _ = stress_and_tangent(kind, p0, p1, k_e, F)  # shear, and the element's own volumetric part
         R[(3 * tet[:, None] + np.arange(3)).ravel()] += (V0 * G @ P.T).ravel()
         E += V0 * W
         J = np.linalg.det(F)
@@ -157,7 +160,7 @@ def anp_energy_force(model, x, growth=None):
             key = (a, int(model.tet_layer[e]))
             V[key] = V.get(key, 0.0) + V0 / 4
             v[key] = v.get(key, 0.0) + V0 * J / 4
-            kp[key] = k
+            kp[key] = k - k_e
             grads.setdefault(key, []).append((tet, V0 * J / 4 * c))
     for key in V:
         J = v[key] / V[key]
@@ -169,13 +172,14 @@ def anp_energy_force(model, x, growth=None):
     return R, E
 
 
-def es_anp_energy_force_tangent(model, x, growth=None, share=0.0):
+def es_anp_energy_force_tangent(model, x, growth=None, share=0.0, element_bulk=0.0):
     """Edge-smoothed shear energy, force (3N,) and tangent (3N,3N), written from its definition:
     per (edge, layer) domain, a sixth of each of its elements' (grown) volume, F_d the
     volume-weighted mean of their deformation gradients, shear energy W_s(F_d) times the sum of
     (1 - share_e) V_e / 6 over its elements e, each element keeping ``share_e`` of its own
     (``share``: one for all, or (M,)); plus the averaged nodal pressure's volumetric energy and
-    force (anp_energy_force's, shear left out). The tangent is the domains' alone."""
+    force (anp_energy_force's with ``element_bulk``, shear left out). The tangent is the domains'
+    alone."""
     n = model.n_nodes
     R = np.zeros(3 * n)
     K = np.zeros((3 * n, 3 * n))
@@ -202,6 +206,6 @@ def es_anp_energy_force_tangent(model, x, growth=None, share=0.0):
         R[dofs] += (V * g @ P.T).ravel()
         K[np.ix_(dofs, dofs)] += V * np.einsum("aj,ijkl,bl->aibk", g, A, g).reshape(len(dofs), len(dofs))
         E += V * W
-    Ra, Ea = anp_energy_force(model, x, growth)
+    Ra, Ea = anp_energy_force(model, x, growth, element_bulk)
     Rs, _, Es = element_sum(model, x, growth, volumetric=False, weight=1.0 - share)
     return R + Ra - Rs, K, E + Ea - Es

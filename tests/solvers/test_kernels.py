@@ -7,7 +7,7 @@ from sagsim.materials import MooneyRivlin, NeoHookean
 from sagsim.model import Layer, Springs, TissueModel
 from sagsim.solvers.fem import FEMSystem
 from sagsim.solvers.fem.kernels.csr import partition_elements
-from sagsim.solvers.fem.kernels.smoothed import ELEMENT_SHARE
+from sagsim.solvers.fem.kernels.smoothed import ELEMENT_BULK, ELEMENT_SHARE
 from sagsim.solvers.fem.kernels.tet4 import element_force_tangent
 
 import twins
@@ -82,21 +82,25 @@ def test_edge_smoothed_shear_equals_numpy_twin(grow):
     rng = np.random.default_rng(4)
     growth = np.eye(3) + 0.1 * rng.standard_normal((model.n_tets, 3, 3)) if grow else None
     system = FEMSystem(model, formulation="es-anp")
+    assert system.element_bulk.shape == (2,) and (system.element_bulk > 0).all()  # two materials
     # each element its own share, as slivers have theirs (domains.element_share)
     share = rng.uniform(ELEMENT_SHARE, 1.0, model.n_tets)
     system.domains.share[:] = share[system.order]  # the system's elements are in its own order
     system.set_reference(model.nodes, growth)
     ev = system.evaluate(x)
-    R, K, E = twins.es_anp_energy_force_tangent(model, x, growth, share)
+    R, _, E = twins.es_anp_energy_force_tangent(model, x, growth, share, ELEMENT_BULK)
     np.testing.assert_allclose(ev.force, R, atol=1e-12 * np.abs(R).max())
     assert ev.energy == pytest.approx(E, rel=1e-12)
-    # the twin's tangent is the domains' shear part: the kernel's tangent less the averaged nodal
-    # pressure formulation's is that, less the elements' shear part
+    # the twin's tangent is the domains' shear part: without the elements' volumetric share, the
+    # kernel's tangent less the averaged nodal pressure formulation's is that, less the elements'
+    # shear part
+    system.element_bulk = np.zeros(0)
+    system.patch_k = FEMSystem(model, formulation="anp").patch_k
+    _, K, _ = twins.es_anp_energy_force_tangent(model, x, growth, share)
     anp = FEMSystem(model, formulation="anp")
-    if grow:
-        anp.set_reference(model.nodes, growth)
+    anp.set_reference(model.nodes, growth)
     _, K_el, _ = twins.element_sum(model, x, growth, volumetric=False, weight=1.0 - share)
-    diff = ev.tangent.toarray() - anp.evaluate(x).tangent.toarray()
+    diff = system.evaluate(x).tangent.toarray() - anp.evaluate(x).tangent.toarray()
     np.testing.assert_allclose(diff, K - K_el, atol=1e-11 * np.abs(K).max())
 
 

@@ -314,25 +314,28 @@ def test_anp_does_not_lock(plane_strain, n):
 
 def test_edge_smoothed_shear_removes_most_of_the_bending_error():
     # 3D cantilever, nu = 0.3, 1, 2 and 4 cells through the thickness. Measured, as fractions
-    # of Timoshenko: standard 0.221, 0.504, 0.785; anp 0.294, 0.601, 0.844; es-anp 0.701,
-    # 0.962, 0.994 (pure smoothing, without the elements' 5 % share: 0.767, 0.997, 1.004). With
-    # two cells through the thickness the edge-smoothed shear is within 4 % of beam theory where
-    # the linear tetrahedron is at half of it.
+    # of Timoshenko: standard 0.221, 0.504, 0.785; anp 0.294, 0.601, 0.844; es-anp 0.532,
+    # 0.860, 0.964 (0.701, 0.962, 0.994 before the elements kept a bulk modulus of their own,
+    # smoothed.ELEMENT_BULK; pure smoothing 0.767, 0.997, 1.004). With two cells through the
+    # thickness the edge-smoothed shear is within 14 % of beam theory where the linear
+    # tetrahedron is at half of it.
     d = {f: [cantilever_tip(n, 0.3, f) for n in (1, 2, 4)] for f in ("standard", "es-anp")}
     assert d["standard"][1] < 0.6
-    assert d["es-anp"][1] == pytest.approx(1.0, abs=0.05)
-    assert d["es-anp"][2] == pytest.approx(1.0, abs=0.01)
+    assert d["es-anp"][1] > 0.82
+    assert d["es-anp"][2] == pytest.approx(1.0, abs=0.05)
     # the one-cell beam is still too stiff, but far less so than with the standard element
-    assert d["es-anp"][0] > 3 * d["standard"][0]
+    assert d["es-anp"][0] > 2 * d["standard"][0]
 
 
 @pytest.mark.parametrize("formulation", ["anp", "es-anp"])
 def test_nodal_pressure_formulations_do_not_lock_in_3d(formulation):
-    # nu = 0.499, 4 cells thick. Measured: standard 0.055, anp 0.778, es-anp 0.929 of the
-    # Timoshenko value for nu = 0.499; the edge-smoothed shear removes most of what anp leaves
-    # (the bending error of the tetrahedron's shear part).
+    # nu = 0.499, 4 cells thick. Measured: standard 0.055, anp 0.778, es-anp 0.901 (0.929
+    # before its elements kept a bulk modulus of half their shear modulus) of the Timoshenko
+    # value for nu = 0.499; the edge-smoothed shear removes most of what anp leaves (the
+    # bending error of the tetrahedron's shear part), and the elements' own bulk modulus, scaled
+    # by the shear modulus, does not lock as nu nears 1/2.
     d = cantilever_tip(4, 0.499, formulation)
-    assert d > {"anp": 0.7, "es-anp": 0.9}[formulation], d
+    assert d > {"anp": 0.7, "es-anp": 0.85}[formulation], d
 
 
 @pytest.mark.slow

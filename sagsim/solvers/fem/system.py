@@ -21,6 +21,7 @@ from ...formulations import FORMULATIONS, NODAL_PRESSURE
 from ...model import TissueModel
 from .kernels import anp as anp_k
 from .domains import EdgeDomains
+from .kernels.smoothed import ELEMENT_BULK
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_elements, partition_groups
 from .kernels.small import det3, inv3
 from ..linear import LinearSolver
@@ -101,6 +102,7 @@ class FEMSystem:
         params = [m.kernel_params() for m in mats]
         self.mat_kind = np.array([p[0] for p in params], np.int64)
         self.mat_par = np.array([p[1:] for p in params], np.float64)
+        self.mat_mu = np.array([m.shear_modulus for m in mats])
         self.density = np.array([m.density for m in mats])
 
         springs = model.springs
@@ -119,6 +121,9 @@ class FEMSystem:
             self._build_patches()
         self.domains = EdgeDomains(self) if formulation == "es-anp" else None
         self._no_share = np.zeros(0)  # every element keeps all of its shear energy
+        #: the bulk modulus each element keeps of its own, per material (kernels/smoothed.py,
+        #: ELEMENT_BULK; set_reference); empty: none (the patches carry all of it)
+        self.element_bulk = np.zeros(0)
         # what depends on the stress-free shape (set_reference)
         self.vol0 = self.vol_ref = self.dminv = self.hoff = self.lumped_mass = None
         self.growth: np.ndarray | None = None
@@ -170,7 +175,11 @@ class FEMSystem:
         if self.nodal_pressure:
             self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4),
                                        minlength=len(self.patch_key))
-            self.patch_k = self.mat_par[self.patch_key % len(self.mat_kind), 2].copy()
+            bulk = self.mat_par[:, 2]
+            if self.domains is not None:
+                self.element_bulk = np.minimum(bulk, ELEMENT_BULK * self.mat_mu)
+                bulk = bulk - self.element_bulk
+            self.patch_k = bulk[self.patch_key % len(self.mat_kind)]
 
     def update_parameters(self, model: TissueModel) -> None:
         """Take new material parameters and spring properties (aging changes them) from a
@@ -186,6 +195,7 @@ class FEMSystem:
         params = [model.materials[lay].kernel_params() for lay in layers]
         self.mat_kind = np.array([p[0] for p in params], np.int64)
         self.mat_par = np.array([p[1:] for p in params], np.float64)
+        self.mat_mu = np.array([model.materials[lay].shear_modulus for lay in layers])
         self.density = np.array([model.materials[lay].density for lay in layers])
         self.trusses = Trusses(model.springs)
         self.set_reference(self.reference, self.growth)
@@ -236,7 +246,8 @@ class FEMSystem:
             e_el, inverted = assemble(u, self.tets, self.dminv, self.hoff, self.vol0, self.mat_kind, self.mat_par,
                                       self.elem_mat, self.part_ptr, self.node_ptr, qvol, self.pattern.bptr,
                                       self.pattern.deg3, self.kpos, R, data, want_tangent,
-                                      self._no_share if self.domains is None else self.domains.share)
+                                      self._no_share if self.domains is None else self.domains.share,
+                                      self.element_bulk)
             energy += e_el
         if inverted == 0 and self.domains is not None:
             e_sh, inverted = self.domains.assemble(self, u, R, data, want_tangent)

@@ -19,7 +19,8 @@ hbar the mean growth term (tet4._kinematics). The shear energy is sum_d V'_d W_s
 more for slivers: :data:`SLIVER_DIHEDRAL_DEG`) and leaves the rest to its domains,
 V'_d = sum_e (1 - s_e) V_e / 6 over the domain's elements; the domains' force and tangent follow from
 tet4's formulas with G = gbar over the support nodes. The volumetric part stays per nodal patch
-(anp.py), which makes this the selective ES/NS formulation.
+(anp.py), less a small bulk modulus each element keeps of its own (:data:`ELEMENT_BULK`), which
+makes this the selective ES/NS formulation.
 """
 from __future__ import annotations
 
@@ -45,6 +46,18 @@ ELEMENT_SHARE = 0.05
 #: 65 with this rule and 56 with averaged nodal pressure; the jowl's descent changed by 0.6 %).
 #: The angles are numerical choices, measured in docs/elements.md, not tissue properties.
 SLIVER_DIHEDRAL_DEG = (0.5, 3.0)
+
+#: the bulk modulus each element keeps of its own volumetric energy, in shear moduli of its
+#: material (at most the material's bulk modulus; the nodal patches carry the rest, anp.py).
+#: The patches constrain only their elements' summed volume, so one element can swell while
+#: its neighbours shrink; with its full shear energy (anp) an element resists that, with 5 % of
+#: it (here) it did not: next to a thread's cogs on the real default face four elements swelled
+#: 8- to 11-fold (stretched 10- to 13-fold), where averaged nodal pressure's largest lift strain
+#: is 1.7. With half a shear modulus of its own it is 1.7 here too. Scaled by the shear modulus,
+#: not the bulk modulus, so that it locks no more as the tissue nears incompressibility: the
+#: cantilever at Poisson's ratio 0.49, two cells thick, bends 0.75 of beam theory (0.83 without
+#: it; anp 0.52). A numerical choice, measured in docs/elements.md, not a tissue property.
+ELEMENT_BULK = 0.5
 
 
 @njit(cache=True, parallel=True)

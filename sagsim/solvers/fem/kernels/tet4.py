@@ -160,7 +160,7 @@ def _element_force_tangent(kind, p0, p1, V0, J, lnJ, I1m3, a1, a2, G, f, c, m, f
 
 @njit(cache=True, parallel=True)
 def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, node_ptr, qvol,
-             bptr, deg3, kpos, R, data, want_K, shear):
+             bptr, deg3, kpos, R, data, want_K, shear, element_bulk):
     """Element internal forces into R (3N,) and tangents into CSR ``data``, both zeroed here
     first, at displacements ``u`` (N,3) from the reference; returns (shear + standard volumetric energy, number of inverted elements).
 
@@ -169,7 +169,9 @@ def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, 
     averaged nodal pressure coefficient of each element (its volumetric energy is then computed
     per patch, not here). ``shear`` (M,) weighs each element's shear part, or is empty for a
     weight of 1: less than 1 in the edge-smoothed formulation only, whose smoothing domains
-    carry the rest of it (smoothed.py).
+    carry the rest of it (smoothed.py). ``element_bulk`` (per material, or empty for none): with
+    averaged nodal pressure, the bulk modulus each element keeps of its own volumetric energy
+    (the edge-smoothed formulation's, smoothed.ELEMENT_BULK); the patches carry the rest.
 
     Elements are sorted into partitions (csr.partition_elements): the ranges
     ``part_ptr[t]:part_ptr[t+1]`` for t < T write disjoint rows and run in parallel; the last
@@ -183,10 +185,10 @@ def assemble(u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, part_ptr, 
         _zero_rows(node_ptr[t], node_ptr[t + 1], bptr, R, data, want_K)
         energy[t], inverted[t] = _assemble_range(
             part_ptr[t], part_ptr[t + 1], u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
-            bptr, deg3, kpos, R, data, want_K, shear)
+            bptr, deg3, kpos, R, data, want_K, shear, element_bulk)
     energy[T], inverted[T] = _assemble_range(
         part_ptr[T], part_ptr[T + 1], u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
-        bptr, deg3, kpos, R, data, want_K, shear)
+        bptr, deg3, kpos, R, data, want_K, shear, element_bulk)
     return energy.sum(), inverted.sum()
 
 
@@ -203,11 +205,12 @@ def _zero_rows(n0, n1, bptr, R, data, want_K):
 
 @njit(cache=True)
 def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_mat, qvol,
-                    bptr, deg3, kpos, R, data, want_K, shear):
+                    bptr, deg3, kpos, R, data, want_K, shear, element_bulk):
     G = np.empty((4, 3)); f = np.empty((4, 3)); c = np.empty((4, 3)); m4 = np.empty((4, 3))
     row = np.empty((4, 4, 3))  # per element node: the vectors a tangent row block is built from
     anp = qvol.shape[0] > 0
     weighed = shear.shape[0] > 0
+    own_bulk = element_bulk.shape[0] > 0
     energy = 0.0
     inverted = 0
     for e in range(e0, e1):
@@ -222,6 +225,11 @@ def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_
         if anp:
             a1 = J * qvol[e]
             a2 = a1
+            if own_bulk:  # the element's own part of U = k/2 (ln J)^2
+                ke = element_bulk[m]
+                a1 += ke * lnJ
+                a2 += ke
+                energy += vol0[e] * 0.5 * ke * lnJ * lnJ
         else:
             a1 = kv * lnJ
             a2 = kv
