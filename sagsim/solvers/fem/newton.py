@@ -1,7 +1,8 @@
 """Quasi-static Newton solver for the finite-element model.
 
 Load stepping from the start state to the requested loads; full Newton with the consistent
-tangent in every iteration; a backtracking line search on the potential energy (which also
+tangent, after quasi-Newton (BFGS) iterations on a kept factorisation where the linear solver
+has one and they converge fast (QN_MEMORY); a backtracking line search on the potential energy (which also
 backs off from inverted elements); automatic cut-back of the load increment when a step
 diverges, inverts elements or runs out of iterations, and growth back once steps converge
 easily. A step converges when the residual and the energy norm both fall below their

@@ -17,7 +17,8 @@ and slowly changing values, so :class:`LinearSolver` keeps what it can between c
 
 A direct back end reuses its numerical factorisation when it is handed exactly the same matrix
 again (modified Newton), reporting ``setup_s == 0``, and preconditions conjugate gradients with
-it for new matrices of the same pattern until that gets slow (direct.py).
+it for new matrices of the same pattern until that gets slow (direct.py), and lends it to Newton's
+quasi-Newton iterations as their first inverse (:meth:`LinearSolver.kept_inverse`).
 
 ``"auto"`` picks the best available direct back end up to a size threshold (measured on the
 development machine, numbers next to ``AUTO_DIRECT_MAX_DOFS``) and ``"amg-cg"`` above it,
