@@ -71,7 +71,8 @@ def test_bench_aging_runs_each_face_in_each_formulation_and_gives_ratios(tmp_pat
         calls.append((face, years, formulation))
         rec = {"face": face, "formulation": formulation, "tetrahedra": 100, "dofs": 90, "years": 1.0,
                "total_s": {"anp": 2.0, "es-anp": 3.0}[formulation], "start_s": 1.0, "median_year_s": 1.0,
-               "mean_year_s": 1.0, "newton_iterations_per_year": 1.0, "jowl_descent_mm": 0.1}
+               "mean_year_s": 1.0, "newton_iterations_per_year": 1.0, "quasi_newton_iterations_per_year": 0.5,
+               "jowl_descent_mm": 0.1}
         return sp.CompletedProcess(cmd, 0, stdout=json.dumps(rec) + "\n")
 
     monkeypatch.setattr(aging_run.subprocess, "run", fake)

@@ -59,7 +59,7 @@ def main(faces=("coarse", "default"), years: float = 30.0, json_path: Path | Non
                   f"{rec['median_year_s']:6.2f} s/year (median)  total {rec['total_s']:6.1f} s "
                   f"({rec['total_against_first']:.2f}x {first['formulation']})  "
                   f"{rec['newton_iterations_per_year']:.1f} its/year "
-                  f"({rec.get('quasi_newton_iterations_per_year', 0.0):.1f} quasi-Newton)  jowl {rec['jowl_descent_mm']:.3f} mm")
+                  f"({rec['quasi_newton_iterations_per_year']:.1f} quasi-Newton)  jowl {rec['jowl_descent_mm']:.3f} mm")
     for formulation in {r["formulation"] for r in records}:
         mine = [r for r in records if r["formulation"] == formulation]
         if len(mine) > 1:

@@ -48,15 +48,8 @@ class EdgeDomains:
         self.inc_loc = where.reshape(-1, 4)
         self.mat = np.empty(D, np.int64)
         self.mat[dom] = np.repeat(system.elem_mat, 6)
-        sizes = np.diff(self.ptr)
-        self.max_support = int(sizes.max())
-        self.kpos_ptr = np.zeros(D + 1, np.int64)
-        np.cumsum(sizes * sizes, out=self.kpos_ptr[1:])
-        owner = np.repeat(np.arange(D), sizes * sizes)
-        local = np.arange(self.kpos_ptr[-1]) - self.kpos_ptr[owner]
-        start = self.ptr[owner]
-        self.kpos = system.pattern.block_positions(self.nodes[start + local // sizes[owner]],
-                                                   self.nodes[start + local % sizes[owner]])
+        self.max_support = int(np.diff(self.ptr).max())
+        self.kpos_ptr, self.kpos = system.pattern.pair_positions(self.ptr, self.nodes)
         self.share = element_share(system.model.nodes, tets)  # a property of the mesh, not of a reference
         self.vol = np.empty(D)
         self.grad = np.empty((len(self.nodes), 3))

@@ -334,13 +334,7 @@ class FEMSystem:
         sup.sort_indices()
         self.patch_node_ptr = sup.indptr.astype(np.int64)
         self.patch_nodes = sup.indices.astype(np.int64)
-        sizes = np.diff(self.patch_node_ptr)
-        rows = np.repeat(self.patch_nodes, np.repeat(sizes, sizes))
-        cols = np.concatenate([np.tile(self.patch_nodes[a:b], b - a) for a, b in
-                               zip(self.patch_node_ptr[:-1], self.patch_node_ptr[1:])])
-        self.patch_kpos = self.pattern.block_positions(rows, cols).astype(np.int64)
-        self.patch_kpos_ptr = np.zeros(n_p + 1, np.int64)
-        np.cumsum(sizes * sizes, out=self.patch_kpos_ptr[1:])
+        self.patch_kpos_ptr, self.patch_kpos = self.pattern.pair_positions(self.patch_node_ptr, self.patch_nodes)
         # patches grouped over disjoint node ranges, as the elements, for a parallel tangent
         self.patch_order, self.patch_part_ptr, _ = partition_groups(
             self.patch_nodes[self.patch_node_ptr[:-1]], self.patch_nodes[self.patch_node_ptr[1:] - 1],

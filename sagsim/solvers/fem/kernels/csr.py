@@ -68,6 +68,18 @@ class BlockPattern:
         dtype = np.int16 if self.deg3.max(initial=0) // 3 < 2**15 else np.int32
         return k.astype(dtype).reshape(np.shape(rows))
 
+    def pair_positions(self, ptr: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For groups of nodes (group g: ``nodes[ptr[g]:ptr[g+1]]``, a nodal patch or a smoothing
+        domain's support), the block positions of every (row node, column node) pair of each
+        group, row-major, and where each group's pairs start (``kpos_ptr``, one more than groups)."""
+        sizes = np.diff(ptr)
+        kpos_ptr = np.zeros(len(sizes) + 1, np.int64)
+        np.cumsum(sizes * sizes, out=kpos_ptr[1:])
+        owner = np.repeat(np.arange(len(sizes)), sizes * sizes)
+        local = np.arange(kpos_ptr[-1]) - kpos_ptr[owner]
+        start = ptr[owner]
+        return kpos_ptr, self.block_positions(nodes[start + local // sizes[owner]], nodes[start + local % sizes[owner]])
+
     def matrix(self, data: np.ndarray) -> sp.csr_matrix:
         """A scipy CSR matrix over ``data`` (no copy)."""
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(3 * self.n_nodes,) * 2, copy=False)
