@@ -60,9 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the real face (the vendored head over its fitted skull), or the procedural test bed")
     mesh.add_argument("--variant", choices=["female", "male"], default="female", help="the real face's head")
     mesh.add_argument("--out", type=Path, required=True, help="the .vtu file to write (the .json goes beside it)")
-    mesh.add_argument("--skin", type=Path, help="build the layers under this skin surface (STL, OBJ, PLY, VTK...)")
-    mesh.add_argument("--thickness", type=Path, help="JSON: layer name -> thickness in metres (with --skin)")
-    mesh.add_argument("--landmarks", type=Path, help="JSON: landmark name -> [x, y, z] on the skin (with --skin)")
+    mesh.add_argument("--skin", type=Path, help="a subject's scan (STL, OBJ, PLY, VTK...): the real face (--variant, "
+                      "--resolution) registered onto it, anatomy and landmarks carried along")
+    mesh.add_argument("--units", choices=["mm", "cm", "m"], help="the scan's units (with --skin; default: metres, "
+                      "and a scan whose size says otherwise is refused with a guess)")
+    mesh.add_argument("--method", choices=["register", "offset"], default="register",
+                      help="with --skin: register the real face (default), or grow plain layers under the surface")
+    mesh.add_argument("--thickness", type=Path, help="JSON: layer name -> thickness in metres (--method offset)")
+    mesh.add_argument("--landmarks", type=Path, help="JSON: landmark name -> [x, y, z] in the scan's units and frame "
+                      "(with --skin; three or more guide the registration)")
     mesh.set_defaults(run=_run_mesh)
 
     age = sub.add_parser("age", help="age a face from a scenario (TOML): metrics, time series, pictures")
@@ -169,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="instead: static springs vs FEM on a face under gravity, at the landmarks")
     springs_b.add_argument("--face", choices=list(BUILT_IN_FACES), default="procedural-default", help="with --agreement")
     springs_b.set_defaults(run=_run_bench_springs)
+    reg_b = bench_sub.add_parser("registration", help="scans made from the vendored heads (moved, scaled, decimated, "
+                                 "noisy, holed, whole-head, male) registered: gaps, landmark errors, time")
+    reg_b.add_argument("--resolution", choices=["coarse", "default"], default="coarse", help="of the template")
+    reg_b.add_argument("--json", type=Path, help="write the records to this file too")
+    reg_b.set_defaults(run=_run_bench_registration)
     sweep_b = bench_sub.add_parser("sweep", help="sweep throughput with 1 and 2 Dask workers, overhead per task")
     sweep_b.add_argument("--runs", type=_count(1000), default=12, help="aging runs (coarse face) per measurement "
                          "(1-1000)")
@@ -227,7 +238,7 @@ def _run_mesh(args: argparse.Namespace) -> int:
     from .jobs.mesh import mesh
 
     _print(mesh(args.out, args.resolution, face=args.face, variant=args.variant, skin=args.skin,
-                thickness=args.thickness, landmarks=args.landmarks)["report"])
+                thickness=args.thickness, landmarks=args.landmarks, units=args.units, method=args.method)["report"])
     return 0
 
 
@@ -353,6 +364,11 @@ def _run_bench_aging(args: argparse.Namespace) -> int:
 def _run_bench_lift(args: argparse.Namespace) -> int:
     from .bench import lift_plans
     return lift_plans.main(face=args.face, max_threads=args.max_threads, json_path=args.json)
+
+
+def _run_bench_registration(args: argparse.Namespace) -> int:
+    from .bench import registration
+    return registration.main(resolution=args.resolution, json_path=args.json)
 
 
 def _run_bench_sweep(args: argparse.Namespace) -> int:

@@ -76,8 +76,8 @@ def test_mesh_command_builds_under_a_skin_file(tmp_path):
     write_surface(tmp_path / "skin.ply", pts, tri)
     (tmp_path / "thick.json").write_text('{"SKIN": 0.002, "SUPERFICIAL_FAT": 0.004}')
     out = tmp_path / "imported.vtu"
-    assert main(["mesh", "--skin", str(tmp_path / "skin.ply"), "--thickness", str(tmp_path / "thick.json"),
-                 "--out", str(out)]) == 0
+    assert main(["mesh", "--skin", str(tmp_path / "skin.ply"), "--method", "offset", "--thickness",
+                 str(tmp_path / "thick.json"), "--out", str(out)]) == 0
     assert out.exists() and out.with_suffix(".json").exists()
     assert main(["mesh", "--skin", str(tmp_path / "missing.stl"), "--out", str(out)]) == 2
 
