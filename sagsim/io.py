@@ -339,25 +339,50 @@ def read_vtu(path: PathLike) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarr
 
 
 def read_surface(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """A triangulated surface from any format meshio reads (STL, OBJ, PLY, VTK, VTU...).
+    """A triangulated surface from a file: STL, OBJ, PLY, OFF... through meshio, VTK's own
+    formats (.vtk legacy polydata, which meshio does not read, and .vtp) through VTK.
 
-    Returns points (N, 3) float64 and triangles (F, 3) int64; other cells are ignored.
-    Raises DataFileError when the file is missing, unreadable or holds no triangles.
+    Returns points (N, 3) float64 and triangles (F, 3) int64: quads and polygons are split into
+    triangles (scans often come as quads), other cells ignored. Raises DataFileError when the
+    file is missing, unreadable or holds no faces.
     """
     p = Path(path)
     if not p.is_file():
         raise DataFileError(f"{p}: file not found")
+    if p.suffix.lower() in (".vtk", ".vtp"):
+        return _read_surface_vtk(p)
     try:
         mesh = meshio.read(str(p)) if p.suffix.lower() != ".vtu" else meshio.vtu.read(str(p))
     except SystemExit:  # meshio.read exits on an unknown format instead of raising
         raise DataFileError(f"{p}: meshio cannot read this format") from None
     except Exception as exc:
         raise DataFileError(f"{p}: expected a triangulated surface, meshio says {_one_line(exc)}") from None
-    tri = [c.data for c in mesh.cells if c.type == "triangle"]
-    if not tri:
+    faces = [_fan(np.asarray(c.data, np.int64)) for c in mesh.cells
+             if c.type in ("triangle", "quad") or c.type.startswith("polygon")]
+    if not faces:
         found = ", ".join(c.type for c in mesh.cells) or "none"
         raise DataFileError(f"{p}: field 'cells': expected triangles, found {found}")
-    return np.asarray(mesh.points, np.float64)[:, :3], np.concatenate(tri).astype(np.int64)
+    return np.asarray(mesh.points, np.float64)[:, :3], np.concatenate(faces)
+
+
+def _fan(polygons: np.ndarray) -> np.ndarray:
+    """Polygons (F, k) as triangles (F (k - 2), 3), fanned from each polygon's first corner."""
+    k = polygons.shape[1]
+    return np.concatenate([polygons[:, [0, i, i + 1]] for i in range(1, k - 1)]) if k > 3 else polygons
+
+
+def _read_surface_vtk(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pyvista as pv
+
+    try:
+        mesh = pv.read(str(p))
+        surface = mesh.extract_surface().triangulate() if not isinstance(mesh, pv.PolyData) else mesh.triangulate()
+    except Exception as exc:
+        raise DataFileError(f"{p}: expected a triangulated surface, VTK says {_one_line(exc)}") from None
+    faces = np.asarray(surface.faces, np.int64)
+    if surface.n_cells == 0 or len(faces) == 0:
+        raise DataFileError(f"{p}: field 'cells': expected triangles, found none")
+    return np.asarray(surface.points, np.float64), faces.reshape(-1, 4)[:, 1:]
 
 
 def write_surface(path: PathLike, points: np.ndarray, triangles: np.ndarray) -> Path:

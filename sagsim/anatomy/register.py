@@ -14,7 +14,8 @@ moved onto the scan instead, and everything in it comes along:
    to scan and scan to template) with given landmarks as heavy pairs. Pairs that fall off
    either surface's border (no data there), that are far apart or whose surfaces face
    differently are dropped.
-3. **Volume.** The same fields move every node of the template, so wide fields carry the
+3. **Volume.** A level that would fold or flatten an element is refitted stiffer (or left
+   out). The same fields move every node of the template, so wide fields carry the
    skull with the skin and narrow ones change the tissue's depth beneath a detail. The
    ligaments' bone anchors move with the bone and keep their fibres at rest length; the teeth's
    supports keep their direction. Landmarks are material points and come along unchanged.
@@ -30,7 +31,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..errors import MeshError, ModelError
-from ..model import SUPPORT_PREFIX, Springs, TissueModel
+from ..model import SUPPORT_PREFIX, Springs, TissueModel, tet_quality, tet_volumes
 from .closest import Surface
 from .deform import AffineField, KernelField, farthest_points
 from .rigid import Similarity, fit_similarity
@@ -44,7 +45,13 @@ SCAN_SIZE_RANGE_M = (0.08, 0.6)
 LEVELS = ((0.12, 0.3), (0.06, 0.3), (0.03, 0.3), (0.015, 0.3))
 CENTRE_SPACING = 0.25
 ITERATIONS_PER_LEVEL = 4
-AFFINE_STIFFNESS = 0.05
+AFFINE_STIFFNESS, AFFINE_ITERATIONS = 0.05, 3
+#: a level that leaves any tetrahedron below this fraction of its volume in the scaled template
+#: (a fold in the making), or with an aspect ratio grown more than MAX_ASPECT_GROWTH-fold (a
+#: flattened one, which the solvers pay for), is refitted STIFFEN times stiffer, at most
+#: STIFFEN_TRIES times, then left out
+MIN_VOLUME_RATIO, MAX_ASPECT_GROWTH = 0.1, 10.0
+STIFFEN, STIFFEN_TRIES = 4.0, 5
 #: pairs farther apart than this many times their median gap, or whose surfaces' normals are
 #: more than PAIR_MAX_ANGLE_DEG apart, are dropped (a hole's far side, a lip against a cheek)
 PAIR_GATE = 3.0
@@ -56,8 +63,10 @@ LANDMARK_SHARE = 0.2
 #: a template point whose closest scan point is on the scan's border and farther than this is
 #: where the scan has no data (nearer, it is only the scan's edge) (m)
 NO_DATA_GAP_M = 0.002
-#: a region whose mean gap stays above this after the fit has not converged (m)
-CONVERGED_GAP_M = 0.003
+#: a fit whose mean gap stays above CONVERGED_GAP_M over the face, or above REGION_GAP_M in
+#: one region, has not converged (m); a real scan's artefacts (a flattened mouth, a chin cut
+#: short) leave gaps of a few millimetres in a region, which the report shows
+CONVERGED_GAP_M, REGION_GAP_M = 0.002, 0.006
 #: regions of the face, each the skin nearest one of these landmarks
 REGIONS = {
     "forehead": ("glabella",),
@@ -316,33 +325,59 @@ def register(template: TissueModel, points: np.ndarray, triangles: np.ndarray, *
     fields = [AffineField(sim.scale * np.eye(3), np.zeros(3), np.zeros(3))]
     x = fields[0](template.nodes)
     fit = _Fit(x, template.skin_faces, skin_areas * sim.scale**2, scan_local, sample, scan_areas[sample], marks_local)
+    levels, rest_volumes, rest_aspect = [], tet_volumes(x, template.tets), tet_quality(x, template.tets)[1]
     for level in [None, *LEVELS]:
         x0 = fit.x.copy()
-        field = None
-        for _ in range(ITERATIONS_PER_LEVEL if level else 3):
-            pairs = fit.pairs(x0)
-            if level is None:
-                field = AffineField.fit(pairs.x0, pairs.y, pairs.a, AFFINE_STIFFNESS)
-            else:
-                radius, stiffness = level[0] * sim.scale, level[1]
-                centres = x0[fit.used][farthest_points(x0[fit.used], CENTRE_SPACING * radius)]
-                field = KernelField.fit(pairs.x0, pairs.y, pairs.a, centres, radius, stiffness)
-            fit.x = x0.copy()
-            fit.x[fit.used] = field(x0[fit.used])
-        fields.append(field)
-        fit.x = field(x0)
+        stiffness = AFFINE_STIFFNESS if level is None else level[1]
+        for tries in range(1, STIFFEN_TRIES + 2):
+            field = _fit_level(fit, x0, level, stiffness, sim.scale)
+            moved = field(x0)
+            squeeze = float(np.min(tet_volumes(moved, template.tets) / rest_volumes))
+            growth = float(np.max(tet_quality(moved, template.tets)[1] / rest_aspect)) if squeeze > 0 else np.inf
+            if squeeze >= MIN_VOLUME_RATIO and growth <= MAX_ASPECT_GROWTH:
+                break
+            stiffness *= STIFFEN
+        else:
+            field = None  # even the stiffest fit folds an element: the level is left out
+        levels.append({"radius_mm": None if level is None else 1e3 * level[0] * sim.scale, "stiffness": stiffness,
+                       "tries": tries, "left_out": field is None, "least_volume_ratio": squeeze,
+                       "largest_aspect_growth": growth})
+        if field is not None:
+            fields.append(field)
+            fit.x = field(x0)
+        else:
+            fit.x = x0
     t_fit = time.perf_counter()
     model = warp_model(template, fields, sim.scale, name or f"registered to {where}")
     report = _report(template, model, fit, scan_local, sample, sim, search, cleaned, units, marks)
+    report["levels"] = levels
     report["seconds"] = {"orientation": t_rigid - t_start, "deformation": t_fit - t_rigid,
                          "total": time.perf_counter() - t_start}
-    worst = max(((k, v) for k, v in report["gap_template_to_scan"].items() if v and k != "all"),
-                key=lambda kv: kv[1]["mean_mm"], default=None)
-    if worst and worst[1]["mean_mm"] > 1e3 * CONVERGED_GAP_M:
-        raise MeshError(f"{where}: the fit did not converge at the {worst[0].replace('_', ' ')}: a mean gap of "
-                        f"{worst[1]['mean_mm']:.1f} mm to the scan (tolerance {1e3 * CONVERGED_GAP_M:g} mm); is it a face, "
-                        "and are its landmarks right?")
+    gaps = report["gap_template_to_scan"]
+    worst = max(((k, v) for k, v in gaps.items() if v and k != "all"), key=lambda kv: kv[1]["mean_mm"])
+    if gaps["all"]["mean_mm"] > 1e3 * CONVERGED_GAP_M or worst[1]["mean_mm"] > 1e3 * REGION_GAP_M:
+        raise MeshError(f"{where}: the fit did not converge: a mean gap of {gaps['all']['mean_mm']:.1f} mm to the scan "
+                        f"(tolerance {1e3 * CONVERGED_GAP_M:g} mm), {worst[1]['mean_mm']:.1f} mm at the "
+                        f"{worst[0].replace('_', ' ')} (tolerance {1e3 * REGION_GAP_M:g} mm); is it a face, and are its "
+                        "landmarks right?")
     return Registration(model=model, similarity=sim, fields=tuple(fields), report=report)
+
+
+def _fit_level(fit: "_Fit", x0: np.ndarray, level, stiffness: float, scale: float):
+    """One level's field (the affine one where ``level`` is None), refitted to new pairs
+    ITERATIONS_PER_LEVEL times from the level's start ``x0``."""
+    field = None
+    for _ in range(ITERATIONS_PER_LEVEL if level else AFFINE_ITERATIONS):
+        pairs = fit.pairs(x0)
+        if level is None:
+            field = AffineField.fit(pairs.x0, pairs.y, pairs.a, stiffness)
+        else:
+            radius = level[0] * scale
+            centres = x0[fit.used][farthest_points(x0[fit.used], CENTRE_SPACING * radius)]
+            field = KernelField.fit(pairs.x0, pairs.y, pairs.a, centres, radius, stiffness)
+        fit.x = x0.copy()
+        fit.x[fit.used] = field(x0[fit.used])
+    return field
 
 
 def _landmark_pairs(template: TissueModel, landmarks: dict | None, units: str | None, where: str):

@@ -172,3 +172,25 @@ def test_mesh_command_registers_a_scan_in_centimetres_and_the_result_ages(tmp_pa
     last = [r for r in rows if float(r["age"]) == 45.0]
     assert len(last) == len(model.landmarks) and all(np.isfinite(float(r["magnitude_mm"])) for r in last)
     assert max(float(r["magnitude_mm"]) for r in last) > 0.0
+
+
+def test_a_real_scan_with_closed_lips_nostrils_and_eyelids_registers_with_no_repair():
+    """VTK's laser scan of a face (examples/scans): its own frame, a flattened mouth, cut short
+    at the forehead, chin and sides. Up and front are found, every landmark is carried, no
+    element is folded or flattened past the guards, and the nose tip lands on the scan's."""
+    from pathlib import Path
+
+    from sagsim.io import read_surface
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "scans" / "fran_cut.vtk"
+    points, triangles = read_surface(path)
+    template = truth_model("female", "coarse")
+    fitted = register(template, points, triangles, where=path.name)
+    report = fitted.report
+    assert fitted.model.landmarks.keys() == template.landmarks.keys()
+    assert report["gap_template_to_scan"]["all"]["mean_mm"] < 2.0
+    assert report["no_scan_data_fraction"]["ear_left"] > 0.5 and report["no_scan_data_fraction"]["nose"] == 0.0
+    assert all(level["least_volume_ratio"] >= 0.1 and level["largest_aspect_growth"] <= 10 for level in report["levels"])
+    front = fitted.scan_to_model(points)
+    tip = front[np.argmax(front[:, 2])]  # the scan's most forward point, in the model's frame
+    assert np.linalg.norm(tip - fitted.model.landmark_position("pronasale")) < 0.006
