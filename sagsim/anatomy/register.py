@@ -84,6 +84,32 @@ REGIONS = {
 }
 
 
+#: the points of the 68-point annotation of face-landmark detectors (iBUG 300-W, as dlib and
+#: most detectors give it; 0-based, "right" the subject's right) that name an anthropometric
+#: landmark; the other points (eyebrows, jawline, lip contours) name none and are not used
+IBUG68 = {8: "gnathion", 27: "nasion", 30: "pronasale", 31: "alare_right", 33: "subnasale", 35: "alare_left",
+          36: "exocanthion_right", 39: "endocanthion_right", 42: "endocanthion_left", 45: "exocanthion_left",
+          48: "cheilion_right", 51: "labrale_superius", 54: "cheilion_left", 57: "labrale_inferius"}
+
+
+def named_landmarks(landmarks, where: str) -> dict | None:
+    """Landmarks as name -> point: a dict of them as it is, or a face-landmark detector's 68
+    points (a list, or {"ibug68": list}) mapped by :data:`IBUG68`."""
+    if landmarks is None:
+        return None
+    if isinstance(landmarks, dict) and set(landmarks) == {"ibug68"}:
+        landmarks = landmarks["ibug68"]
+    if isinstance(landmarks, list):
+        if len(landmarks) != 68:
+            raise MeshError(f"{where}: landmarks: a list must be the 68 points of a face-landmark detector "
+                            f"(iBUG 300-W order), got {len(landmarks)}; or give a name -> point mapping")
+        return {name: landmarks[i] for i, name in IBUG68.items()}
+    if not isinstance(landmarks, dict):
+        raise MeshError(f"{where}: landmarks: expected a name -> [x, y, z] mapping or 68 detector points, "
+                        f"got {type(landmarks).__name__}")
+    return landmarks
+
+
 def to_metres(points: np.ndarray, units: str | None, where: str) -> np.ndarray:
     """The scan's points in metres: ``units`` "m", "cm" or "mm", or None to accept metres only
     when the size says so (otherwise the error names the likely unit)."""
@@ -301,7 +327,8 @@ def _gap_table(gaps: np.ndarray, region: np.ndarray, have: np.ndarray) -> dict:
 def register(template: TissueModel, points: np.ndarray, triangles: np.ndarray, *, units: str | None = None,
              landmarks: dict | None = None, where: str = "scan", name: str | None = None) -> Registration:
     """The ``template`` registered onto the scan ``points`` (in ``units``), ``triangles``;
-    ``landmarks`` (name -> point in the scan's units and frame) optional. See the module."""
+    ``landmarks`` (name -> point in the scan's units and frame, or a face-landmark detector's
+    68 points: :func:`named_landmarks`) optional. See the module."""
     t_start = time.perf_counter()
     points = to_metres(np.asarray(points, np.float64), units, where)
     points, triangles, cleaned = clean_surface(points, np.asarray(triangles, np.int64), where)
@@ -309,7 +336,7 @@ def register(template: TissueModel, points: np.ndarray, triangles: np.ndarray, *
     scan_areas = point_areas(points, triangles)
     skin = Surface(template.nodes, template.skin_faces)
     skin_areas = point_areas(template.nodes, template.skin_faces)
-    marks = _landmark_pairs(template, landmarks, units, where)
+    marks = _landmark_pairs(template, named_landmarks(landmarks, where), units, where)
     sim, search = fit_similarity(skin, skin_areas, scan, scan_areas,
                                  None if marks is None else (marks[0], marks[1]), where=where)
     t_rigid = time.perf_counter()

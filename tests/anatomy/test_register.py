@@ -194,3 +194,20 @@ def test_a_real_scan_with_closed_lips_nostrils_and_eyelids_registers_with_no_rep
     front = fitted.scan_to_model(points)
     tip = front[np.argmax(front[:, 2])]  # the scan's most forward point, in the model's frame
     assert np.linalg.norm(tip - fitted.model.landmark_position("pronasale")) < 0.006
+
+
+def test_a_face_landmark_detectors_68_points_guide_the_fit_as_their_names_do():
+    from sagsim.anatomy.register import IBUG68
+
+    template = truth_model("female", "coarse")
+    case = dataclasses.replace(CASES[6], given_landmarks=tuple(IBUG68.values()))
+    scan = make_scan(case, "coarse")
+    detector = [[0.0, 0.0, 0.0]] * 68  # the unnamed points (brows, jawline, lip contours) are not used
+    for i, name in IBUG68.items():
+        detector[i] = scan["landmarks"][name]
+    by_name = register(template, scan["points"], scan["triangles"], units="cm", landmarks=scan["landmarks"])
+    by_index = register(template, scan["points"], scan["triangles"], units="cm", landmarks={"ibug68": detector})
+    np.testing.assert_array_equal(by_name.model.nodes, by_index.model.nodes)
+    assert set(by_index.report["given_landmark_gap_mm"]) == set(IBUG68.values())
+    with pytest.raises(MeshError, match="68 points of a face-landmark detector"):
+        register(template, scan["points"], scan["triangles"], units="cm", landmarks=detector[:60])
