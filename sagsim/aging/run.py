@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..errors import ScenarioError
+from ..errors import ConvergenceError, ScenarioError
 from ..io import atomic_path, read_json, write_json
-from ..model import Loads, State, TissueModel
+from ..model import Loads, State, TissueModel, tet_volumes
 from ..solvers.fem import FEMSystem, recover_unloaded, solve_static
 from ..solvers.linear import LinearSolver
 from .context import AgingContext, aged_model
@@ -119,11 +119,22 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         params = _parameters(ctx, active, years)
         model_k, loads_k = aged_model(ctx, params)
         growth = creep @ params.growth
-        # aging is smooth in time: extrapolating the last steps starts Newton far closer
+        # aging is smooth in time: extrapolating the last steps starts Newton far closer; over a
+        # long step the extrapolation can overshoot into an inverted element, and then the step
+        # starts again from the last equilibrium (cutting the load cannot help a bad start)
         guess = _extrapolate(ages[:k + 1], frames)
-        state = State(x=guess, reference=X0, internal={"growth": growth})
-        state, slog = solve_static(model_k, state, loads_k, opts, from_loads=loads_prev, from_growth=growth_prev,
-                                   system=system)
+        if (tet_volumes(guess, model.tets) <= 0).any():
+            log.info("age %.1f: the extrapolated start inverts an element; starting from the last equilibrium", ages[k])
+            guess = frames[-1]
+        try:
+            state, slog = solve_static(model_k, State(x=guess, reference=X0, internal={"growth": growth}), loads_k,
+                                       opts, from_loads=loads_prev, from_growth=growth_prev, system=system)
+        except ConvergenceError as exc:
+            if guess is frames[-1]:
+                raise
+            log.info("age %.1f: the extrapolated start failed (%s); starting from the last equilibrium", ages[k], exc)
+            state, slog = solve_static(model_k, State(x=frames[-1], reference=X0, internal={"growth": growth}),
+                                       loads_k, opts, from_loads=loads_prev, from_growth=growth_prev, system=system)
         if descent is not None:
             creep = descent.remodel(ctx, X0, state.x, growth, creep, ages[k] - ages[k - 1])
         growth_prev, loads_prev = growth, loads_k
