@@ -29,6 +29,8 @@ _LAZY = {
     "calibrate": ("sweep.calibrate", "calibrate"), "settle": ("jobs.settle", "settle"),
     # the real head
     "load_head": ("anatomy.head", "load_head"), "fit_skull": ("anatomy.skull", "fit_skull"),
+    # a subject's face: the real face registered onto a scan
+    "register_scan": ("anatomy.register", "register"), "read_surface": ("io", "read_surface"),
     # the cores, for those who solve by hand
     "solve_static": ("solvers.fem", "solve_static"), "NewtonOptions": ("solvers.fem", "NewtonOptions"),
     "recover_unloaded": ("solvers.fem", "recover_unloaded"), "run_aging": ("aging.run", "run_aging"),

@@ -67,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     mesh.add_argument("--method", choices=["register", "offset"], default="register",
                       help="with --skin: register the real face (default), or grow plain layers under the surface")
     mesh.add_argument("--thickness", type=Path, help="JSON: layer name -> thickness in metres (--method offset)")
-    mesh.add_argument("--landmarks", type=Path, help="JSON: landmark name -> [x, y, z] in the scan's units and frame "
-                      "(with --skin; three or more guide the registration)")
+    mesh.add_argument("--landmarks", type=Path, help="JSON: landmark name -> [x, y, z] in the scan's units and frame, "
+                      "or a face-landmark detector's 68 points (with --skin; three or more guide the registration)")
+    mesh.add_argument("--depths", type=Path, help="JSON: landmark name -> the subject's measured soft-tissue depth in mm "
+                      "(the real face or a registered scan)")
     mesh.set_defaults(run=_run_mesh)
 
     age = sub.add_parser("age", help="age a face from a scenario (TOML): metrics, time series, pictures")
@@ -238,7 +240,7 @@ def _run_mesh(args: argparse.Namespace) -> int:
     from .jobs.mesh import mesh
 
     _print(mesh(args.out, args.resolution, face=args.face, variant=args.variant, skin=args.skin,
-                thickness=args.thickness, landmarks=args.landmarks, units=args.units, method=args.method)["report"])
+                thickness=args.thickness, landmarks=args.landmarks, units=args.units, method=args.method, depths=args.depths)["report"])
     return 0
 
 

@@ -112,3 +112,28 @@ def build_springs(grid_shape: tuple[int, int], nodes: np.ndarray, sites_ij: dict
     return Springs(nodes=np.column_stack([node, np.full(len(node), -1)]), anchors=anchors,
                    stiffness=np.array([r[1] for r in rows]), rest_length=rest,
                    tension_only=np.ones(len(node), bool), group=np.array(groups), names=tuple(names))
+
+
+def moved_springs(springs: Springs, old_nodes: np.ndarray, new_nodes: np.ndarray, ligament_anchors: np.ndarray,
+                  support_scale: float = 1.0) -> Springs:
+    """``springs`` after their nodes moved from ``old_nodes`` to ``new_nodes``: the ligaments'
+    fixed ends moved to ``ligament_anchors`` (one row per spring; used where a spring is a
+    ligament to a fixed point), each ligament and node-to-node spring rescaled to keep its
+    stretch (at rest if it was); a support (SUPPORT_PREFIX: the teeth) keeps its line and length
+    from its node, its stiffness times ``support_scale`` (the area's change)."""
+    from ..model import SUPPORT_PREFIX
+
+    s = springs
+    if not len(s):
+        return s
+    support = np.array([m.startswith(SUPPORT_PREFIX) for m in s.names])[s.group]
+    anchors = np.where((s.to_point & ~support)[:, None], ligament_anchors, s.anchors)
+    sup = s.to_point & support
+    anchors[sup] = new_nodes[s.nodes[sup, 0]] + (s.anchors[sup] - old_nodes[s.nodes[sup, 0]])
+    other_old = np.where(s.to_point[:, None], s.anchors, old_nodes[np.maximum(s.nodes[:, 1], 0)])
+    other_new = np.where(s.to_point[:, None], anchors, new_nodes[np.maximum(s.nodes[:, 1], 0)])
+    old = np.linalg.norm(old_nodes[s.nodes[:, 0]] - other_old, axis=1)
+    new = np.linalg.norm(new_nodes[s.nodes[:, 0]] - other_new, axis=1)
+    ratio = np.where((old > 0) & ~sup, new / np.maximum(old, 1e-300), 1.0)
+    return Springs(nodes=s.nodes, anchors=anchors, stiffness=np.where(sup, s.stiffness * support_scale, s.stiffness),
+                   rest_length=s.rest_length * ratio, tension_only=s.tension_only, group=s.group, names=s.names)

@@ -19,6 +19,8 @@ moved onto the scan instead, and everything in it comes along:
    skull with the skin and narrow ones change the tissue's depth beneath a detail. The
    ligaments' bone anchors move with the bone and keep their fibres at rest length; the teeth's
    supports keep their direction. Landmarks are material points and come along unchanged.
+   A subject's measured tissue depths, where given, go in afterwards
+   (sagsim.anatomy.tissue_depths).
 4. **Report.** The gaps left (mean and 95th percentile, per region of the face, both ways),
    where the scan had no data, and the tissue-depth change.
 """
@@ -31,9 +33,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..errors import MeshError, ModelError
-from ..model import SUPPORT_PREFIX, Springs, TissueModel, tet_quality, tet_volumes
+from ..model import TissueModel, tet_quality, tet_volumes
 from .closest import Surface
 from .deform import AffineField, KernelField, farthest_points
+from .ligaments import moved_springs
 from .rigid import Similarity, fit_similarity
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
@@ -278,23 +281,7 @@ def warp_model(model: TissueModel, fields, scale: float, name: str) -> TissueMod
     fibres rescaled to stay at rest), the teeth's supports kept along their line with their
     stiffness scaled by the area (``scale`` squared)."""
     nodes = apply_fields(fields, model.nodes)
-    s = model.springs
-    support = np.array([n.startswith(SUPPORT_PREFIX) for n in s.names] or [False], bool)[s.group] if len(s) else np.zeros(0, bool)
-    anchors = s.anchors.copy()
-    to_point = s.to_point
-    lig = to_point & ~support
-    if lig.any():
-        anchors[lig] = apply_fields(fields, s.anchors[lig])
-    sup = to_point & support
-    anchors[sup] = nodes[s.nodes[sup, 0]] + (s.anchors[sup] - model.nodes[s.nodes[sup, 0]])
-    other = np.where(to_point[:, None], s.anchors, model.nodes[np.maximum(s.nodes[:, 1], 0)])
-    old = np.linalg.norm(model.nodes[s.nodes[:, 0]] - other, axis=1)
-    new_other = np.where(to_point[:, None], anchors, nodes[np.maximum(s.nodes[:, 1], 0)])
-    new = np.linalg.norm(nodes[s.nodes[:, 0]] - new_other, axis=1)
-    ratio = np.where((old > 0) & ~sup, new / np.maximum(old, 1e-300), 1.0)
-    stiffness = np.where(sup, s.stiffness * scale**2, s.stiffness)
-    springs = Springs(nodes=s.nodes, anchors=anchors, stiffness=stiffness, rest_length=s.rest_length * ratio,
-                      tension_only=s.tension_only, group=s.group, names=s.names)
+    springs = moved_springs(model.springs, model.nodes, nodes, apply_fields(fields, model.springs.anchors), scale**2)
     try:
         return replace(model, nodes=nodes, springs=springs, name=name)
     except ModelError as exc:

@@ -12,6 +12,7 @@ from ..anatomy.mesh import quality_report
 from ..anatomy.real_face import build_named_real_face
 from ..anatomy.register import register
 from ..anatomy.skin_import import layers_under_skin
+from ..anatomy.tissue_depths import with_depths
 from ..errors import MeshError
 from ..io import read_json, read_surface, write_json
 from ..meshfile import load_face, save_model
@@ -25,19 +26,23 @@ METHODS = ("register", "offset")
 
 def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", variant: str = "female",
          skin: str | Path | None = None, thickness: str | Path | None = None,
-         landmarks: str | Path | None = None, units: str | None = None, method: str = "register") -> dict:
+         landmarks: str | Path | None = None, units: str | None = None, method: str = "register",
+         depths: str | Path | None = None) -> dict:
     """Write the face to ``out`` (.vtu, the .json beside it): the ``face`` "procedural" or
     "real" (the vendored head, ``variant`` "female" or "male", over its fitted skull) at
     ``resolution``; or, with ``skin`` (a scan: STL, OBJ, PLY, VTK...; ``units`` "mm", "cm" or
     "m"), that real face registered onto it (``method`` "register") or plain layers grown under
     it ("offset", ``thickness`` JSON: layer name -> m). ``landmarks`` (JSON: name -> [x, y, z]
-    in the scan's units and frame) guide a registration or name points of an offset skin.
-    Returns the counts, mesh quality and provenance; ``report`` is what `sagsim mesh` prints."""
+    in the scan's units and frame) guide a registration or name points of an offset skin;
+    ``depths`` (JSON: landmark -> soft-tissue depth in mm, measured) go into a registered or
+    real face. Returns the counts, mesh quality and provenance; ``report`` is what `sagsim mesh` prints."""
     out = Path(out)
     if face not in FACES:
         raise MeshError(f"mesh: face: expected one of {', '.join(FACES)}, got {face!r}")
     if method not in METHODS:
         raise MeshError(f"mesh: method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if depths is not None and (face != "real" or (skin is not None and method != "register")):
+        raise MeshError("mesh: --depths applies to the real face and to a registered scan, whose columns reach bone")
     if skin is not None and method == "register" and thickness is not None:
         raise MeshError("mesh: --thickness applies to --method offset; a registered face keeps the template's tissue "
                         "depths, scaled with the face")
@@ -75,6 +80,13 @@ def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", va
         params = FaceParams()
         model = build_face(resolution, params)
         described = {"resolution": resolution, **dataclasses.asdict(params)}
+    if depths is not None:
+        model, given = with_depths(model, read_json(depths), str(depths))
+        described["tissue_depths_mm"] = given
+        if registration is not None:
+            registration["tissue_depths_given"] = given
+        lines.append("measured depths: " + ", ".join(f"{k.replace('_', ' ')} {v['model_mm']:.1f} -> {v['result_mm']:.1f} mm"
+                                                     for k, v in given.items()))
     provenance = save_model(out, model, described)
     if registration is not None:
         write_json(out.with_suffix(".registration.json"), registration)
