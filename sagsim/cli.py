@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg_b = bench_sub.add_parser("registration", help="scans made from the vendored heads (moved, scaled, decimated, "
                                  "noisy, holed, whole-head, male) registered: gaps, landmark errors, time")
     reg_b.add_argument("--resolution", choices=["coarse", "default"], default="coarse", help="of the template")
+    reg_b.add_argument("--age", action="store_true", help="age each registered face 40 -> 70 in 10-year steps too")
     reg_b.add_argument("--json", type=Path, help="write the records to this file too")
     reg_b.set_defaults(run=_run_bench_registration)
     sweep_b = bench_sub.add_parser("sweep", help="sweep throughput with 1 and 2 Dask workers, overhead per task")
@@ -370,7 +371,7 @@ def _run_bench_lift(args: argparse.Namespace) -> int:
 
 def _run_bench_registration(args: argparse.Namespace) -> int:
     from .bench import registration
-    return registration.main(resolution=args.resolution, json_path=args.json)
+    return registration.main(resolution=args.resolution, json_path=args.json, age=args.age)
 
 
 def _run_bench_sweep(args: argparse.Namespace) -> int:

@@ -422,7 +422,8 @@ LANDMARK_DEFINITIONS = {
                       "zygion across (the cheekbone's prominence)",
     "jowl": "per side, on the bone, the lowest point of the mandible 12 mm lateral of cheilion (its lower border "
             "there); the jowl is the skin point 10 mm above it standing furthest forward within 3 mm of that "
-            "vertical plane",
+            "vertical plane and 4 mm of that height (on a skin too coarse to have a point there: the point nearest "
+            "that place within twice or three times the window)",
     "gonion": "per side, as sagsim.anatomy.skull.BONY_DEFINITIONS (the skin point nearest the mandibular angle)",
 }
 #: the head's landmarks under the names the package's plans and metrics also use
@@ -454,10 +455,19 @@ def face_landmarks(points: np.ndarray, head: Head, skull: SkullFit) -> dict:
         if not plane.any() or not skin.any():
             raise MeshError(f"real face: jowl_{side}: no mandible or skin 12 mm lateral of cheilion")
         border = bone[plane][np.argmin(bone[plane][:, 1])]
-        idx = np.flatnonzero(skin & (np.abs(points[:, 1] - (border[1] + 0.010)) < 0.004))
-        if not idx.size:
+        # the window widens (twice, then three times) where a coarse skin has no point in it
+        for widen in (1.0, 2.0, 3.0):
+            near = (np.abs(points[:, 0] - x0) < 0.003 * widen) & (np.abs(points[:, 1] - (border[1] + 0.010)) < 0.004 * widen)
+            idx = np.flatnonzero(near)
+            if idx.size:
+                break
+        else:
             raise MeshError(f"real face: jowl_{side}: no skin 10 mm above the mandible's border")
-        out[f"jowl_{side}"] = points[idx[np.argmax(points[idx, 2])]]
+        if widen == 1.0:
+            out[f"jowl_{side}"] = points[idx[np.argmax(points[idx, 2])]]
+        else:  # the widened window's point nearest the place (the cheek above stands further forward)
+            gap = np.hypot((points[idx, 0] - x0) / 0.003, (points[idx, 1] - border[1] - 0.010) / 0.004)
+            out[f"jowl_{side}"] = points[idx[np.argmin(gap)]]
         out[f"gonion_{side}"] = bony[f"gonion_{side}"]
     return out
 

@@ -7,7 +7,8 @@ own, in millimetres, centimetres or metres. The answer is the template's landmar
 (the built-in real face of that variant, whose landmarks sit on that skin) moved by the same
 similarity: a registration must put the landmarks there. The male cases register the female
 template onto the male head, so their answer is a different face's. Run it as
-`sagsim bench registration [--resolution R] [--json FILE]`; the tests run the small cases.
+`sagsim bench registration [--resolution R] [--age] [--json FILE]` (``--age`` ages each
+registered face 40 -> 70 too); the tests run the small cases.
 """
 from __future__ import annotations
 
@@ -107,8 +108,9 @@ def make_scan(case: Case, resolution: str = "coarse") -> dict:
             "landmarks": {k: (move(marks[k]) / factor).tolist() for k in case.given_landmarks} or None}
 
 
-def run_case(case: Case, resolution: str = "coarse") -> dict:
-    """Register the case's scan onto the female template at ``resolution``; the record of it."""
+def run_case(case: Case, resolution: str = "coarse", age: bool = False) -> dict:
+    """Register the case's scan onto the female template at ``resolution``; the record of it,
+    with, if ``age``, the registered face aged 40 -> 70 (:func:`aged`)."""
     scan = make_scan(case, resolution)
     template = truth_model("female", resolution)
     t0 = time.perf_counter()
@@ -124,25 +126,52 @@ def run_case(case: Case, resolution: str = "coarse") -> dict:
             "landmark_error_median_mm": float(np.median(list(errors.values()))),
             "landmark_error_max_mm": float(max(errors.values())), "worst_landmark": max(errors, key=errors.get),
             "landmarks_missing": sorted(set(scan["truth"]) - set(fitted.model.landmarks)),
-            "landmark_errors_mm": errors, "no_scan_data": fitted.report["no_scan_data_fraction"]}
+            "landmark_errors_mm": errors, "no_scan_data": fitted.report["no_scan_data_fraction"],
+            **(aged(fitted.model) if age else {})}
 
 
-def main(resolution: str = "coarse", json_path: Path | None = None, cases=CASES) -> int:
+def aged(model) -> dict:
+    """The face aged 40 -> 70 in 10-year steps with the default mechanisms: the jowl's descent,
+    the nasolabial fold's deepening at its middle point, the landmarks the run followed."""
+    from ..aging import AgingSettings, default_mechanisms, run_aging
+
+    t0 = time.perf_counter()
+    result = run_aging(model, default_mechanisms(), AgingSettings(end_age=70, step_years=10))
+    last = result.rows[-1]
+    return {"aging_seconds": time.perf_counter() - t0, "aged_jowl_descent_mm": last["jowl_descent_mm"],
+            "aged_fold_deepening_mm": {side: last[f"fold_depth_change_mm_nasolabial_2_{side}"] for side in ("left", "right")},
+            "aged_landmarks": len(result.landmarks)}
+
+
+def main(resolution: str = "coarse", json_path: Path | None = None, cases=CASES, age: bool = False) -> int:
     records = []
     print(f"{'case':58s} {'verts':>6s} {'s':>5s} {'scale':>11s} {'gap mean/p95 mm':>16s} {'landmark median/max mm':>23s}")
     for case in cases:
-        r = run_case(case, resolution)
+        r = run_case(case, resolution, age)
         records.append(r)
         print(f"{r['case']:58s} {r['scan_vertices']:6d} {r['seconds']:5.1f} {r['scale_found']:5.3f}/{r['scale_made']:4.2f} "
               f"{r['gap_mean_mm']:7.2f}/{r['gap_p95_mm']:5.2f}   {r['landmark_error_median_mm']:6.2f}/"
               f"{r['landmark_error_max_mm']:5.2f} ({r['worst_landmark']})", flush=True)
-    scan = real_scan(resolution)
+        if age:
+            print(f"{'':58s} aged 40 -> 70 in {r['aging_seconds']:.0f} s: jowl descent {r['aged_jowl_descent_mm']:.2f} mm, "
+                  f"fold deepening {r['aged_fold_deepening_mm']['left']:.2f} / {r['aged_fold_deepening_mm']['right']:.2f} mm, "
+                  f"{r['aged_landmarks']} landmarks", flush=True)
+    if age:
+        template = aged(truth_model("female", resolution))
+        print(f"{'the template itself':58s} aged 40 -> 70 in {template['aging_seconds']:.0f} s: jowl descent "
+              f"{template['aged_jowl_descent_mm']:.2f} mm, fold deepening {template['aged_fold_deepening_mm']['left']:.2f} / "
+              f"{template['aged_fold_deepening_mm']['right']:.2f} mm")
+    scan = real_scan(resolution, age)
     if scan:
         print(f"{scan['case']:58s} {scan['scan_vertices']:6d} {scan['seconds']:5.1f} {scan['scale_found']:5.3f}/  ?  "
               f"{scan['gap_mean_mm']:7.2f}/{scan['gap_p95_mm']:5.2f}   no known answer")
+        if age:
+            print(f"{'':58s} aged 40 -> 70: jowl descent {scan['aged_jowl_descent_mm']:.2f} mm, fold deepening "
+                  f"{scan['aged_fold_deepening_mm']['left']:.2f} / {scan['aged_fold_deepening_mm']['right']:.2f} mm")
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({"resolution": resolution, "records": records, "real_scan": scan}, indent=1))
+        json_path.write_text(json.dumps({"resolution": resolution, "records": records, "real_scan": scan,
+                                         "template_aged": template if age else None}, indent=1))
     return 0
 
 
@@ -150,7 +179,7 @@ def main(resolution: str = "coarse", json_path: Path | None = None, cases=CASES)
 REAL_SCAN = Path(__file__).resolve().parents[2] / "examples" / "scans" / "fran_cut.vtk"
 
 
-def real_scan(resolution: str) -> dict | None:
+def real_scan(resolution: str, age: bool = False) -> dict | None:
     """VTK's laser scan of a face registered: its gaps and time (no landmarks are known)."""
     if not REAL_SCAN.exists():
         return None
@@ -163,4 +192,5 @@ def real_scan(resolution: str) -> dict | None:
     return {"case": "a real scan: VTK's fran_cut.vtk (m)", "scan_vertices": int(len(np.unique(triangles))),
             "seconds": time.perf_counter() - t0, "scale_found": fitted.report["scale"],
             "gap_mean_mm": gaps["all"]["mean_mm"], "gap_p95_mm": gaps["all"]["p95_mm"], "gaps_mm": gaps,
-            "no_scan_data": fitted.report["no_scan_data_fraction"], "levels": fitted.report["levels"]}
+            "no_scan_data": fitted.report["no_scan_data_fraction"], "levels": fitted.report["levels"],
+            **(aged(fitted.model) if age else {})}
