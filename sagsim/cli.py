@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "or a face-landmark detector's 68 points (with --skin; three or more guide the registration)")
     mesh.add_argument("--depths", type=Path, help="JSON: landmark name -> the subject's measured soft-tissue depth in mm "
                       "(the real face or a registered scan)")
+    mesh.add_argument("--skull", type=Path, help="the subject's skull surface (e.g. segmented from CT), in the scan's units "
+                      "and frame: the registered face's bone is put there (with --skin)")
     mesh.set_defaults(run=_run_mesh)
 
     age = sub.add_parser("age", help="age a face from a scenario (TOML): metrics, time series, pictures")
@@ -241,7 +243,7 @@ def _run_mesh(args: argparse.Namespace) -> int:
     from .jobs.mesh import mesh
 
     _print(mesh(args.out, args.resolution, face=args.face, variant=args.variant, skin=args.skin,
-                thickness=args.thickness, landmarks=args.landmarks, units=args.units, method=args.method, depths=args.depths)["report"])
+                thickness=args.thickness, landmarks=args.landmarks, units=args.units, method=args.method, depths=args.depths, skull=args.skull)["report"])
     return 0
 
 

@@ -19,7 +19,7 @@ moved onto the scan instead, and everything in it comes along:
    skull with the skin and narrow ones change the tissue's depth beneath a detail. The
    ligaments' bone anchors move with the bone and keep their fibres at rest length; the teeth's
    supports keep their direction. Landmarks are material points and come along unchanged.
-   A subject's measured tissue depths, where given, go in afterwards
+   A subject's measured tissue depths or skull, where given, go in afterwards
    (sagsim.anatomy.tissue_depths).
 4. **Report.** The gaps left (mean and 95th percentile, per region of the face, both ways),
    where the scan had no data, and the tissue-depth change.

@@ -10,9 +10,9 @@ from pathlib import Path
 from ..anatomy.face import FaceParams, build_face
 from ..anatomy.mesh import quality_report
 from ..anatomy.real_face import build_named_real_face
-from ..anatomy.register import register
+from ..anatomy.register import register, to_metres
 from ..anatomy.skin_import import layers_under_skin
-from ..anatomy.tissue_depths import with_depths
+from ..anatomy.tissue_depths import with_depths, with_skull
 from ..errors import MeshError
 from ..io import read_json, read_surface, write_json
 from ..meshfile import load_face, save_model
@@ -27,7 +27,7 @@ METHODS = ("register", "offset")
 def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", variant: str = "female",
          skin: str | Path | None = None, thickness: str | Path | None = None,
          landmarks: str | Path | None = None, units: str | None = None, method: str = "register",
-         depths: str | Path | None = None) -> dict:
+         depths: str | Path | None = None, skull: str | Path | None = None) -> dict:
     """Write the face to ``out`` (.vtu, the .json beside it): the ``face`` "procedural" or
     "real" (the vendored head, ``variant`` "female" or "male", over its fitted skull) at
     ``resolution``; or, with ``skin`` (a scan: STL, OBJ, PLY, VTK...; ``units`` "mm", "cm" or
@@ -35,7 +35,8 @@ def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", va
     it ("offset", ``thickness`` JSON: layer name -> m). ``landmarks`` (JSON: name -> [x, y, z]
     in the scan's units and frame) guide a registration or name points of an offset skin;
     ``depths`` (JSON: landmark -> soft-tissue depth in mm, measured) go into a registered or
-    real face. Returns the counts, mesh quality and provenance; ``report`` is what `sagsim mesh` prints."""
+    real face; ``skull`` (the subject's skull surface, in the scan's units and frame) puts a
+    registered face's bone there. Returns the counts, mesh quality and provenance; ``report`` is what `sagsim mesh` prints."""
     out = Path(out)
     if face not in FACES:
         raise MeshError(f"mesh: face: expected one of {', '.join(FACES)}, got {face!r}")
@@ -43,6 +44,8 @@ def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", va
         raise MeshError(f"mesh: method: expected one of {', '.join(METHODS)}, got {method!r}")
     if depths is not None and (face != "real" or (skin is not None and method != "register")):
         raise MeshError("mesh: --depths applies to the real face and to a registered scan, whose columns reach bone")
+    if skull is not None and (skin is None or method != "register"):
+        raise MeshError("mesh: --skull applies to a registered scan (--skin): the skull is read in the scan's units and frame")
     if skin is not None and method == "register" and thickness is not None:
         raise MeshError("mesh: --thickness applies to --method offset; a registered face keeps the template's tissue "
                         "depths, scaled with the face")
@@ -56,11 +59,19 @@ def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", va
         fitted = register(template, points, triangles, units=units, landmarks=marks, where=str(skin),
                           name=f"{skin.name} (real face, {variant} template, {resolution})")
         model, registration = fitted.model, fitted.report
+        if skull is not None:
+            bone, bone_triangles = read_surface(skull)
+            bone = fitted.scan_to_model(to_metres(bone, units, str(skull)))
+            model, registration["skull"] = with_skull(model, bone, bone_triangles, str(skull))
         described = {"skin": str(skin), "units": fitted.report["units"], "method": "register",
                      "template": {"variant": variant, "resolution": resolution}, "landmarks": marks or {},
                      "scale": fitted.report["scale"], "rotation": fitted.report["rotation"],
                      "shift_m": fitted.report["shift_m"]}
         lines = registration_lines(fitted.report, out.with_suffix(".registration.json"))
+        if skull is not None:
+            met = registration["skull"]
+            lines.append(f"skull: {met['met_skull']} of {met['bone_columns']} bone columns end on it, their depth "
+                         f"{met['depth_ratio_median']:.2f} times the template's (median)")
     elif skin is not None:
         skin = Path(skin)
         points, triangles = read_surface(skin)

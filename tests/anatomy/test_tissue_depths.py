@@ -55,3 +55,44 @@ def test_mesh_command_puts_measured_depths_into_a_registered_scan(tmp_path):
     got = depths_at(model, ["pogonion", "glabella"])
     assert 1e3 * got["pogonion"] == pytest.approx(10.0, rel=2e-3) and 1e3 * got["glabella"] == pytest.approx(6.5, rel=2e-3)
     assert provenance["parameters"]["tissue_depths_mm"]["pogonion"]["given_mm"] == 10.0
+
+
+def test_a_subjects_skull_puts_the_bone_where_it_is():
+    from sagsim.anatomy.tissue_depths import columns, with_skull
+
+    face = load_face("coarse")
+    n, levels = columns(face)
+    skin, deep = face.nodes[:n], face.nodes[levels * n:]
+    held = np.isin(levels * n + np.arange(n), face.fixed)
+    factor = np.where(held, 1.2, 1.0)  # a skull 20 % deeper under every bone column
+    out, record = with_skull(face, skin + factor[:, None] * (deep - skin), face.skin_faces)
+    assert record["met_skull"] == record["bone_columns"] == int(held.sum())
+    length = np.linalg.norm(out.nodes[levels * n:] - out.nodes[:n], axis=1) / np.linalg.norm(deep - skin, axis=1)
+    np.testing.assert_allclose(length[held], 1.2, rtol=1e-9)
+    assert (length[~held] >= 1.0 - 1e-12).all() and (length[~held] <= 1.2 + 1e-12).all()  # blended between
+    with pytest.raises(MeshError, match="is it the subject's skull"):
+        with_skull(face, 10.0 * (deep - skin) + skin, face.skin_faces, "far.stl")
+
+
+def test_mesh_command_puts_a_registered_scans_bone_on_its_skull(tmp_path):
+    from sagsim.anatomy.tissue_depths import columns
+    from sagsim.bench.registration import rotation, truth_model
+
+    case = CASES[1]  # x1.10, turned, shifted, in mm
+    scan = make_scan(case, "coarse")
+    face = truth_model("female", "coarse")
+    n, levels = columns(face)
+    skin, deep = face.nodes[:n], face.nodes[levels * n:]
+    held = np.isin(levels * n + np.arange(n), face.fixed)
+    bone = skin + np.where(held, 1.2, 1.0)[:, None] * (deep - skin)
+    moved = (case.scale * bone @ rotation(case.euler_deg).T + case.shift_m) * 1000.0
+    write_surface(tmp_path / "scan.ply", scan["points"], scan["triangles"])
+    write_surface(tmp_path / "skull.ply", moved, face.skin_faces)
+    out = tmp_path / "subject.vtu"
+    assert main(["mesh", "--skin", str(tmp_path / "scan.ply"), "--skull", str(tmp_path / "skull.ply"), "--units", "mm",
+                 "--resolution", "coarse", "--out", str(out)]) == 0
+    import json
+    record = json.loads(out.with_suffix(".registration.json").read_text())["skull"]
+    assert record["met_skull"] > 0.75 * record["bone_columns"]  # rays at the open border can graze past it
+    assert record["depth_ratio_median"] == pytest.approx(1.2, abs=0.02)
+    assert main(["mesh", "--skull", str(tmp_path / "skull.ply"), "--resolution", "coarse", "--out", str(out)]) == 2
