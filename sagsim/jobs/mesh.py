@@ -48,7 +48,7 @@ def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", va
         raise MeshError("mesh: --skull applies to a registered scan (--skin): the skull is read in the scan's units and frame")
     if skin is not None and method == "register" and thickness is not None:
         raise MeshError("mesh: --thickness applies to --method offset; a registered face keeps the template's tissue "
-                        "depths, scaled with the face")
+                        "depths, scaled with the face (--depths or --skull give the subject's own)")
     out.parent.mkdir(parents=True, exist_ok=True)
     lines, registration = [], None
     if skin is not None and method == "register":
