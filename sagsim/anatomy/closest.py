@@ -88,11 +88,6 @@ class Surface:
         self.border_vertex = np.zeros(n, bool)
         self.border_vertex[border.ravel()] = True
 
-    @property
-    def size(self) -> float:
-        """The largest extent of the surface's used points (m)."""
-        return float(np.ptp(self.points[self._vertex_ids], axis=0).max())
-
     def nearest_vertex(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distance to and index of the nearest used vertex of each query point."""
         d, i = self._vertices.query(query)

@@ -38,6 +38,7 @@ from .closest import Surface
 from .deform import AffineField, KernelField, farthest_points
 from .ligaments import moved_springs
 from .rigid import Similarity, fit_similarity
+from .skin_import import vertex_normals
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 #: the size of a face scan in metres (its largest extent): a face alone is about 0.2 m, a whole
@@ -177,15 +178,6 @@ class Pairs:
     a: np.ndarray
 
 
-def _vertex_normals(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    p = points[triangles]
-    fn = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
-    n = np.zeros_like(points)
-    for k in range(3):
-        np.add.at(n, triangles[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
-
-
 class _Fit:
     """The template's skin as it moves, and the pairs it makes with the scan."""
 
@@ -198,13 +190,13 @@ class _Fit:
         self.scan = scan
         self.sample = scan_sample
         self.sample_areas = scan_areas
-        self.scan_normals = _vertex_normals(scan.points, scan.triangles)
+        self.scan_normals = vertex_normals(scan.points, scan.triangles)
         self.landmarks = landmarks  # (tet-free) skin-face index, barycentric weights, target points
 
     def pairs(self, x0: np.ndarray) -> Pairs:
         """Pairs at the current positions ``self.x``, their template ends expressed at ``x0``."""
         cos_max = np.cos(np.radians(PAIR_MAX_ANGLE_DEG))
-        normals = _vertex_normals(self.x, self.faces)
+        normals = vertex_normals(self.x, self.faces)
         u = self.used
         hit = self.scan.closest(self.x[u])
         agree = np.abs(np.einsum("ij,ij->i", normals[u], hit["normal"])) >= cos_max

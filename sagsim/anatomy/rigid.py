@@ -132,8 +132,8 @@ def fit_similarity(template: Surface, t_areas: np.ndarray, scan: Surface, s_area
                    landmark_pairs: tuple[np.ndarray, np.ndarray] | None = None, where: str = "scan",
                    rng: np.random.Generator | None = None) -> tuple[Similarity, dict]:
     """The similarity moving the template's skin onto the scan, and what the search found:
-    ``score_mm`` (the trimmed gap per mm of template), ``starts`` and ``runner_up_deg`` (how far
-    the next-best orientation is). Raises MeshError where up and front stay ambiguous."""
+    ``score_mm_per_m`` (the trimmed gaps both ways, mm per m of template), ``starts`` and
+    ``runner_up_deg`` (how far the next-best orientation is, and its score). Raises MeshError where up and front stay ambiguous."""
     rng = rng or np.random.default_rng(0)
     t_used = np.flatnonzero(t_areas > 0)
     s_used = np.flatnonzero(s_areas > 0)
@@ -151,10 +151,9 @@ def fit_similarity(template: Surface, t_areas: np.ndarray, scan: Surface, s_area
         # forward point (the nose tip) on the scan's most forward point along the same direction
         # (a scan of the whole head has its centroid far behind the face)
         starts = []
+        tip_t = template.points[t_used][np.argmax(template.points[t_used, 2])]  # the template faces +z
         for r in [*cube_rotations(), *(sv @ c @ tv.T for c in cube_rotations())]:
-            front = r[:, 2]
-            tip_t = template.points[t_used][np.argmax(template.points[t_used] @ r.T @ front)]
-            tip_s = scan.points[s_used][np.argmax(scan.points[s_used] @ front)]
+            tip_s = scan.points[s_used][np.argmax(scan.points[s_used] @ r[:, 2])]  # r turns +z to the scan's front
             starts += [Similarity(1.0, r, sc - tc @ r.T), Similarity(1.0, r, tip_s - tip_t @ r.T)]
     results = sorted((_icp(t_pts, t_border, scan, s_pts, s, START_ITERATIONS, exact=False) for s in starts),
                      key=lambda r: r[1])
@@ -164,8 +163,8 @@ def fit_similarity(template: Surface, t_areas: np.ndarray, scan: Surface, s_area
         raise MeshError(f"{where}: cannot tell up and front: two orientations {rotation_angle_deg(runner[0].rotation, best.rotation):.0f}"
                         f" degrees apart fit the template equally well (gaps {1e3 * score:.1f} and {1e3 * runner[1]:.1f} mm"
                         " per m); give landmarks (--landmarks) or a surface with more of the face")
-    all_t = np.flatnonzero(t_areas > 0)
-    sim, score = _icp(template.points[all_t], template.border_vertex[all_t], scan, s_pts, best, REFINE_ITERATIONS, exact=True)
+    sim, score = _icp(template.points[t_used], template.border_vertex[t_used], scan, s_pts, best, REFINE_ITERATIONS,
+                      exact=True)
     return sim, {"score_mm_per_m": 1e3 * score, "starts": len(starts),
                  "runner_up_deg": None if runner is None else rotation_angle_deg(runner[0].rotation, best.rotation),
                  "runner_up_score_mm_per_m": None if runner is None else 1e3 * runner[1]}

@@ -18,7 +18,6 @@ misses) take factors blended smoothly from their neighbours (a harmonic extensio
 from __future__ import annotations
 
 import numpy as np
-
 from scipy.spatial import cKDTree
 
 from ..errors import MeshError, ModelError
