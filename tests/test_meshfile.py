@@ -11,6 +11,11 @@ from sagsim.errors import DataFileError
 from sagsim.meshfile import content_hash, load_face, load_model, save_model
 
 MESHES = Path(__file__).resolve().parents[1] / "sagsim" / "data" / "meshes"
+#: how far a real face rebuilt on another processor may lie from the shipped one (m): the skull's
+#: fit is a numerical optimisation, which carries the last-bit differences of numpy's vectorised
+#: trigonometry between processors into its result (its nasion depth 4.21646834 mm where the files
+#: were made, 4.21646837 mm on an AMD EPYC) and so into the nodes (2.4e-10 m there)
+REBUILT_REAL_FACE_ATOL_M = 1e-9
 
 
 def test_round_trip_keeps_every_field(tmp_path):
@@ -74,7 +79,11 @@ def test_mesh_command_writes_the_real_face_with_its_report(tmp_path, capsys, mon
     model, prov = load_model(out)
     assert prov["parameters"]["variant"] == "female" and prov["parameters"]["columns"]["teeth"] > 0
     assert [r["landmark"] for r in prov["parameters"]["skull_fit"]][0] == "nasion"
-    assert content_hash(model) == load_model(MESHES / "real-coarse.vtu")[1]["content_hash"]
+    # the shipped face again (the same bits, and hash, on a processor of the kind that made it;
+    # within a nanometre on another: see the test below)
+    shipped = load_model(MESHES / "real-coarse.vtu")[0]
+    np.testing.assert_array_equal(model.tets, shipped.tets)
+    np.testing.assert_allclose(model.nodes, shipped.nodes, rtol=0, atol=REBUILT_REAL_FACE_ATOL_M)
 
 
 @pytest.mark.parametrize("resolution", ["coarse", pytest.param("default", marks=pytest.mark.slow)])
@@ -87,7 +96,7 @@ def test_shipped_real_faces_load_and_regenerate_to_the_same_model(resolution, fe
     rebuilt, _ = build_real_face(*female_head_and_skull, resolution)
     for name in ("tets", "tet_layer", "tet_compartment", "fixed", "skin_faces"):
         np.testing.assert_array_equal(getattr(rebuilt, name), getattr(model, name), err_msg=name)
-    np.testing.assert_allclose(rebuilt.nodes, model.nodes, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rebuilt.nodes, model.nodes, rtol=0, atol=REBUILT_REAL_FACE_ATOL_M)
     np.testing.assert_array_equal(rebuilt.springs.nodes, model.springs.nodes)
     assert rebuilt.materials == model.materials and rebuilt.springs.names == model.springs.names
     assert load_face(f"real-{resolution}").n_tets == model.n_tets
