@@ -11,3 +11,6 @@ scenario schema list them without loading the numba kernels).
 FORMULATIONS = ("standard", "anp", "es-anp")
 #: the formulations whose volumetric part is per nodal patch
 NODAL_PRESSURE = ("anp", "es-anp")
+#: what a face is solved in unless asked otherwise (aging, lifts, settling, the demo): the
+#: edge-smoothed element, whose answers on the faces converge (docs/elements.md)
+FACE_DEFAULT = "es-anp"

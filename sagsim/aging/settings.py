@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..formulations import FACE_DEFAULT
+
 #: the folder a run checkpoints into, inside the folder it is given (what a rerun resumes)
 CHECKPOINT = "checkpoint"
 
@@ -29,7 +31,7 @@ class AgingSettings:
     end_age: float = 70.0
     step_years: float = 1.0
     unloaded: bool = True
-    formulation: str = "anp"
+    formulation: str = FACE_DEFAULT
     force_tol: float = 1e-4
     linear_solver: str = "auto"
     ligament_prestrain: float = 0.05

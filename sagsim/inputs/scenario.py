@@ -15,7 +15,7 @@ from pathlib import Path
 from ..aging.mechanisms import FAT_LOSS_PER_DECADE, MECHANISM_TYPES, MECHANISMS, mechanism_record, parameters
 from ..aging.settings import AgingSettings
 from . import toml
-from ..formulations import FORMULATIONS
+from ..formulations import FACE_DEFAULT, FORMULATIONS
 from .fields import RESOLUTIONS, UNITS, Field, ScenarioError, beside, convert, safe_name
 
 SCENARIO_FIELDS = (
@@ -29,7 +29,7 @@ SCENARIO_FIELDS = (
     Field("step_years", "quantity", 1.0, "time step", "years", (0.05, 20.0)),
     Field("unloaded", "bool", True, "recover the stress-free shape first (the captured face already hangs "
           "under gravity)"),
-    Field("formulation", "choice", "anp", "element formulation (anp: free of volumetric locking for nearly "
+    Field("formulation", "choice", FACE_DEFAULT, "element formulation (anp: free of volumetric locking for nearly "
           "incompressible tissue; es-anp: and of most of the linear tetrahedron's stiffness in bending)",
           choices=FORMULATIONS),
     Field("ligament_prestrain", "quantity", 0.05, "stretch of the ligaments in the captured face, so they carry "

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..anatomy.layers import LAYER_STACK
 from ..anatomy.slab import layered_slab
+from ..formulations import FACE_DEFAULT
 from ..errors import ModelError
 from ..io import write_json, write_vtu
 from ..materials import poisson_ratio
@@ -83,7 +84,7 @@ def _solve(model, core: str):
     """Static equilibrium under gravity by one core: the State and what the summary says of it."""
     if core == "fem":
         # tissue is nearly incompressible (nu = 0.49): plain linear tetrahedra would lock
-        state, log = solve_static(model, options=NewtonOptions(n_steps=2, formulation="anp"))
+        state, log = solve_static(model, options=NewtonOptions(n_steps=2, formulation=FACE_DEFAULT))
         return state, {"iterations": log.newton_iterations, "newton_iterations": log.newton_iterations,
                        "linear_solver": log.steps[-1].linear_method}
     system = SpringSystem.from_model(model)
