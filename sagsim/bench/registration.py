@@ -67,14 +67,13 @@ def rotation(euler_deg) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def truth_model(variant: str, resolution: str):
-    """The built-in real face of ``variant``: its landmarks are the answers. The male face is
-    built at the default resolution whatever is asked (its coarse skin leaves no skin above the
-    mandible's border for the jowl; its landmarks sit on the head's own skin either way)."""
+    """The built-in real face of ``variant`` at ``resolution``: its landmarks are the answers
+    (the female face is shipped, the male one built, in about 15 s)."""
     if variant == "female":
         from ..meshfile import load_face
         return load_face(resolution)
     from ..anatomy.real_face import build_named_real_face
-    return build_named_real_face(variant, "default")[0]
+    return build_named_real_face(variant, resolution)[0]
 
 
 def make_scan(case: Case, resolution: str = "coarse") -> dict:

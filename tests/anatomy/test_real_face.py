@@ -204,9 +204,9 @@ def test_a_resolution_that_does_not_exist_is_refused(female_head_and_skull):
 def test_the_male_coarse_face_builds_with_every_landmark():
     # its coarse skin has no point in the jowl's 6 x 8 mm window 10 mm above the mandible's
     # border, and `sagsim mesh --variant male --resolution coarse` failed there; the window widens
-    from sagsim.anatomy.real_face import build_named_real_face
+    from sagsim.bench.registration import truth_model  # built once for this and the registration tests
 
-    male, _ = build_named_real_face("male", "coarse")
+    male = truth_model("male", "coarse")
     female = load_face("coarse")
     assert male.landmarks.keys() == female.landmarks.keys()
     for side, sign in (("left", 1.0), ("right", -1.0)):  # below and beside the mouth corner, above the chin
