@@ -10,7 +10,7 @@ from pathlib import Path
 from ..anatomy.face import FaceParams, build_face
 from ..anatomy.mesh import quality_report
 from ..anatomy.real_face import build_named_real_face
-from ..anatomy.register import register, to_metres
+from ..anatomy.register import UNITS, register, to_metres
 from ..anatomy.skin_import import layers_under_skin
 from ..anatomy.tissue_depths import with_depths, with_skull
 from ..errors import MeshError
@@ -36,7 +36,8 @@ def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", va
     in the scan's units and frame) guide a registration or name points of an offset skin;
     ``depths`` (JSON: landmark -> soft-tissue depth in mm, measured) go into a registered or
     real face; ``skull`` (the subject's skull surface, in the scan's units and frame) puts a
-    registered face's bone there. Returns the counts, mesh quality and provenance; ``report`` is what `sagsim mesh` prints."""
+    registered face's bone there. Returns the counts, mesh quality and provenance; ``report``
+    is what `sagsim mesh` prints."""
     out = Path(out)
     if face not in FACES:
         raise MeshError(f"mesh: face: expected one of {', '.join(FACES)}, got {face!r}")
@@ -76,7 +77,6 @@ def mesh(out: str | Path, resolution: str = "default", *, face: str = "real", va
         skin = Path(skin)
         points, triangles = read_surface(skin)
         if units is not None:
-            from ..anatomy.register import UNITS
             points = points * UNITS[units]
         layer_thickness = read_json(thickness) if thickness else None
         marks = read_json(landmarks) if landmarks else None
