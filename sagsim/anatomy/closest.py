@@ -95,8 +95,9 @@ class Surface:
 
     def closest(self, query: np.ndarray) -> dict:
         """For each query point: ``point`` (the closest point on the surface), ``distance``,
-        ``triangle``, ``normal`` (that triangle's unit normal) and ``on_border`` (the closest
-        point lies on an open edge or a border vertex: the surface has no data there)."""
+        ``triangle``, ``bary`` (the point's barycentric coordinates in it), ``normal`` (that
+        triangle's unit normal) and ``on_border`` (the closest point lies on an open edge or a
+        border vertex: the surface has no data there)."""
         query = np.asarray(query, np.float64)
         m = len(query)
         _, near = self.nearest_vertex(query)
@@ -114,7 +115,7 @@ class Surface:
         flat = rows * cand.shape[1] + best
         triangle = cand[rows, best]
         point, bary = q[flat], bary[flat]
-        return {"point": point, "distance": dist[rows, best], "triangle": triangle,
+        return {"point": point, "distance": dist[rows, best], "triangle": triangle, "bary": bary,
                 "normal": self.triangle_normals[triangle], "on_border": self._on_border(self.triangles[triangle], bary)}
 
     def _on_border(self, corners: np.ndarray, bary: np.ndarray) -> np.ndarray:

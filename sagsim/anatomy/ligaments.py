@@ -121,12 +121,10 @@ def moved_springs(springs: Springs, old_nodes: np.ndarray, new_nodes: np.ndarray
     ligament to a fixed point), each ligament and node-to-node spring rescaled to keep its
     stretch (at rest if it was); a support (SUPPORT_PREFIX: the teeth) keeps its line and length
     from its node, its stiffness times ``support_scale`` (the area's change)."""
-    from ..model import SUPPORT_PREFIX
-
     s = springs
     if not len(s):
         return s
-    support = np.array([m.startswith(SUPPORT_PREFIX) for m in s.names])[s.group]
+    support = ~s.is_ligament
     anchors = np.where((s.to_point & ~support)[:, None], ligament_anchors, s.anchors)
     sup = s.to_point & support
     anchors[sup] = new_nodes[s.nodes[sup, 0]] + (s.anchors[sup] - old_nodes[s.nodes[sup, 0]])

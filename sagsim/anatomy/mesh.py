@@ -169,3 +169,13 @@ def face_owners(tets: np.ndarray, faces: np.ndarray) -> np.ndarray:
     pos = np.clip(np.searchsorted(key[order], want_key), 0, len(key) - 1)
     found = key[order][pos] == want_key
     return np.where(found, order[pos] // 4, -1)
+
+
+def point_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Each point's share of a triangulated surface's area (a third of each triangle round it)."""
+    p = points[triangles]
+    a = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
+    out = np.zeros(len(points))
+    for k in range(3):  # in this order: the shipped faces' support stiffnesses are summed so
+        np.add.at(out, triangles[:, k], a / 3.0)
+    return out

@@ -60,7 +60,7 @@ from ..errors import MeshError
 from ..model import Layer
 from . import layers as lay
 from .head import Head, border_edges, boundary_loops, face_region, largest_piece, mesh_edges
-from .mesh import first_fold
+from .mesh import first_fold, point_areas
 from .skin_import import _prism_tets, vertex_normals
 from .skull import SkullFit, ray_hits
 
@@ -386,22 +386,13 @@ def teeth_supports(n: int, levels: int, kind: np.ndarray, nodes: np.ndarray, poi
 
     on = np.flatnonzero(kind == KINDS.index("teeth"))
     deep = nodes[levels * n + on]
-    area = _point_areas(nodes[levels * n:levels * n + n], triangles)[on]
+    area = point_areas(nodes[levels * n:levels * n + n], triangles)[on]
     anchors = deep - CONTACT_LENGTH_M * inward(points[on], centre)
     sides = np.where(points[on, 0] >= 0, 0, 1)
     return Springs(nodes=np.column_stack([levels * n + on, np.full(len(on), -1)]), anchors=anchors,
                    stiffness=CONTACT_PA_PER_M * area, rest_length=np.full(len(on), CONTACT_LENGTH_M),
                    tension_only=np.zeros(len(on), bool), group=sides,
                    names=(f"{SUPPORT_PREFIX}teeth_left", f"{SUPPORT_PREFIX}teeth_right"))
-
-
-def _point_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    p = points[triangles]
-    a = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
-    out = np.zeros(len(points))
-    for k in range(3):
-        np.add.at(out, triangles[:, k], a / 3.0)
-    return out
 
 
 def _joined(a, b):

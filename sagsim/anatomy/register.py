@@ -37,6 +37,7 @@ from ..model import TissueModel, tet_quality, tet_volumes
 from .closest import Surface
 from .deform import AffineField, KernelField, farthest_points
 from .ligaments import moved_springs
+from .mesh import point_areas
 from .rigid import Similarity, fit_similarity
 from .skin_import import vertex_normals
 
@@ -161,13 +162,6 @@ def clean_surface(points: np.ndarray, triangles: np.ndarray, where: str) -> tupl
                                      "repeated_triangles": int((repeated & ~flat).sum())}
 
 
-def point_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Each point's share of the surface's area (a third of each triangle round it)."""
-    p = points[triangles]
-    a = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
-    return np.bincount(triangles.ravel(), np.repeat(a / 3.0, 3), minlength=len(points))
-
-
 @dataclass(frozen=True)
 class Pairs:
     """Closest-point pairs for one fit: template points at the level's start (``x0``), where
@@ -213,8 +207,7 @@ class _Fit:
         if ok2.any():
             # the template's point on its triangle, at the level's start
             tri = self.faces[back["triangle"][ok2]]
-            bary = _barycentric(self.x[tri], back["point"][ok2])
-            x0s.append(np.einsum("ij,ijk->ik", bary, x0[tri]))
+            x0s.append(np.einsum("ij,ijk->ik", back["bary"][ok2], x0[tri]))
             ys.append(self.scan.points[self.sample[ok2]])
             w = self.sample_areas[ok2]
             as_.append(w * (as_[0].sum() / max(w.sum(), 1e-300)))  # both directions weigh the same
@@ -229,18 +222,6 @@ class _Fit:
             raise MeshError("registration: fewer than 20 point pairs between the template and the scan; "
                             "the scan does not overlap a face")
         return Pairs(x0_all, y_all, a_all)
-
-
-def _barycentric(tri_points: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Barycentric weights (M, 3) of points q (M, 3) in triangles (M, 3, 3) (projected, clipped)."""
-    a, b, c = tri_points[:, 0], tri_points[:, 1], tri_points[:, 2]
-    v0, v1, v2 = b - a, c - a, q - a
-    d00, d01, d11 = (np.einsum("ij,ij->i", u, v) for u, v in ((v0, v0), (v0, v1), (v1, v1)))
-    d20, d21 = np.einsum("ij,ij->i", v2, v0), np.einsum("ij,ij->i", v2, v1)
-    den = np.where(np.abs(d00 * d11 - d01 * d01) > 0, d00 * d11 - d01 * d01, 1.0)
-    v, w = (d11 * d20 - d01 * d21) / den, (d00 * d21 - d01 * d20) / den
-    out = np.clip(np.column_stack([1 - v - w, v, w]), 0.0, 1.0)
-    return out / out.sum(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -373,13 +354,14 @@ def _fit_level(fit: "_Fit", x0: np.ndarray, level, stiffness: float, scale: floa
     """One level's field (the affine one where ``level`` is None), refitted to new pairs
     ITERATIONS_PER_LEVEL times from the level's start ``x0``."""
     field = None
+    if level is not None:  # the centres depend on the level's start only
+        radius = level[0] * scale
+        centres = x0[fit.used][farthest_points(x0[fit.used], CENTRE_SPACING * radius)]
     for _ in range(ITERATIONS_PER_LEVEL if level else AFFINE_ITERATIONS):
         pairs = fit.pairs(x0)
         if level is None:
             field = AffineField.fit(pairs.x0, pairs.y, pairs.a, stiffness)
         else:
-            radius = level[0] * scale
-            centres = x0[fit.used][farthest_points(x0[fit.used], CENTRE_SPACING * radius)]
             field = KernelField.fit(pairs.x0, pairs.y, pairs.a, centres, radius, stiffness)
         fit.x = x0.copy()
         fit.x[fit.used] = field(x0[fit.used])
@@ -411,8 +393,7 @@ def _on_skin(template: TissueModel, names: list) -> tuple[np.ndarray, np.ndarray
     """The skin triangle and barycentric weights of each named landmark of the template."""
     pts = np.array([template.landmark_position(n) for n in names])
     hit = Surface(template.nodes, template.skin_faces).closest(pts)
-    tri = hit["triangle"]
-    return tri, _barycentric(template.nodes[template.skin_faces[tri]], hit["point"])
+    return hit["triangle"], hit["bary"]
 
 
 def _report(template, model, fit, scan_local, sample, sim, search, cleaned, units, marks) -> dict:

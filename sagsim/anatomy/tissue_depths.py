@@ -24,6 +24,7 @@ from ..errors import MeshError, ModelError
 from ..model import TissueModel
 from .closest import Surface
 from .deform import wendland_kernel
+from .head import mesh_edges
 from .ligaments import moved_springs
 
 #: how far from a measured landmark its ratio reaches (m): a plausibility choice of the tool,
@@ -87,8 +88,9 @@ def with_depths(model: TissueModel, depths_mm: dict, where: str = "depths") -> t
     # the depth is measured to the nearest deep point, under the neighbouring columns too, so the
     # column factors are corrected until the measured depths come out (a few passes)
     target = ratio.copy()
+    anchored = _anchor_nodes(model, n, levels)
     for _ in range(PASSES):
-        out = _stretched(model, n, levels, 1.0 + blend @ np.linalg.solve(kernel, target - 1.0), where)
+        out = _stretched(model, n, anchored, 1.0 + blend @ np.linalg.solve(kernel, target - 1.0), where)
         got = np.array(list(depths_at(out, names).values()))
         if np.abs(got / want - 1.0).max() < DEPTH_RTOL:
             break
@@ -98,15 +100,19 @@ def with_depths(model: TissueModel, depths_mm: dict, where: str = "depths") -> t
     return out, record
 
 
-def _stretched(model: TissueModel, n: int, levels: int, factor: np.ndarray, where: str) -> TissueModel:
-    """``model`` with each column's nodes moved from its skin point by ``factor`` (one per column)."""
+def _anchor_nodes(model: TissueModel, n: int, levels: int) -> np.ndarray:
+    """The deep node each spring's fixed end sits on (a ligament's bone anchor moves with it)."""
+    deep = np.arange(levels * n, (levels + 1) * n)
+    return deep[cKDTree(model.nodes[deep]).query(model.springs.anchors)[1]]
+
+
+def _stretched(model: TissueModel, n: int, anchored: np.ndarray, factor: np.ndarray, where: str) -> TissueModel:
+    """``model`` with each column's nodes moved from its skin point by ``factor`` (one per
+    column), the springs' fixed ends with the deep nodes ``anchored`` (:func:`_anchor_nodes`)."""
     column = np.arange(model.n_nodes) % n
     skin = model.nodes[:n]
     nodes = skin[column] + factor[column, None] * (model.nodes - skin[column])
-    # a ligament's bone anchor sits on a deep node and moves with it
-    deep = np.arange(levels * n, (levels + 1) * n)
-    _, at = cKDTree(model.nodes[deep]).query(model.springs.anchors)
-    anchors = model.springs.anchors + nodes[deep[at]] - model.nodes[deep[at]]
+    anchors = model.springs.anchors + nodes[anchored] - model.nodes[anchored]
     try:
         return model.with_(nodes=nodes, springs=moved_springs(model.springs, model.nodes, nodes, anchors))
     except ModelError as exc:
@@ -131,7 +137,7 @@ def with_skull(model: TissueModel, points: np.ndarray, triangles: np.ndarray, wh
                         f"{SKULL_RATIO[0]:g}-{SKULL_RATIO[1]:g} times their depth; is it the subject's skull, in the scan's "
                         "units and frame?")
     factor = _harmonic(np.where(met, ratio, 1.0), met, model.skin_faces)
-    out = _stretched(model, n, levels, factor, where)
+    out = _stretched(model, n, _anchor_nodes(model, n, levels), factor, where)
     record = {"bone_columns": int(held.sum()), "met_skull": int(met.sum()),
               "depth_ratio_median": float(np.median(ratio[met])),
               "depth_ratio_range": [float(np.min(ratio[met])), float(np.max(ratio[met]))]}
@@ -141,8 +147,7 @@ def with_skull(model: TissueModel, points: np.ndarray, triangles: np.ndarray, wh
 def _harmonic(values: np.ndarray, held: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """``values`` kept where ``held`` and, elsewhere, the mean of their neighbours on the surface
     ``triangles`` (Jacobi passes from the given values)."""
-    edges = np.unique(np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1),
-                      axis=0)
+    edges = mesh_edges(triangles)
     n = len(values)
     degree = np.bincount(edges.ravel(), minlength=n).astype(float)
     v = values.astype(float).copy()

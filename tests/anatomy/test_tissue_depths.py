@@ -93,6 +93,7 @@ def test_mesh_command_puts_a_registered_scans_bone_on_its_skull(tmp_path):
                  "--resolution", "coarse", "--out", str(out)]) == 0
     import json
     record = json.loads(out.with_suffix(".registration.json").read_text())["skull"]
-    assert record["met_skull"] > 0.75 * record["bone_columns"]  # rays at the open border can graze past it
+    # the 109 of 589 that miss are all on the open border, where a column's line grazes past the edge
+    assert record["met_skull"] > 0.75 * record["bone_columns"]
     assert record["depth_ratio_median"] == pytest.approx(1.2, abs=0.02)
     assert main(["mesh", "--skull", str(tmp_path / "skull.ply"), "--resolution", "coarse", "--out", str(out)]) == 2
