@@ -203,6 +203,20 @@ def test_auto_picks_amg_above_the_threshold(cube, monkeypatch):
     assert solve(cube["A"], cube["b"])[1].method == DIRECT[0]
 
 
+@pytest.mark.skipif(not linear._have("pardiso"), reason="PARDISO (pypardiso) not installed")
+def test_auto_weighs_pardisos_factorisation_against_amg(cube, monkeypatch, caplog):
+    # the analysis's operation count decides, not the dofs: above the limit amg-cg takes over
+    monkeypatch.setattr(linear, "AUTO_DIRECT_MAX_DOFS", {"cholmod": 0, "pardiso": cube["n"], "splu": 0})
+    monkeypatch.setattr(linear, "_have", lambda m: m in ("pardiso", "amg-cg", "splu"))
+    assert solve(cube["A"], cube["b"])[1].method == "pardiso"  # the cube's few MFLOP are under the limit
+    monkeypatch.setattr(linear, "AUTO_DIRECT_MAX_MFLOP", 0.0)
+    with caplog.at_level(logging.INFO, logger="sagsim.linear"):
+        x, info = solve(cube["A"], cube["b"], coords=cube["nodes"])
+    assert info.method == "amg-cg"
+    assert "pardiso's factorisation would take" in caplog.text
+    check_solution(cube["A"], cube["b"], x, info, "amg-cg", 1e-10, cube["x_ref"])
+
+
 def test_auto_falls_back_to_direct_when_amg_stalls(cube, monkeypatch, caplog):
     monkeypatch.setattr(linear, "AUTO_DIRECT_MAX_DOFS", {m: 0 for m in linear.DIRECT_METHODS})
     s = LinearSolver("auto", coords=cube["nodes"], maxiter=1)  # CG cannot converge in 1 iteration

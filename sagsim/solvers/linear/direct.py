@@ -216,33 +216,45 @@ class Pardiso(DirectBackend):
             mkl.MKL_Set_Num_Threads_Local(before)
         return x, err.value
 
-    def factor(self, A):
+    def analyse(self, A) -> float:
+        """Order the pattern of A and factorise it symbolically (once per pattern); returns the
+        floating-point operations the numerical factorisation will take (MKL's estimate, in
+        units of 10^6), which "auto" weighs against AMG (solver.AUTO_DIRECT_MAX_MFLOP)."""
         # optional back end (pypardiso, MKL), imported only when it is used, as CHOLMOD above
         from pypardiso import PyPardisoSolver
 
         n = A.shape[0]
         U = sp.triu(A, format="csr")  # mtype 2 (real SPD) reads the upper triangle
         U.sort_indices()
-        dummy = np.zeros(n)
-        self.a = U.data  # the values; the pattern (ia, ja) is set once, below
-        fresh = self.ps is None
-        if fresh:
-            self.ps = PyPardisoSolver(mtype=2)
-            iparm = self.ps.iparm
-            iparm[:] = 0
-            iparm[0] = 1  # the values below, the rest MKL's defaults (zero)
-            iparm[1] = 2  # nested dissection ordering (METIS)
-            # iparm[7] = 0: no iterative refinement inside PARDISO. MKL's default when iparm[0]
-            # is 0 is two steps, each a residual and another back-substitution: 0.21 s a solve
-            # on the real default face instead of 0.07 s. solve() above refines only when the
-            # residual asks for it, and CG with a kept factorisation needs none.
-            self.n = n
-            self.ia = (U.indptr + 1).astype(np.int32)  # pardiso's 1-based CSR
-            self.ja = (U.indices + 1).astype(np.int32)
+        self.a = U.data
+        self.ps = PyPardisoSolver(mtype=2)
+        iparm = self.ps.iparm
+        iparm[:] = 0
+        iparm[0] = 1  # the values below, the rest MKL's defaults (zero)
+        iparm[1] = 2  # nested dissection ordering (METIS)
+        # iparm[7] = 0: no iterative refinement inside PARDISO. MKL's default when iparm[0]
+        # is 0 is two steps, each a residual and another back-substitution: 0.21 s a solve
+        # on the real default face instead of 0.07 s. solve() above refines only when the
+        # residual asks for it, and CG with a kept factorisation needs none.
+        iparm[18] = -1  # report the factorisation's operation count after the analysis
+        self.n = n
+        self.ia = (U.indptr + 1).astype(np.int32)  # pardiso's 1-based CSR
+        self.ja = (U.indices + 1).astype(np.int32)
         try:
-            if fresh:
-                self._run(11, dummy, "analysis")  # ordering and symbolic factorisation, once per pattern
-            self._run(22, dummy, "factorisation")
+            self._run(11, np.zeros(n), "analysis")
+        except BaseException:
+            self.release()
+            raise
+        return float(iparm[18])
+
+    def factor(self, A):
+        if self.ps is None:
+            self.analyse(A)
+        U = sp.triu(A, format="csr")
+        U.sort_indices()
+        self.a = U.data  # the values; the pattern (ia, ja) was set by the analysis
+        try:
+            self._run(22, np.zeros(self.n), "factorisation")
         except BaseException:
             self.release()
             raise

@@ -107,6 +107,24 @@ PACKAGES = {"cholmod": "pip install scikit-sparse", "pardiso": "pip install pypa
 # longer try AMG first (8 s of the default face's aging run).
 AUTO_DIRECT_MAX_DOFS = {"cholmod": 10_000, "pardiso": 50_000, "splu": 5_000}
 
+# ...and, for PARDISO, the largest factorisation in operations (MKL's estimate after the
+# symbolic analysis, 10^6 flops): dofs alone do not say what a factorisation costs. A face is
+# a shell a few centimetres thick, whose separators are small; a cube of the same size is not;
+# and a nodal-pressure tangent couples each node with its neighbours' neighbours. Measured
+# (MKL's estimate; one factorisation, 2 cores, beside another job):
+#
+#   matrix                                   dofs    nnz(A)    factor nnz   MFLOP     time
+#   unit cube n = 24, standard element       46,875  2.0 M     29 M         39,873    1.8 s
+#   unit cube n = 24, es-anp                 46,875  8.1 M     87 M        257,492    8.2 s
+#   real default face, es-anp                43,806  7.3 M     45 M         65,388    2.9 s
+#   real default face, standard element      43,806  1.8 M     15 M          9,104    0.5 s
+#
+# On the cube at n = 24 PARDISO and amg-cg are about even for the standard element (12-14 s
+# against 10 s for `sagsim bench fem`'s 20 Newton solves) while amg-cg solves es-anp's in 16 s
+# against PARDISO's 44 s; on the real faces amg-cg hardly converges (amg.AUTO_AMG_PATIENCE).
+# The limit sits between the face's es-anp tangent and the cube's.
+AUTO_DIRECT_MAX_MFLOP = 120_000
+
 # When amg-cg fails to converge, or converges too slowly (amg.AUTO_AMG_PATIENCE), under
 # "auto", the largest system a direct back end may take over (splu: ~30 s and a few GB at 47k
 # dofs in the table above; the others ~5 s at 108k). The direct back end keeps its
@@ -369,6 +387,14 @@ class LinearSolver:
                 log.info("auto chose %s for %d dofs", method, n)
             self._method = method
             self._backend = _BACKENDS[method](self)
+            if self.requested == "auto" and method == "pardiso":
+                mflop = self._backend.analyse(A)
+                if mflop > AUTO_DIRECT_MAX_MFLOP:
+                    log.info("auto: pardiso's factorisation would take %.3g GFLOP (more than %.3g): amg-cg "
+                             "for %d dofs", mflop / 1e3, AUTO_DIRECT_MAX_MFLOP / 1e3, n)
+                    self._backend.release()
+                    self._method = method = "amg-cg"
+                    self._backend = _BACKENDS[method](self)
             self._pattern = (n, A.indptr.copy(), A.indices.copy())
             self._pattern_refs = (A.indptr, A.indices)
             rows = np.repeat(np.arange(n), np.diff(A.indptr))
