@@ -646,7 +646,8 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     # staircase at the skin triangles' size, and its volume followed the mesh (default -> fine:
     # jowl 13.3 -> 15.1 mL, SOOF 4.0 -> 3.3; by centre 14.8 -> 14.8 and 3.5 -> 3.3; docs/aging.md,
     # "Mesh dependence")
-    compartment = lay.assign_compartments(tet_layer, s[tets % n].mean(axis=1), y[tets % n].mean(axis=1))
+    corners = tets % n  # each corner's column
+    compartment = lay.assign_compartments(tet_layer, s[corners].mean(axis=1), y[corners].mean(axis=1))
     model = TissueModel(nodes=nodes, tets=tets, tet_layer=tet_layer, materials=dict(MATERIALS),
                         fixed=fixed, skin_faces=tris, tet_compartment=compartment,
                         compartment_names=lay.COMPARTMENT_NAMES, name=f"real face ({head.variant}, {resolution})")

@@ -249,10 +249,11 @@ class Pardiso(DirectBackend):
 
     def factor(self, A):
         if self.ps is None:
-            self.analyse(A)
-        U = sp.triu(A, format="csr")
-        U.sort_indices()
-        self.a = U.data  # the values; the pattern (ia, ja) was set by the analysis
+            self.analyse(A)  # the pattern (ia, ja) and these values
+        else:
+            U = sp.triu(A, format="csr")
+            U.sort_indices()
+            self.a = U.data  # the values; the pattern was set by the analysis
         try:
             self._run(22, np.zeros(self.n), "factorisation")
         except BaseException:
