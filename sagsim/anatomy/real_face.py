@@ -343,36 +343,63 @@ CONTACT_LENGTH_M = 10.0
 RESTING_LIP_PRESSURE_PA = (383.0, 842.0)
 
 
-def column_springs(n: int, levels: int, kind: np.ndarray, edges: np.ndarray, sites: dict, insertion_levels: tuple,
-                   nodes: np.ndarray, stiffness: float):
+#: the half-angle (degrees) of each ligament fibre's slant from its column, ESTIMATE: the
+#: bundles run from the periosteum through the fat and spread into the dermis, but no angle is
+#: published. The slant is what makes a bundle resist the tissue's sliding at first order (a
+#: fibre along its column resists only being pulled off the bone). A fixed angle keeps that
+#: resistance the same on every mesh: fibres to the neighbouring columns' bone ends slanted at
+#: whatever the mesh's spacing gave (median 41 degrees on the default face's zygomatic bundle,
+#: 30 on the fine one's), and in the first five years of aging (the ligaments loosening, before
+#: any fat creep) the default face's jowl descended a third as far as on the default skin split
+#: in four; with the fixed slant, 0.055 against 0.057 mm (docs/aging.md, "Mesh dependence").
+LIGAMENT_FAN_DEG = 40.0
+#: fibres round each insertion point, evenly spread: with three or more, the bundle resists
+#: sliding equally in every direction along the bone
+LIGAMENT_FAN_FIBRES = 6
+
+
+def column_springs(n: int, levels: int, kind: np.ndarray, area: np.ndarray, sites: dict, insertion_levels: tuple,
+                   nodes: np.ndarray, stiffness: float, fan_deg: float = LIGAMENT_FAN_DEG):
     """The retaining ligaments as fans of tension-only springs: for each site (name -> the skin
     points of its footprint), from the SMAS and the dermis's underside (``insertion_levels``)
-    of each footprint column to the bone ends of that column and of its neighbours (obliquely,
-    so that the bundle resists sliding at first order). ``stiffness`` N/m per bundle, shared
-    by its fibres; fibres start at their rest length."""
+    of each footprint column to :data:`LIGAMENT_FAN_FIBRES` points round the column's bone
+    end, each fibre slanted ``fan_deg`` from the column. ``stiffness`` N/m per bundle, shared
+    by its columns in proportion to their skin ``area`` (so that a finer mesh spreads the
+    same bundle over more columns); fibres start at their rest length."""
     from ..model import Springs
 
     fixed_end = np.isin(kind, ON_BONE)
-    neighbours = [[] for _ in range(n)]
-    for a, b in edges:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    rows, anchors, groups, names = [], [], [], []
+    turn = 2 * np.pi * np.arange(LIGAMENT_FAN_FIBRES) / LIGAMENT_FAN_FIBRES
+    slant = np.tan(np.radians(fan_deg))
+    node, anchors, k, groups, names = [], [], [], [], []
     for name, columns in sites.items():
-        fibres = [(c + level * n, levels * n + j) for c in columns if fixed_end[c]
-                  for level in insertion_levels for j in [c, *neighbours[c]] if fixed_end[j]]
-        if not fibres:
+        columns = np.asarray(columns)[fixed_end[np.asarray(columns)]]
+        if not len(columns):
             raise MeshError(f"real face: ligament {name} has no bone under its footprint")
-        for top, bone in fibres:
-            rows.append((top, stiffness / len(fibres)))
-            anchors.append(nodes[bone])
-            groups.append(len(names))
+        share = area[columns] / area[columns].sum()
+        for c, w in zip(columns, share):
+            bone = nodes[levels * n + c]
+            for level in insertion_levels:
+                axis = nodes[level * n + c] - bone
+                e1, e2 = _across(axis)
+                ring = bone + slant * np.linalg.norm(axis) * (np.cos(turn)[:, None] * e1 + np.sin(turn)[:, None] * e2)
+                node += [level * n + c] * len(turn)
+                anchors.append(ring)
+                k += [stiffness * w / (len(insertion_levels) * len(turn))] * len(turn)
+                groups += [len(names)] * len(turn)
         names.append(name)
-    node = np.array([r[0] for r in rows])
-    anchors = np.array(anchors)
-    return Springs(nodes=np.column_stack([node, np.full(len(node), -1)]), anchors=anchors,
-                   stiffness=np.array([r[1] for r in rows]), rest_length=np.linalg.norm(nodes[node] - anchors, axis=1),
+    node, anchors = np.array(node), np.concatenate(anchors)
+    return Springs(nodes=np.column_stack([node, np.full(len(node), -1)]), anchors=anchors, stiffness=np.array(k),
+                   rest_length=np.linalg.norm(nodes[node] - anchors, axis=1),
                    tension_only=np.ones(len(node), bool), group=np.array(groups), names=tuple(names))
+
+
+def _across(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors perpendicular to ``axis`` and to each other."""
+    a = axis / np.linalg.norm(axis)
+    e1 = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(a, e1)
 
 
 def teeth_supports(n: int, levels: int, kind: np.ndarray, nodes: np.ndarray, points: np.ndarray,
@@ -463,18 +490,21 @@ def face_landmarks(points: np.ndarray, head: Head, skull: SkullFit) -> dict:
     return out
 
 
-def ligament_footprints(points: np.ndarray, marks: dict, skull: SkullFit, on_bone: np.ndarray) -> dict:
-    """The skin points over each retaining ligament (name_side -> indices), among those whose
-    column ends on bone (``on_bone``: a ligament runs from bone), placed by the
-    distances of the reference table as the procedural face places them
-    (sagsim.anatomy.ligaments): the zygomatic ligament 66.5 mm from tragion and 56.3 mm from
-    cheilion (Tatlisumak and Yoleri), the upper masseteric 13.3 mm below it (J Craniofac Surg
-    2025), the mandibular 51.1 mm from the midline along the mandible's lower border and
-    9.1 mm above it (Kang et al. 2016); ESTIMATES: the lower masseteric at the upper one's
-    distance from the ear, 6 mm above the mandibular's height, and the orbicularis retaining
-    ligament 12 mm below the middle of the eye, 10 mm wide."""
+def ligament_sites(points: np.ndarray, marks: dict, skull: SkullFit, on_bone: np.ndarray) -> dict:
+    """Where each retaining ligament is (name_side -> (centre, radius of its footprint)); the
+    centre is the skin point nearest its published place among those whose column ends on
+    bone (``on_bone``: a ligament runs from bone). Placed by the distances of the reference
+    table as the procedural face places them (sagsim.anatomy.ligaments): the zygomatic
+    ligament 66.5 mm from tragion and 56.3 mm from cheilion (Tatlisumak and Yoleri), the upper
+    masseteric 13.3 mm below it (J Craniofac Surg 2025), the mandibular 51.1 mm from the
+    midline along the mandible's lower border and 9.1 mm above it (Kang et al. 2016);
+    ESTIMATES: the lower masseteric at the upper one's distance from the ear, 6 mm above the
+    mandibular's height, and the orbicularis retaining ligament 12 mm below the middle of the
+    eye, 10 mm wide. Placed on the head's own skin, so that every resolution has its ligaments
+    at the same places (:func:`ligament_footprints`)."""
     from .ligaments import _zygomatic
 
+    allowed = np.flatnonzero(on_bone)
     out = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
         zyg = _zygomatic(marks[f"tragion_{side}"], marks[f"cheilion_{side}"])
@@ -487,7 +517,20 @@ def ligament_footprints(points: np.ndarray, marks: dict, skull: SkullFit, on_bon
         for name, at, radius in (("zygomatic", zyg, 0.004), ("upper_masseteric", upper, 0.004),
                                  ("lower_masseteric", lower, 0.004), ("mandibular", mand, 0.004),
                                  ("orbicularis_retaining", eye, 0.010)):
-            out[f"{name}_{side}"] = _footprint(points, at, radius, on_bone)
+            near = allowed[np.argmin(np.linalg.norm(points[allowed] - at, axis=1))]
+            out[f"{name}_{side}"] = (points[near], radius)
+    return out
+
+
+def ligament_footprints(points: np.ndarray, sites: dict, on_bone: np.ndarray) -> dict:
+    """The skin points over each ligament (name_side -> indices): those whose column ends on
+    bone within the site's radius of its centre (:func:`ligament_sites`), or the nearest such
+    point where a coarse skin has none within it."""
+    idx = np.flatnonzero(on_bone)
+    out = {}
+    for name, (centre, radius) in sites.items():
+        gap = np.linalg.norm(points[idx] - centre, axis=1)
+        out[name] = idx[gap <= radius] if (gap <= radius).any() else idx[[np.argmin(gap)]]
     return out
 
 
@@ -507,14 +550,13 @@ REGION_DEFINITIONS = {
 }
 
 
-def tissue_regions(points: np.ndarray, marks: dict, footprints: dict, kind: np.ndarray) -> dict:
+def tissue_regions(points: np.ndarray, marks: dict, sites: dict, kind: np.ndarray) -> dict:
     """The columns of each region of :data:`REGION_DEFINITIONS` (name -> mask over skin points)."""
     on_bone = kind == KINDS.index("bone")
     out = {k: np.zeros(len(points), bool) for k in REGION_DEFINITIONS}
     x, y, z = points.T
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        centre = {name: points[footprints[f"{name}_{side}"]].mean(axis=0)
-                  for name in ("zygomatic", "upper_masseteric", "lower_masseteric", "orbicularis_retaining")}
+        centre = {name: sites[f"{name}_{side}"][0] for name in ("zygomatic", "upper_masseteric", "lower_masseteric", "orbicularis_retaining")}
         front = min(centre["upper_masseteric"][2], centre["lower_masseteric"][2])
         back = marks[f"gonion_{side}"][2] + 0.005
         border = marks[f"jowl_{side}"][1] - 0.010
@@ -538,14 +580,6 @@ def _mandible_border(bone: np.ndarray, sign: float, behind_z: float) -> np.ndarr
         if len(s):
             out.append(s[np.argmin(s[:, 1])])
     return np.array(out)
-
-
-def _footprint(points: np.ndarray, at: np.ndarray, radius: float, allowed: np.ndarray) -> np.ndarray:
-    """The ``allowed`` skin points within ``radius`` of the allowed one nearest ``at`` (that one
-    at least)."""
-    idx = np.flatnonzero(allowed)
-    near = points[idx[np.argmin(np.linalg.norm(points[idx] - at, axis=1))]]
-    return idx[np.linalg.norm(points[idx] - near, axis=1) <= radius]
 
 
 def refined_skin(points: np.ndarray, triangles: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
@@ -620,6 +654,13 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     region = face_region(head)
     points, tris = _compact(*star_surface(region.points, region.triangles, centre))
     trimmed = len(region.triangles) - len(tris)
+    # the landmarks chosen among the head's own skin points, whatever the resolution: chosen
+    # among a finer skin's points, the jowl (the point standing furthest forward in a window)
+    # moved 4.9 mm between the default and the fine face
+    marks = face_landmarks(points, head, skull)
+    # so are the ligaments' places: chosen on a finer skin's own bone, some moved 10 mm
+    _, own_kind = column_depths(points, tris, centre, head, skull, params)
+    sites = ligament_sites(points, marks, skull, np.isin(own_kind, ON_BONE))
     points, tris = _compact(*star_surface(*refined_skin(points, tris, how), centre))
     n = len(points)
     depth, kind = column_depths(points, tris, centre, head, skull, params)
@@ -630,9 +671,8 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     cut = max(boundary_loops(tris), key=len)  # the region's border: forehead, neck, before the ears
     fixed = np.unique(np.concatenate([deepest * n + np.flatnonzero(held),
                                       (cut[:, None] + n * np.arange(deepest + 1)[None]).ravel()]))
-    marks = face_landmarks(points, head, skull)
-    footprints = ligament_footprints(points, head.landmarks, skull, np.isin(kind, ON_BONE))
-    regions = tissue_regions(points, marks, footprints, kind)
+    footprints = ligament_footprints(points, sites, np.isin(kind, ON_BONE))
+    regions = tissue_regions(points, marks, sites, kind)
     column = tets.min(axis=1) % n  # the skin point of each tetrahedron's column (its smallest index)
     role = np.array(roles)[level]
     tet_layer = np.array([int(x) for x in layers], np.int8)[level]
@@ -654,7 +694,7 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     model = model.with_(landmarks=_place(model, marks, model.name))
     # the ligaments insert on the SMAS's top and the dermis's underside (levels from the skin)
     insertion = (roles.index("smas"), roles.index("superficial"))
-    ligaments = column_springs(n, deepest, kind, mesh_edges(tris), footprints, insertion, nodes,
+    ligaments = column_springs(n, deepest, kind, point_areas(points, tris), footprints, insertion, nodes,
                                LIGAMENT_STIFFNESS if ligament_stiffness is None else ligament_stiffness)
     springs = _joined(ligaments, teeth_supports(n, deepest, kind, nodes, points, tris, centre))
     model = model.with_(springs=springs)

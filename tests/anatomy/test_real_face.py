@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sagsim.anatomy import real_face as rf
+from sagsim.anatomy.ligaments import LIGAMENT_STIFFNESS
 from sagsim.anatomy.head import boundary_loops
 from sagsim.errors import MeshError
 from sagsim.meshfile import content_hash, load_face
@@ -142,9 +143,19 @@ def test_ligaments_run_from_bone_and_the_teeth_hold_the_lips_on_them(coarse):
     names = {s.names[g] for g in np.unique(s.group[lig])}
     assert names == {f"{n}_{side}" for n in ("zygomatic", "upper_masseteric", "lower_masseteric", "mandibular",
                                              "orbicularis_retaining") for side in ("left", "right")}
-    bone = model.nodes[model.fixed]
-    from scipy.spatial import cKDTree
-    assert cKDTree(bone).query(s.anchors[lig])[0].max() < 1e-12  # every ligament fibre ends on a fixed node
+    # every fibre runs from a point round its column's bone end (a fixed node), slanted the
+    # fan's angle from the column, and each bundle's stiffness is the default's
+    n = model.skin_faces.max() + 1
+    deepest = model.n_nodes // n - 1
+    top = s.nodes[lig, 0]
+    bone = model.nodes[deepest * n + top % n]
+    assert np.isin(deepest * n + top % n, model.fixed).all()
+    axis = model.nodes[top] - bone
+    fibre = model.nodes[top] - s.anchors[lig]
+    cos = np.einsum("ij,ij->i", axis, fibre) / (np.linalg.norm(axis, axis=1) * np.linalg.norm(fibre, axis=1))
+    np.testing.assert_allclose(np.degrees(np.arccos(cos)), rf.LIGAMENT_FAN_DEG, atol=1e-6)
+    for g in np.unique(s.group[lig]):
+        assert s.stiffness[lig & (s.group == g)].sum() == pytest.approx(LIGAMENT_STIFFNESS)
     contact = ~lig
     assert contact.sum() > 10 and not s.tension_only[contact].any()
     # a support spring is at its rest length, and resists its node's moving off or into the
@@ -212,3 +223,53 @@ def test_the_male_coarse_face_builds_with_every_landmark():
     for side, sign in (("left", 1.0), ("right", -1.0)):  # below and beside the mouth corner, above the chin
         jowl, cheilion = male.landmark_position(f"jowl_{side}"), male.landmark_position(f"cheilion_{side}")
         assert male.landmark_position("menton")[1] < jowl[1] < cheilion[1] and sign * jowl[0] > sign * cheilion[0]
+
+
+def _bundle(points, tris, at, radius=0.02, levels=2, depth=0.01):
+    """One ligament under the spherical cap ``points``: its columns' nodes (skin, ``levels``
+    levels of ``depth`` each towards the centre) and the springs of its footprint round ``at``."""
+    n = len(points)
+    into = -points / np.linalg.norm(points, axis=1, keepdims=True)
+    nodes = np.concatenate([points + k * depth * into for k in range(levels + 1)])
+    kind = np.full(n, rf.KINDS.index("bone"))
+    sites = {"test": (at, radius)}
+    foot = rf.ligament_footprints(points, sites, np.ones(n, bool))
+    from sagsim.anatomy.mesh import point_areas
+    return nodes, rf.column_springs(n, levels, kind, point_areas(points, tris), foot, (1,), nodes, 100.0)
+
+
+def _stiffness_tensor(nodes, springs):
+    """The bundle's linear stiffness against a rigid move of its insertion points (N/m, 3x3)."""
+    d = nodes[springs.nodes[:, 0]] - springs.anchors
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    return np.einsum("k,ki,kj->ij", springs.stiffness, d, d)
+
+
+def test_a_ligament_is_the_same_bundle_on_a_finer_mesh():
+    # the same footprint on a skin and on that skin with each triangle split in four: the
+    # bundle pulls at the same place with the same stiffness in every direction (fibres to the
+    # neighbouring columns' bone ends made it follow the mesh's spacing)
+    points, tris = _cap(n=16)  # 7.5 mm between rings, the default face's skin spacing or so
+    fine_points, fine_tris = rf.refined_skin(points, tris, "split")
+    fine_points = 0.1 * fine_points / np.linalg.norm(fine_points, axis=1, keepdims=True)  # back on the sphere
+    at = 0.1 * np.array([np.sin(0.5), 0.0, np.cos(0.5)])
+    tensors, centres = [], []
+    for p, t in ((points, tris), (fine_points, fine_tris)):
+        nodes, springs = _bundle(p, t, at)
+        assert springs.stiffness.sum() == pytest.approx(100.0)
+        tensors.append(_stiffness_tensor(nodes, springs))
+        centres.append(springs.stiffness @ nodes[springs.nodes[:, 0]] / 100.0)
+    np.testing.assert_allclose(tensors[1], tensors[0], atol=0.01 * 100.0)
+    assert np.linalg.norm(centres[1] - centres[0]) < 0.001
+    # across its columns the bundle resists sliding equally every way (a fan of six fibres),
+    # and it resists pulling off the bone more, as the fan's angle says
+    nodes, springs = _bundle(points, tris, at, radius=1e-9)  # one column
+    k = _stiffness_tensor(nodes, springs)
+    axis = nodes[springs.nodes[0, 0]] / np.linalg.norm(nodes[springs.nodes[0, 0]])  # its column, radial
+    e1 = np.cross(axis, [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(axis, e1)
+    slant = np.radians(rf.LIGAMENT_FAN_DEG)
+    assert e1 @ k @ e1 == pytest.approx(e2 @ k @ e2, rel=1e-9)
+    assert e1 @ k @ e1 == pytest.approx(100.0 * np.sin(slant) ** 2 / 2, rel=0.02)
+    assert axis @ k @ axis == pytest.approx(100.0 * np.cos(slant) ** 2, rel=0.02)
