@@ -98,11 +98,19 @@ def test_fat_creep_is_objective_and_relaxes_stretch(face, ctx):
     c, s = np.cos(0.3), np.sin(0.3)
     R = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
     assert np.allclose(descent.remodel(ctx, X, X @ R.T, I, I, 5.0), I)  # a rotation is not remodelled
-    stretch = np.diag([1.0, 1.2, 1.0])
-    out = descent.remodel(ctx, X, X @ stretch.T, I, I, 10.0)
     beta = 1.0 - np.exp(-1.0)
     fat = ctx.fat_elements
-    np.testing.assert_allclose(out[fat], np.broadcast_to(np.diag([1.0, 1.2**beta, 1.0]), (len(fat), 3, 3)), atol=1e-12)
+    # a change of shape relaxes towards the loaded shape, in log-stretch
+    shape = np.diag([1.2**-0.5, 1.2, 1.2**-0.5])
+    out = descent.remodel(ctx, X, X @ shape.T, I, I, 10.0)
+    np.testing.assert_allclose(out[fat], np.broadcast_to(shape**beta, (len(fat), 3, 3)), atol=1e-12)
+    # a change of volume does not: a stretch creeps by its shape alone, volumes kept
+    stretch = np.diag([1.0, 1.2, 1.0])
+    out = descent.remodel(ctx, X, X @ stretch.T, I, I, 10.0)
+    np.testing.assert_allclose(out[fat], np.broadcast_to((1.2**(-1 / 3) * stretch) ** beta, (len(fat), 3, 3)),
+                               atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(out[fat]), 1.0)
+    assert np.allclose(descent.remodel(ctx, X, 1.1 * X, I, I, 10.0), I)  # swelling alone: no creep
     others = np.setdiff1d(np.arange(face.n_tets), fat)
     assert np.array_equal(out[others], I[others])
 
