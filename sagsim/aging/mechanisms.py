@@ -140,8 +140,9 @@ class FatDeflation:
 @dataclass(frozen=True)
 class FatDescent:
     """Fat under sustained gravity remodels: its stress-free shape creeps toward the loaded
-    one with a time constant, so it keeps moving down over the years at constant stiffness.
-    (Sims 2010's Prony time of 700 s is fat's short-term viscoelasticity, not this.)"""
+    one with a time constant, so it keeps moving down over the years at constant stiffness;
+    its volume is kept (volume is deflation's to change). (Sims 2010's Prony time of 700 s is
+    fat's short-term viscoelasticity, not this.)"""
 
     name: ClassVar[str] = "fat_descent"
     label: ClassVar[str] = "fat descent"

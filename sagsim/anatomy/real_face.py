@@ -556,7 +556,8 @@ def tissue_regions(points: np.ndarray, marks: dict, sites: dict, kind: np.ndarra
     out = {k: np.zeros(len(points), bool) for k in REGION_DEFINITIONS}
     x, y, z = points.T
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        centre = {name: sites[f"{name}_{side}"][0] for name in ("zygomatic", "upper_masseteric", "lower_masseteric", "orbicularis_retaining")}
+        centre = {name: sites[f"{name}_{side}"][0]
+                  for name in ("zygomatic", "upper_masseteric", "lower_masseteric", "orbicularis_retaining")}
         front = min(centre["upper_masseteric"][2], centre["lower_masseteric"][2])
         back = marks[f"gonion_{side}"][2] + 0.005
         border = marks[f"jowl_{side}"][1] - 0.010
