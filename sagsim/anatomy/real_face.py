@@ -358,24 +358,20 @@ LIGAMENT_FAN_DEG = 40.0
 LIGAMENT_FAN_FIBRES = 6
 
 
-def column_springs(n: int, levels: int, kind: np.ndarray, area: np.ndarray, sites: dict, insertion_levels: tuple,
-                   nodes: np.ndarray, stiffness: float, fan_deg: float = LIGAMENT_FAN_DEG):
+def column_springs(n: int, levels: int, area: np.ndarray, sites: dict, insertion_levels: tuple, nodes: np.ndarray,
+                   stiffness: float, fan_deg: float = LIGAMENT_FAN_DEG):
     """The retaining ligaments as fans of tension-only springs: for each site (name -> the skin
-    points of its footprint), from the SMAS and the dermis's underside (``insertion_levels``)
+    points of its footprint, columns ending on bone: :func:`ligament_footprints`), from the SMAS and the dermis's underside (``insertion_levels``)
     of each footprint column to :data:`LIGAMENT_FAN_FIBRES` points round the column's bone
     end, each fibre slanted ``fan_deg`` from the column. ``stiffness`` N/m per bundle, shared
     by its columns in proportion to their skin ``area`` (so that a finer mesh spreads the
     same bundle over more columns); fibres start at their rest length."""
     from ..model import Springs
 
-    fixed_end = np.isin(kind, ON_BONE)
     turn = 2 * np.pi * np.arange(LIGAMENT_FAN_FIBRES) / LIGAMENT_FAN_FIBRES
     slant = np.tan(np.radians(fan_deg))
     node, anchors, k, groups, names = [], [], [], [], []
     for name, columns in sites.items():
-        columns = np.asarray(columns)[fixed_end[np.asarray(columns)]]
-        if not len(columns):
-            raise MeshError(f"real face: ligament {name} has no bone under its footprint")
         share = area[columns] / area[columns].sum()
         for c, w in zip(columns, share):
             bone = nodes[levels * n + c]
@@ -527,6 +523,8 @@ def ligament_footprints(points: np.ndarray, sites: dict, on_bone: np.ndarray) ->
     bone within the site's radius of its centre (:func:`ligament_sites`), or the nearest such
     point where a coarse skin has none within it."""
     idx = np.flatnonzero(on_bone)
+    if not len(idx):
+        raise MeshError("real face: no column ends on bone, so no ligament has a footprint")
     out = {}
     for name, (centre, radius) in sites.items():
         gap = np.linalg.norm(points[idx] - centre, axis=1)
@@ -660,11 +658,12 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     # moved 4.9 mm between the default and the fine face
     marks = face_landmarks(points, head, skull)
     # so are the ligaments' places: chosen on a finer skin's own bone, some moved 10 mm
-    _, own_kind = column_depths(points, tris, centre, head, skull, params)
-    sites = ligament_sites(points, marks, skull, np.isin(own_kind, ON_BONE))
-    points, tris = _compact(*star_surface(*refined_skin(points, tris, how), centre))
-    n = len(points)
     depth, kind = column_depths(points, tris, centre, head, skull, params)
+    sites = ligament_sites(points, marks, skull, np.isin(kind, ON_BONE))
+    if how != "as is":
+        points, tris = _compact(*star_surface(*refined_skin(points, tris, how), centre))
+        depth, kind = column_depths(points, tris, centre, head, skull, params)
+    n = len(points)
     fractions, layers, roles = layer_fractions(points, tris, centre, depth, cells, params)
     nodes, tets, level = layered_columns(points, tris, centre, depth, fractions)
     deepest = len(fractions) - 1
@@ -695,7 +694,7 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     model = model.with_(landmarks=_place(model, marks, model.name))
     # the ligaments insert on the SMAS's top and the dermis's underside (levels from the skin)
     insertion = (roles.index("smas"), roles.index("superficial"))
-    ligaments = column_springs(n, deepest, kind, point_areas(points, tris), footprints, insertion, nodes,
+    ligaments = column_springs(n, deepest, point_areas(points, tris), footprints, insertion, nodes,
                                LIGAMENT_STIFFNESS if ligament_stiffness is None else ligament_stiffness)
     springs = _joined(ligaments, teeth_supports(n, deepest, kind, nodes, points, tris, centre))
     model = model.with_(springs=springs)

@@ -224,8 +224,7 @@ class Pardiso(DirectBackend):
         from pypardiso import PyPardisoSolver
 
         n = A.shape[0]
-        U = sp.triu(A, format="csr")  # mtype 2 (real SPD) reads the upper triangle
-        U.sort_indices()
+        U = _upper(A)
         self.a = U.data
         self.ps = PyPardisoSolver(mtype=2)
         iparm = self.ps.iparm
@@ -251,9 +250,7 @@ class Pardiso(DirectBackend):
         if self.ps is None:
             self.analyse(A)  # the pattern (ia, ja) and these values
         else:
-            U = sp.triu(A, format="csr")
-            U.sort_indices()
-            self.a = U.data  # the values; the pattern was set by the analysis
+            self.a = _upper(A).data  # the values; the pattern was set by the analysis
         try:
             self._run(22, np.zeros(self.n), "factorisation")
         except BaseException:
@@ -281,3 +278,10 @@ class Pardiso(DirectBackend):
                 pass
         self.ps = None
         self.built_from = None
+
+
+def _upper(A):
+    """A's upper triangle in sorted CSR: what PARDISO's mtype 2 (real SPD) reads."""
+    U = sp.triu(A, format="csr")
+    U.sort_indices()
+    return U
