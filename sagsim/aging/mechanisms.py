@@ -163,7 +163,7 @@ class FatDescent:
 
 
 def relax(tets: np.ndarray, reference: np.ndarray, x: np.ndarray, growth: np.ndarray, tensor: np.ndarray,
-          elements: np.ndarray, beta: float) -> np.ndarray:
+          elements: np.ndarray, beta: float, F: np.ndarray | None = None) -> np.ndarray:
     """``tensor`` (M,3,3) with the given elements' entries multiplied on the left by Ub^beta,
     where F Fg^-1 = R U is their elastic deformation (F = dx/d reference, Fg = ``growth``) and
     Ub = J^(-1/3) U its change of shape: the stress-free shape moved a fraction beta (in
@@ -174,10 +174,14 @@ def relax(tets: np.ndarray, reference: np.ndarray, x: np.ndarray, growth: np.nda
     to change). Relaxing the volume as well let the fat's elastic compression under its own
     weight (rho g h over the bulk modulus: about 1 % in 3 cm of fat) set in for good, and as an
     element's weight follows its stress-free volume, that moved fat's mass up the face; it
-    also gave the default face's jowl 6 % more descent at 70 (docs/aging.md)."""
+    also gave the default face's jowl 6 % more descent at 70 (docs/aging.md).
+
+    ``F`` (M,3,3), when given, is each element's deformation gradient instead of its corners'
+    (a quadratic element's mean: QuadraticSystem.mean_deformation_gradients)."""
     if beta <= 0.0 or not len(elements):
         return tensor
-    Fe = deformation_gradients(tets[elements], reference, x) @ np.linalg.inv(growth[elements])
+    F = deformation_gradients(tets[elements], reference, x) if F is None else F[elements]
+    Fe = F @ np.linalg.inv(growth[elements])
     w, V = np.linalg.eigh(np.transpose(Fe, (0, 2, 1)) @ Fe)  # C = U^2
     w = np.maximum(w, 1e-300)
     w = w / np.cbrt(np.prod(w, axis=1))[:, None]  # det C = J^2 -> 1: the shape alone

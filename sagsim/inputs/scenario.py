@@ -30,7 +30,8 @@ SCENARIO_FIELDS = (
     Field("unloaded", "bool", True, "recover the stress-free shape first (the captured face already hangs "
           "under gravity)"),
     Field("formulation", "choice", FACE_DEFAULT, "element formulation (anp: free of volumetric locking for nearly "
-          "incompressible tissue; es-anp: and of most of the linear tetrahedron's stiffness in bending)",
+          "incompressible tissue; es-anp: and of most of the linear tetrahedron's stiffness in bending; tet10: "
+          "quadratic tetrahedra, which converge on coarse meshes where the linear ones lock under a stiff skin)",
           choices=FORMULATIONS),
     Field("ligament_prestrain", "quantity", 0.05, "stretch of the ligaments in the captured face, so they carry "
           "part of its weight from the start (ESTIMATE, calibratable)", "-", (0.0, 0.5)),

@@ -84,8 +84,18 @@ def solve(model, loads=None, formulation="standard", **opts):
 
 
 def reactions(model, x, formulation="standard") -> np.ndarray:
-    """(N,3) internal nodal forces at ``x``: at constrained nodes, the reaction of the support."""
-    return FEMSystem(model, formulation=formulation).evaluate(x, want_tangent=False).force.reshape(-1, 3)
+    """(N,3) internal nodal forces at ``x``: at constrained nodes, the reaction of the support.
+    Quadratic elements: at ``x`` with straight edges (the fields here are affine), each
+    midside's force shared by its edge's ends, which keeps every sum over a plane face exact
+    (a midside lies on a plane exactly where both its ends do)."""
+    system = FEMSystem(model, formulation=formulation)
+    if system.n_nodes == model.n_nodes:
+        return system.evaluate(x, want_tangent=False).force.reshape(-1, 3)
+    f = system.evaluate(system.extended(x), want_tangent=False).force.reshape(-1, 3)
+    out = f[:model.n_nodes].copy()
+    for end in (0, 1):
+        np.add.at(out, system.edges[:, end], 0.5 * f[model.n_nodes:])
+    return out
 
 
 # --- 1. patch test --------------------------------------------------------------------------

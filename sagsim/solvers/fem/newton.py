@@ -210,17 +210,27 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
         # the loads below weigh the reference's volumes: a system still on another reference
         # (a run resumed from a checkpoint starts on the model's nodes) would weigh the wrong ones
         system.set_reference(state.reference, ramp)
-    X = state.reference.ravel()
     dofs, target = constrained_dofs(model, loads)
+    midside = system.n_nodes != model.n_nodes  # quadratic elements: nodes of the system's own
+    if midside:
+        X = system.extended(state.reference).ravel()
+        x = system.extended(state.x)
+        kept = state.internal.get("midside")
+        if kept is not None and kept.shape == x[model.n_nodes:].shape:
+            x[model.n_nodes:] = kept  # the last solve's, not the edges' midpoints
+        dofs, target = system.extended_constraints(dofs, target)
+    else:
+        X, x = state.reference.ravel(), state.x
     # Newton iterates on displacements: positions far from the origin would cost the stress
     # (and so the reachable residual) the digits of the coordinates
-    u = state.x.ravel() - X
+    u = x.ravel() - X
     u_start = u[dofs].copy()
 
     def external(ld: Loads, grown: np.ndarray | None) -> np.ndarray:
         f = Gravity(model.gravity * ld.gravity_scale).force(system, grown)
         if ld.nodal_forces is not None:
-            f = f + np.asarray(ld.nodal_forces, np.float64).ravel()
+            given = np.asarray(ld.nodal_forces, np.float64).ravel()
+            f[:len(given)] += given  # on the model's nodes
         return f
 
     # gravity follows the mass of the stress-free shape: with a growth ramp, each end its own
@@ -276,7 +286,11 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
                 f"{opts.max_cutbacks} cut-backs: {rec.reason}")
         dlam *= 0.5
         log.warning("step %d: cutting the load increment to %.3g (%s)", step, dlam, rec.reason)
-    out = replace(state, x=(X + u).reshape(-1, 3))
+    x = (X + u).reshape(-1, 3)
+    if midside:
+        out = replace(state, x=x[:model.n_nodes], internal={**state.internal, "midside": x[model.n_nodes:]})
+    else:
+        out = replace(state, x=x)
     return out, solve_log
 
 

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from numba import get_num_threads
 
 from ...errors import MeshError, ModelError
-from ...formulations import FORMULATIONS, NODAL_PRESSURE
+from ...formulations import FORMULATIONS, NODAL_PRESSURE, QUADRATIC
 from ...model import TissueModel
 from .kernels import anp as anp_k
 from .domains import EdgeDomains
@@ -73,6 +73,15 @@ class FEMSystem:
         reference by default.
     """
 
+    def __new__(cls, model: TissueModel = None, reference: np.ndarray | None = None,
+                formulation: str = "standard", **kwargs):
+        # quadratic elements have their own nodes, so their own class (quadratic.py); every
+        # caller that names a formulation gets the right one from FEMSystem(...)
+        if cls is FEMSystem and formulation in QUADRATIC:
+            from .quadratic import QuadraticSystem
+            return super().__new__(QuadraticSystem)
+        return super().__new__(cls)
+
     def __init__(self, model: TissueModel, reference: np.ndarray | None = None,
                  formulation: str = "standard", *, linear: str | LinearSolver = "auto",
                  linear_coords: np.ndarray | None = None):
@@ -94,16 +103,7 @@ class FEMSystem:
         self.order, self.part_ptr, self.node_ptr = partition_elements(model.tets, n, max(get_num_threads(), 1))
         self.tets = np.ascontiguousarray(model.tets[self.order])
 
-        layers = sorted({int(v) for v in np.unique(model.tet_layer)})
-        mats = [model.materials[lay] for lay in layers]
-        lookup = np.full(max(layers) + 1, -1, np.int64)
-        lookup[layers] = np.arange(len(layers))
-        self.elem_mat = lookup[model.tet_layer[self.order].astype(np.int64)]
-        params = [m.kernel_params() for m in mats]
-        self.mat_kind = np.array([p[0] for p in params], np.int64)
-        self.mat_par = np.array([p[1:] for p in params], np.float64)
-        self.mat_mu = np.array([m.shear_modulus for m in mats])
-        self.density = np.array([m.density for m in mats])
+        self._material_tables(model)
 
         springs = model.springs
         node_pairs = springs.nodes[~springs.to_point] if len(springs) else None
@@ -191,14 +191,23 @@ class FEMSystem:
         if not same:
             raise ModelError(f"FEMSystem.update_parameters: {model.name} has another mesh or springs topology")
         self.model = model
-        layers = sorted({int(v) for v in np.unique(model.tet_layer)})
-        params = [model.materials[lay].kernel_params() for lay in layers]
-        self.mat_kind = np.array([p[0] for p in params], np.int64)
-        self.mat_par = np.array([p[1:] for p in params], np.float64)
-        self.mat_mu = np.array([model.materials[lay].shear_modulus for lay in layers])
-        self.density = np.array([model.materials[lay].density for lay in layers])
+        self._material_tables(model)
         self.trusses = Trusses(model.springs)
         self.set_reference(self.reference, self.growth)
+
+    def _material_tables(self, model: TissueModel) -> None:
+        """Per material (the layers present, in order): kernel kind and parameters, shear
+        modulus, density; and each element's (system order) material index."""
+        layers = sorted({int(v) for v in np.unique(model.tet_layer)})
+        mats = [model.materials[lay] for lay in layers]
+        lookup = np.full(max(layers) + 1, -1, np.int64)
+        lookup[layers] = np.arange(len(layers))
+        self.elem_mat = lookup[model.tet_layer[self.order].astype(np.int64)]
+        params = [m.kernel_params() for m in mats]
+        self.mat_kind = np.array([p[0] for p in params], np.int64)
+        self.mat_par = np.array([p[1:] for p in params], np.float64)
+        self.mat_mu = np.array([m.shear_modulus for m in mats])
+        self.density = np.array([m.density for m in mats])
 
     def gravity_force(self, gravity: np.ndarray, growth: np.ndarray | None = None) -> np.ndarray:
         """Nodal body force (3N,) of the given gravity acceleration (m/s^2): the lumped mass of

@@ -15,10 +15,11 @@ from numba import njit, prange
 
 def node_adjacency(n_nodes: int, tets: np.ndarray, pairs: np.ndarray | None = None,
                    rings: int = 1) -> sp.csr_matrix:
-    """Node-to-node pattern, diagonal included: nodes sharing an element (``rings`` = 2 adds
-    nodes sharing a neighbour), plus the explicit node ``pairs`` (S,2) of springs."""
-    m = len(tets)
-    inc = sp.csr_matrix((np.ones(4 * m, np.int32), tets.ravel(), np.arange(0, 4 * m + 1, 4)),
+    """Node-to-node pattern, diagonal included: nodes sharing an element (``tets`` (M,k), any
+    number of nodes each; ``rings`` = 2 adds nodes sharing a neighbour), plus the explicit node
+    ``pairs`` (S,2) of springs."""
+    m, k = tets.shape
+    inc = sp.csr_matrix((np.ones(k * m, np.int32), tets.ravel(), np.arange(0, k * m + 1, k)),
                         shape=(m, n_nodes))
     adj = _binary((inc.T @ inc).tocsr())
     for _ in range(rings - 1):

@@ -1,0 +1,195 @@
+"""The model in quadratic tetrahedra: `QuadraticSystem`, the FEMSystem of ``formulation="tet10"``.
+
+Each of the model's four-node tetrahedra becomes a ten-node one, with a node at the middle of
+each edge (straight-sided, so the geometry is the model's). The midside nodes are the system's
+own: the model, its springs, landmarks and results stay on the corner nodes (the vertices), and
+solve_static carries the midside positions in the state's ``internal["midside"]``. Nodes
+0..N-1 of the system are the model's; midside k sits on edge ``edges[k]``.
+
+What differs from FEMSystem is only what an element is: the kernel (kernels/tet10.py), the
+consistent body force (a corner of a uniformly loaded quadratic element takes -1/20 of its
+weight, each midside 1/5) and the constraints (a midside node is held where both its edge's
+ends are, and moves with their mean).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numba import get_num_threads
+
+from ...errors import MeshError, ModelError
+from ...model import TissueModel
+from ..linear import LinearSolver
+from .kernels import tet10
+from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_groups
+from .kernels.small import det3, inv3
+from .loads import Trusses
+from .system import Evaluation, FEMSystem, growth_tensors
+
+#: (6,2) the corners of each edge, in the kernel's midside order
+EDGE_CORNERS = np.array(tet10.EDGES)
+
+
+class QuadraticSystem(FEMSystem):
+    """FEMSystem's interface over quadratic tetrahedra (P2 displacements, a mean dilatation
+    per element). ``reference`` and ``set_reference`` take the model's nodes; positions and
+    displacements given to ``evaluate`` and returned force vectors cover all nodes, midsides
+    after the model's (``extended`` makes them from the model's)."""
+
+    def __init__(self, model: TissueModel, reference: np.ndarray | None = None,
+                 formulation: str = "tet10", *, linear: str | LinearSolver = "auto",
+                 linear_coords: np.ndarray | None = None):
+        self.model = model
+        self.formulation = formulation
+        n = model.n_nodes
+        self.n_vertices = n
+        tets = np.asarray(model.tets, np.int64)
+        pairs = np.sort(tets[:, EDGE_CORNERS].reshape(-1, 2), axis=1)
+        self.edges, inv = np.unique(pairs, axis=0, return_inverse=True)
+        self.tet_edges = inv.reshape(-1, 6)  # model order: each element's edges, as its midsides
+        tets10 = np.concatenate([tets, n + self.tet_edges], axis=1)
+        self.n_nodes = n + len(self.edges)
+        self.ndof = 3 * self.n_nodes
+        X = model.nodes if reference is None else np.asarray(reference, np.float64)
+        if X.shape != (n, 3) or not np.isfinite(X).all():
+            raise ModelError(f"FEMSystem.reference: expected finite ({n}, 3) coordinates")
+        self.reference = X
+        coords = self.extended(X if linear_coords is None else linear_coords)
+        self.linear = linear if isinstance(linear, LinearSolver) else LinearSolver(linear, coords=coords)
+
+        # partitions over the corners' node ranges: two elements that share a midside share its
+        # edge's corners, so elements of different partitions never write the same rows
+        self.order, self.part_ptr, self.node_ptr = partition_groups(
+            tets.min(axis=1), tets.max(axis=1), n, max(get_num_threads(), 1))
+        self.tets = np.ascontiguousarray(tets10[self.order])
+        self._material_tables(model)
+
+        springs = model.springs
+        node_pairs = springs.nodes[~springs.to_point] if len(springs) else None
+        self.nodal_pressure = False
+        self.pattern = BlockPattern(node_adjacency(self.n_nodes, self.tets, node_pairs, 1))
+        t = self.tets
+        self.kpos = self.pattern.block_positions(np.repeat(t, 10, axis=1), np.tile(t, (1, 10)))
+        self.spring_kpos = self._spring_positions()
+        self.trusses = Trusses(springs)
+        self.elem_patch = self.patch_key = None
+        self.domains = None
+        self.element_bulk = np.zeros(0)
+        self.vol0 = self.vol_ref = self.dminv = self.hoff = self.lumped_mass = None
+        self.growth: np.ndarray | None = None
+        self._shape_cache = None
+        self.set_reference(X)
+        self._data: np.ndarray | None = None
+        self._dirichlet_cache: dict = {}
+        self._element_cache: dict = {}
+
+    # -- the midside nodes ------------------------------------------------------------------
+
+    def extended(self, x: np.ndarray) -> np.ndarray:
+        """(n_nodes, 3): the model's node positions ``x`` (N,3) and the midpoints of the edges."""
+        x = np.asarray(x, np.float64)
+        return np.concatenate([x, 0.5 * (x[self.edges[:, 0]] + x[self.edges[:, 1]])])
+
+    def extended_constraints(self, dofs: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's constrained dofs and their target displacements, and the midside dofs
+        whose edge has both ends constrained in the same direction: held there at the mean of
+        the ends' targets (the edge stays straight, as the constraint's surface is)."""
+        n = self.n_vertices
+        t = np.full(3 * n, np.nan)
+        t[dofs] = target
+        ta = t.reshape(n, 3)[self.edges[:, 0]]
+        tb = t.reshape(n, 3)[self.edges[:, 1]]
+        both = np.isfinite(ta) & np.isfinite(tb)
+        k, comp = np.nonzero(both)
+        mid = 3 * (n + k) + comp
+        out = np.concatenate([np.asarray(dofs, np.int64), mid])
+        vals = np.concatenate([np.asarray(target, np.float64), 0.5 * (ta[k, comp] + tb[k, comp])])
+        o = np.argsort(out, kind="stable")
+        return out[o], vals[o]
+
+    def mean_deformation_gradients(self, x: np.ndarray, midside: np.ndarray) -> np.ndarray:
+        """(M,3,3) each element's volume mean of dx/dX (model order, from the system's reference),
+        given the model's node positions ``x`` and the midside positions. A corner's shape
+        function has no mean gradient over the element; the midside of edge ij has
+        grad L_i + grad L_j: so the mean is the edges' midsides' affair alone (an affine field's
+        is its corners' gradient, as it should be)."""
+        X = self.reference
+        t = self.model.tets
+        Dm = np.transpose(X[t[:, 1:]] - X[t[:, :1]], (0, 2, 1))
+        Dinv = np.linalg.inv(Dm)
+        grad = np.concatenate([-Dinv.sum(axis=1, keepdims=True), Dinv], axis=1)  # (M,4,3) rows grad L_i
+        u_mid = (np.asarray(midside) - self.reference_ext[self.n_vertices:])[self.tet_edges]  # (M,6,3)
+        pair = grad[:, EDGE_CORNERS[:, 0]] + grad[:, EDGE_CORNERS[:, 1]]  # (M,6,3)
+        return np.eye(3) + np.einsum("mki,mkj->mij", u_mid, pair)
+
+    # -- reference-dependent data -------------------------------------------------------------
+
+    def set_reference(self, X: np.ndarray, growth: np.ndarray | None = None) -> None:
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        cached = self._shape_cache is not None and np.array_equal(self._shape_cache[0], X)
+        if not cached:
+            p = X[self.tets[:, :4]]
+            Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))
+            vol = det3(Dm) / 6.0
+            bad = ~(vol > 0)
+            if bad.any():
+                e = int(self.order[np.flatnonzero(bad)[0]])
+                raise MeshError(f"{self.model.name}: reference tet {e} has volume {vol[bad][0]:.3e} m^3; expected > 0")
+            self._shape_cache = (X.copy(), vol, inv3(Dm))
+        self.reference = X
+        self.reference_ext = self.extended(X)
+        self.vol_ref = self._shape_cache[1].copy()
+        self.vol0 = self.vol_ref.copy()
+        self.dminv = self._shape_cache[2].copy()
+        self.hoff = np.zeros((len(self.tets), 3, 3))
+        self.growth = None
+        if growth is not None:
+            Fg = growth_tensors(growth, len(self.tets))
+            self.growth = Fg
+            Fg = Fg[self.order]
+            Fg_inv = inv3(Fg)
+            self.dminv = np.ascontiguousarray(self.dminv @ Fg_inv)
+            self.vol0 = self.vol0 * det3(Fg)
+            self.hoff = np.ascontiguousarray(Fg_inv - np.eye(3))
+        self.lumped_mass = self._load_mass(self.vol0)
+
+    def _load_mass(self, vol: np.ndarray) -> np.ndarray:
+        """Each node's share of the elements' mass under a uniform body force (consistent:
+        corners -1/20, midsides 1/5 of their elements'; the total is the whole mass)."""
+        w = (vol * self.density[self.elem_mat])[:, None] * tet10.LOAD_SHARE[None, :]
+        return np.bincount(self.tets.ravel(), weights=w.ravel(), minlength=self.n_nodes)
+
+    def gravity_force(self, gravity: np.ndarray, growth: np.ndarray | None = None) -> np.ndarray:
+        mass = self.lumped_mass
+        if growth is not None:
+            det = det3(growth_tensors(growth, len(self.tets)))[self.order]
+            mass = self._load_mass(self.vol_ref * det)
+        return (mass[:, None] * np.asarray(gravity, np.float64)[None, :]).ravel()
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def evaluate(self, x: np.ndarray | None = None, want_tangent: bool = True,
+                 constrained: np.ndarray | None = None, *, u: np.ndarray | None = None,
+                 items: Sequence = ()) -> Evaluation:
+        """As FEMSystem.evaluate, with ``x`` or ``u`` (n_nodes, 3) over all nodes."""
+        if (x is None) == (u is None):
+            raise ValueError("FEMSystem.evaluate: give exactly one of x (positions) or u (displacements)")
+        u = np.ascontiguousarray(x - self.reference_ext if u is None else u, dtype=np.float64)
+        R = np.zeros(self.ndof)
+        data = self._tangent_buffer() if want_tangent else np.zeros(0)
+        data.fill(0.0)
+        energy, inverted = tet10.assemble(u, self.tets, self.dminv, self.hoff, self.vol0, self.mat_kind, self.mat_par,
+                                          self.elem_mat, self.part_ptr, tet10.COEF, self.pattern.bptr,
+                                          self.pattern.deg3, self.kpos, R, data, want_tangent)
+        if inverted:
+            R[:] = np.nan
+            return Evaluation(R, np.inf, None, int(inverted))
+        for item in (self.trusses, *items):
+            energy += item.assemble(self, self.reference_ext + u, R, data, want_tangent)
+        if constrained is not None and len(constrained):
+            zero_pos, diag_pos, dofs = self.dirichlet(constrained)
+            apply_dirichlet(data if want_tangent else np.zeros(0), R, zero_pos if want_tangent else zero_pos[:0],
+                            diag_pos if want_tangent else diag_pos[:0], dofs)
+        K = self.pattern.matrix(data) if want_tangent else None
+        return Evaluation(R, float(energy), K, 0)
