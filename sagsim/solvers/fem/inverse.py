@@ -64,6 +64,16 @@ def _anderson(past: list) -> np.ndarray:
     return (X.ravel() - f.ravel() - (dX - dF) @ gamma).reshape(X.shape)
 
 
+def _midsides(system: FEMSystem, x: np.ndarray, bend: np.ndarray | None) -> dict:
+    """The warm start ``x``'s midside positions, as a state's ``internal``: each edge's bend
+    in the last solve (its midside's offset from the edge's midpoint) kept. Without it a
+    quadratic element restarts straight-edged and Newton spends its first iterations bending it
+    again. Empty for linear elements."""
+    if bend is None:
+        return {}
+    return {"midside": system.extended(x)[len(x):] + bend}
+
+
 @dataclass
 class InverseLog:
     """Largest misfit |x(X) - x*| (m) after each forward solve, and their Newton iterations."""
@@ -95,13 +105,14 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
     system = system or FEMSystem(model, captured, opts.formulation, linear=opts.linear_solver)
     X = captured.copy()
     u = np.zeros_like(X)  # displacement of the last forward solve: the next warm start
+    bend = None  # quadratic elements: the last solve's midside offsets from their edges' midpoints
     history = InverseLog()
     scale = None
     past = []  # (X, misfit) of the last passes: Anderson's memory
     for it in range(1, max_iterations + 1):
         try:
-            state, slog = solve_static(model, State(x=X + u, reference=X), loads, opts,
-                                       from_loads=loads if it > 1 else None, system=system)
+            state, slog = solve_static(model, State(x=X + u, reference=X, internal=_midsides(system, X + u, bend)),
+                                       loads, opts, from_loads=loads if it > 1 else None, system=system)
         except ConvergenceError as exc:
             if it == 1:
                 raise
@@ -110,6 +121,8 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
             log.info("unloaded shape: iteration %d: the warm start failed (%s); starting from rest", it, exc)
             state, slog = solve_static(model, State(x=X.copy(), reference=X), loads, opts, system=system)
         u = state.x - X
+        if "midside" in state.internal:
+            bend = state.internal["midside"] - system.extended(state.x)[model.n_nodes:]
         misfit = state.x - captured
         worst = float(np.abs(misfit).max())
         scale = scale or max(float(np.abs(u).max()), 1e-300)
