@@ -18,12 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 from numba import get_num_threads
 
-from ...errors import MeshError, ModelError
+from ...errors import ModelError
 from ...model import TissueModel
 from ..linear import LinearSolver
 from .kernels import tet10
 from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_groups
-from .kernels.small import det3, inv3
+from .kernels.small import det3
 from .loads import Trusses
 from .system import Evaluation, FEMSystem, growth_tensors
 
@@ -126,32 +126,8 @@ class QuadraticSystem(FEMSystem):
     # -- reference-dependent data -------------------------------------------------------------
 
     def set_reference(self, X: np.ndarray, growth: np.ndarray | None = None) -> None:
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        cached = self._shape_cache is not None and np.array_equal(self._shape_cache[0], X)
-        if not cached:
-            p = X[self.tets[:, :4]]
-            Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))
-            vol = det3(Dm) / 6.0
-            bad = ~(vol > 0)
-            if bad.any():
-                e = int(self.order[np.flatnonzero(bad)[0]])
-                raise MeshError(f"{self.model.name}: reference tet {e} has volume {vol[bad][0]:.3e} m^3; expected > 0")
-            self._shape_cache = (X.copy(), vol, inv3(Dm))
-        self.reference = X
-        self.reference_ext = self.extended(X)
-        self.vol_ref = self._shape_cache[1].copy()
-        self.vol0 = self.vol_ref.copy()
-        self.dminv = self._shape_cache[2].copy()
-        self.hoff = np.zeros((len(self.tets), 3, 3))
-        self.growth = None
-        if growth is not None:
-            Fg = growth_tensors(growth, len(self.tets))
-            self.growth = Fg
-            Fg = Fg[self.order]
-            Fg_inv = inv3(Fg)
-            self.dminv = np.ascontiguousarray(self.dminv @ Fg_inv)
-            self.vol0 = self.vol0 * det3(Fg)
-            self.hoff = np.ascontiguousarray(Fg_inv - np.eye(3))
+        self._element_shapes(X, growth)
+        self.reference_ext = self.extended(self.reference)
         self.lumped_mass = self._load_mass(self.vol0)
 
     def _load_mass(self, vol: np.ndarray) -> np.ndarray:

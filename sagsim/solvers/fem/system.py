@@ -142,10 +142,28 @@ class FEMSystem:
         stress-free shape: (M,) volume factors (0.8 = deflated by a fifth, the same in every
         direction) or (M,3,3) growth tensors Fg (thinning along a normal, creep). Neighbours
         that grow differently no longer fit together; the mismatch is residual stress."""
+        self._element_shapes(X, growth)
+        # lumped body force per unit gravity: a quarter of each element's mass to each node
+        w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
+        self.lumped_mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
+        if self.domains is not None:
+            self.domains.average(self)
+        if self.nodal_pressure:
+            self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4),
+                                       minlength=len(self.patch_key))
+            bulk = self.mat_par[:, 2]
+            if self.domains is not None:
+                self.element_bulk = np.minimum(bulk, ELEMENT_BULK * self.mat_mu)
+                bulk = bulk - self.element_bulk
+            self.patch_k = bulk[self.patch_key % len(self.mat_kind)]
+
+    def _element_shapes(self, X: np.ndarray, growth: np.ndarray | None) -> None:
+        """The reference ``X`` and, from its elements' corners, their volumes and inverse edge
+        matrices before and after ``growth`` (and the growth term ``hoff``)."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         cached = self._shape_cache is not None and np.array_equal(self._shape_cache[0], X)
         if not cached:  # an aging run keeps one reference and changes only the growth
-            p = X[self.tets]
+            p = X[self.tets[:, :4]]
             Dm = np.transpose(p[:, 1:, :] - p[:, :1, :], (0, 2, 1))  # columns are edges
             vol = det3(Dm) / 6.0
             bad = ~(vol > 0)
@@ -167,19 +185,6 @@ class FEMSystem:
             self.dminv = np.ascontiguousarray(self.dminv @ Fg_inv)
             self.vol0 = self.vol0 * det3(Fg)
             self.hoff = np.ascontiguousarray(Fg_inv - np.eye(3))
-        # lumped body force per unit gravity: a quarter of each element's mass to each node
-        w = np.repeat(0.25 * self.vol0 * self.density[self.elem_mat], 4)
-        self.lumped_mass = np.bincount(self.tets.ravel(), weights=w, minlength=self.n_nodes)
-        if self.domains is not None:
-            self.domains.average(self)
-        if self.nodal_pressure:
-            self.patch_V = np.bincount(self.elem_patch.ravel(), weights=np.repeat(0.25 * self.vol0, 4),
-                                       minlength=len(self.patch_key))
-            bulk = self.mat_par[:, 2]
-            if self.domains is not None:
-                self.element_bulk = np.minimum(bulk, ELEMENT_BULK * self.mat_mu)
-                bulk = bulk - self.element_bulk
-            self.patch_k = bulk[self.patch_key % len(self.mat_kind)]
 
     def update_parameters(self, model: TissueModel) -> None:
         """Take new material parameters and spring properties (aging changes them) from a
