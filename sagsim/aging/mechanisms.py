@@ -154,12 +154,13 @@ class FatDescent:
         pass  # acts through remodel: the creep it leaves behind
 
     def remodel(self, ctx: AgingContext, reference: np.ndarray, x: np.ndarray, growth: np.ndarray,
-                creep: np.ndarray, dt: float) -> np.ndarray:
+                creep: np.ndarray, dt: float, F: np.ndarray | None = None) -> np.ndarray:
         """The creep tensors after ``dt`` years at configuration ``x``: each fat element's
         elastic stretch U (F Fg^-1 = R U) relaxes by U^beta, beta = 1 - exp(-dt/tau); the
-        rotation R is not remodelled (objective)."""
+        rotation R is not remodelled (objective). ``F``: each element's mean deformation
+        gradient, where its corners do not give it (quadratic elements)."""
         beta = 1.0 - np.exp(-dt / self.time_constant)
-        return relax(ctx.model.tets, reference, x, growth, creep, ctx.fat_elements, beta)
+        return relax(ctx.model.tets, reference, x, growth, creep, ctx.fat_elements, beta, F)
 
 
 def relax(tets: np.ndarray, reference: np.ndarray, x: np.ndarray, growth: np.ndarray, tensor: np.ndarray,

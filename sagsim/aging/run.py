@@ -23,6 +23,7 @@ from ..errors import ConvergenceError, ScenarioError
 from ..io import atomic_path, read_json, write_json
 from ..model import Loads, State, TissueModel, tet_volumes
 from ..solvers.fem import FEMSystem, recover_unloaded, solve_static
+from ..solvers.fem.quadratic import bent_midsides, edge_bend, element_deformation
 from ..solvers.linear import LinearSolver
 from .context import AgingContext, aged_model
 from .mechanisms import FatDescent, mechanism_record
@@ -90,8 +91,12 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
     system = FEMSystem(model, formulation=settings.formulation, linear=settings.linear_solver)
     opts = settings.newton(float(np.linalg.norm(system.gravity_force(model.gravity))))
     resumed = ckpt.load(system.linear) if ckpt is not None else None
+    start_internal = {}
     if resumed is None:
-        X0, x0 = start if start is not None else start_state(captured, settings, system)
+        if start is None:
+            X0, x0, start_internal = start_state(captured, settings, system, with_internal=True)
+        else:
+            X0, x0 = start
         creep = np.broadcast_to(np.eye(3), (model.n_tets, 3, 3)).copy()
         growth_prev = creep.copy()
         frames, rows, k_done = [x0], [], 0
@@ -109,6 +114,10 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
     descent = next((m for m in active if isinstance(m, FatDescent)), None)
     _, loads_prev = aged_model(ctx, _parameters(ctx, active, ages[k_done] - ages[0]))
 
+    # quadratic elements: the last steps' midside offsets from their edges' midpoints, with their
+    # ages (a run resumed, or given its start, restarts straight-edged)
+    start_bend = edge_bend(system, x0, start_internal)
+    bends = [] if start_bend is None else [(ages[k_done], start_bend)]
     bar = _progress(progress, len(ages) - 1, k_done, model.name, ages)
     done_now = 0
     for k in range(k_done + 1, len(ages)):
@@ -123,20 +132,29 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         # long step the extrapolation can overshoot into an inverted element, and then the step
         # starts again from the last equilibrium (cutting the load cannot help a bad start)
         guess = _extrapolate(ages[:k + 1], frames)
+        # quadratic elements: their edges' bend extrapolated alike; at the last equilibrium, its own
+        last_bend = bends[-1][1] if bends else None
+        bend = _extrapolate(np.array([a for a, _ in bends] + [ages[k]]), [b for _, b in bends]) if bends else None
         if (tet_volumes(guess, model.tets) <= 0).any():
             log.info("age %.1f: the extrapolated start inverts an element; starting from the last equilibrium", ages[k])
-            guess = frames[-1]
+            guess, bend = frames[-1], last_bend
         try:
-            state, slog = solve_static(model_k, State(x=guess, reference=X0, internal={"growth": growth}), loads_k,
-                                       opts, from_loads=loads_prev, from_growth=growth_prev, system=system)
+            state, slog = solve_static(model_k, State(x=guess, reference=X0, internal={
+                "growth": growth, **bent_midsides(system, guess, bend)}), loads_k,
+                opts, from_loads=loads_prev, from_growth=growth_prev, system=system)
         except ConvergenceError as exc:
             if guess is frames[-1]:
                 raise
             log.info("age %.1f: the extrapolated start failed (%s); starting from the last equilibrium", ages[k], exc)
-            state, slog = solve_static(model_k, State(x=frames[-1], reference=X0, internal={"growth": growth}),
-                                       loads_k, opts, from_loads=loads_prev, from_growth=growth_prev, system=system)
+            state, slog = solve_static(model_k, State(x=frames[-1], reference=X0, internal={
+                "growth": growth, **bent_midsides(system, frames[-1], last_bend)}),
+                loads_k, opts, from_loads=loads_prev, from_growth=growth_prev, system=system)
+        solved = edge_bend(system, state.x, state.internal)
+        if solved is not None:
+            bends = (bends + [(ages[k], solved)])[-3:]
         if descent is not None:
-            creep = descent.remodel(ctx, X0, state.x, growth, creep, ages[k] - ages[k - 1])
+            creep = descent.remodel(ctx, X0, state.x, growth, creep, ages[k] - ages[k - 1],
+                                    element_deformation(system, state.x, state.internal))
         growth_prev, loads_prev = growth, loads_k
         frames.append(state.x)
         dt = time.perf_counter() - t_step
@@ -180,11 +198,13 @@ def captured_start(model: TissueModel, settings: AgingSettings | None = None) ->
     return with_ligament_prestrain(model, settings.ligament_prestrain), State(x=x0, reference=X0)
 
 
-def start_state(model: TissueModel, settings: AgingSettings, system: FEMSystem | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def start_state(model: TissueModel, settings: AgingSettings, system: FEMSystem | None = None,
+                *, with_internal: bool = False) -> tuple:
     """Stress-free reference and equilibrium at the start age of the captured ``model`` (its
     ligaments pre-stretched as ``settings`` say): the recovered unloaded shape (whose loaded
-    state is the captured face), or the captured face taken as stress-free and loaded once."""
+    state is the captured face), or the captured face taken as stress-free and loaded once.
+    ``with_internal``: and the equilibrium state's internal variables (a quadratic element's
+    midsides: its straight-edged version can be inverted where the curved one is not)."""
     model = with_ligament_prestrain(model, settings.ligament_prestrain)
     if system is not None:
         system.update_parameters(model)
@@ -194,9 +214,9 @@ def start_state(model: TissueModel, settings: AgingSettings, system: FEMSystem |
         # 2% of the sag (about 14 um on the default face) is far below what any metric resolves
         state, ilog = recover_unloaded(model, options=opts, tol=2e-2, system=system)
         log.info("unloaded shape recovered in %d iterations", len(ilog.misfit))
-        return state.reference, state.x
-    state, _ = solve_static(model, State.initial(model), Loads(), opts, system=system)
-    return state.reference, state.x
+    else:
+        state, _ = solve_static(model, State.initial(model), Loads(), opts, system=system)
+    return (state.reference, state.x, state.internal) if with_internal else (state.reference, state.x)
 
 
 def _extrapolate(ages: np.ndarray, frames: list) -> np.ndarray:

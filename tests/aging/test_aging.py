@@ -237,3 +237,30 @@ def test_a_long_step_whose_extrapolated_start_inverts_an_element_starts_from_the
     assert list(result.ages) == [40, 50, 60, 70]
     assert "starting from the last equilibrium" in caplog.text
     assert result.metric("jowl_descent_mm")[-1] > 0.0
+
+
+def test_quadratic_elements_age_with_creep_on_their_mean_deformation(face, monkeypatch):
+    # tet10: the fat's creep relaxes each element's mean deformation (its midsides count, not
+    # only its corners), and each step starts from the last steps' bent edges; neither changes
+    # what a step converges to, only where Newton starts
+    import sagsim.aging.mechanisms as mechanisms
+
+    seen = []
+    relax = mechanisms.relax
+
+    def spy(*args):
+        seen.append(args[-1])
+        return relax(*args)
+
+    monkeypatch.setattr(mechanisms, "relax", spy)
+    settings = AgingSettings(end_age=50, step_years=5, unloaded=False, formulation="tet10")
+    result = run_aging(face, default_mechanisms(), settings)
+    assert len(seen) == 2 and all(F is not None and F.shape == (face.n_tets, 3, 3) for F in seen)
+    jowl = result.metric("jowl_descent_mm")
+    assert np.all(np.diff(jowl) > 0)
+
+    import sagsim.aging.run as run
+
+    monkeypatch.setattr(run, "bent_midsides", lambda system, x, bend: {})  # every step straight-edged
+    straight = run_aging(face, default_mechanisms(), settings)
+    np.testing.assert_allclose(straight.metric("jowl_descent_mm"), jowl, rtol=1e-3)

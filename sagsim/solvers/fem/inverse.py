@@ -20,6 +20,7 @@ import numpy as np
 from ...errors import ConvergenceError
 from ...model import Loads, State, TissueModel, tet_volumes
 from .newton import NewtonOptions, solve_static
+from .quadratic import bent_midsides, edge_bend
 from .system import FEMSystem
 
 log = logging.getLogger("sagsim.inverse")
@@ -64,16 +65,6 @@ def _anderson(past: list) -> np.ndarray:
     return (X.ravel() - f.ravel() - (dX - dF) @ gamma).reshape(X.shape)
 
 
-def _midsides(system: FEMSystem, x: np.ndarray, bend: np.ndarray | None) -> dict:
-    """The warm start ``x``'s midside positions, as a state's ``internal``: each edge's bend
-    in the last solve (its midside's offset from the edge's midpoint) kept. Without it a
-    quadratic element restarts straight-edged and Newton spends its first iterations bending it
-    again. Empty for linear elements."""
-    if bend is None:
-        return {}
-    return {"midside": system.extended(x)[len(x):] + bend}
-
-
 @dataclass
 class InverseLog:
     """Largest misfit |x(X) - x*| (m) after each forward solve, and their Newton iterations."""
@@ -111,7 +102,7 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
     past = []  # (X, misfit) of the last passes: Anderson's memory
     for it in range(1, max_iterations + 1):
         try:
-            state, slog = solve_static(model, State(x=X + u, reference=X, internal=_midsides(system, X + u, bend)),
+            state, slog = solve_static(model, State(x=X + u, reference=X, internal=bent_midsides(system, X + u, bend)),
                                        loads, opts, from_loads=loads if it > 1 else None, system=system)
         except ConvergenceError as exc:
             if it == 1:
@@ -121,8 +112,7 @@ def recover_unloaded(model: TissueModel, captured: np.ndarray | None = None, loa
             log.info("unloaded shape: iteration %d: the warm start failed (%s); starting from rest", it, exc)
             state, slog = solve_static(model, State(x=X.copy(), reference=X), loads, opts, system=system)
         u = state.x - X
-        if "midside" in state.internal:
-            bend = state.internal["midside"] - system.extended(state.x)[model.n_nodes:]
+        bend = edge_bend(system, state.x, state.internal)
         misfit = state.x - captured
         worst = float(np.abs(misfit).max())
         scale = scale or max(float(np.abs(u).max()), 1e-300)

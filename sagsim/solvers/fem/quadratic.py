@@ -169,3 +169,25 @@ class QuadraticSystem(FEMSystem):
                             diag_pos if want_tangent else diag_pos[:0], dofs)
         K = self.pattern.matrix(data) if want_tangent else None
         return Evaluation(R, float(energy), K, 0)
+
+
+def edge_bend(system: FEMSystem, x: np.ndarray, internal: dict) -> np.ndarray | None:
+    """A solved state's midside offsets from its edges' midpoints (the quadratic elements'
+    bend), to carry to the next solve's warm start; None for linear elements."""
+    mid = internal.get("midside")
+    return None if mid is None else mid - system.extended(x)[len(x):]
+
+
+def bent_midsides(system: FEMSystem, x: np.ndarray, bend: np.ndarray | None) -> dict:
+    """A warm start ``x``'s midside positions as a state's ``internal`` entry: each edge bent
+    as ``bend`` says. Without it a quadratic element restarts straight-edged and Newton spends
+    its first iterations bending it again. Empty for linear elements."""
+    return {} if bend is None else {"midside": system.extended(x)[len(x):] + bend}
+
+
+def element_deformation(system: FEMSystem, x: np.ndarray, internal: dict) -> np.ndarray | None:
+    """Each element's mean deformation gradient where the elements are quadratic (what creep
+    relaxes: aging.mechanisms.relax's ``F``); None for linear ones, whose corners give it."""
+    mid = internal.get("midside")
+    return None if mid is None else system.mean_deformation_gradients(x, mid)
+
