@@ -22,7 +22,7 @@ from ...errors import ModelError
 from ...model import TissueModel
 from ..linear import LinearSolver
 from .kernels import tet10
-from .kernels.csr import BlockPattern, apply_dirichlet, node_adjacency, partition_groups
+from .kernels.csr import BlockPattern, node_adjacency, partition_groups
 from .kernels.small import det3
 from .loads import Trusses
 from .system import Evaluation, FEMSystem, growth_tensors
@@ -161,14 +161,7 @@ class QuadraticSystem(FEMSystem):
         if inverted:
             R[:] = np.nan
             return Evaluation(R, np.inf, None, int(inverted))
-        for item in (self.trusses, *items):
-            energy += item.assemble(self, self.reference_ext + u, R, data, want_tangent)
-        if constrained is not None and len(constrained):
-            zero_pos, diag_pos, dofs = self.dirichlet(constrained)
-            apply_dirichlet(data if want_tangent else np.zeros(0), R, zero_pos if want_tangent else zero_pos[:0],
-                            diag_pos if want_tangent else diag_pos[:0], dofs)
-        K = self.pattern.matrix(data) if want_tangent else None
-        return Evaluation(R, float(energy), K, 0)
+        return self._finish(self.reference_ext + u, R, data, energy, want_tangent, constrained, items)
 
 
 def edge_bend(system: FEMSystem, x: np.ndarray, internal: dict) -> np.ndarray | None:

@@ -275,8 +275,14 @@ class FEMSystem:
                                          self.patch_kpos, self.patch_kpos_ptr, self.patch_order,
                                          self.patch_part_ptr, d2, self.patch_V, self.pattern.bptr,
                                          self.pattern.deg3, data)
+        return self._finish(self.reference + u, R, data, energy, want_tangent, constrained, items)
+
+    def _finish(self, x: np.ndarray, R: np.ndarray, data: np.ndarray, energy: float, want_tangent: bool,
+                constrained: np.ndarray | None, items: Sequence) -> Evaluation:
+        """The elements' force, tangent and energy at positions ``x`` completed: the model's
+        springs and the spring ``items`` added, the constrained dofs decoupled."""
         for item in (self.trusses, *items):
-            energy += item.assemble(self, self.reference + u, R, data, want_tangent)
+            energy += item.assemble(self, x, R, data, want_tangent)
         if constrained is not None and len(constrained):
             zero_pos, diag_pos, dofs = self.dirichlet(constrained)
             apply_dirichlet(data if want_tangent else np.zeros(0), R, zero_pos if want_tangent else zero_pos[:0],

@@ -7,9 +7,10 @@ quadratic integrands of a small strain), each point a "support" of ten nodes for
 kinematics and tangent scatter. The volumetric part U(J) = k/2 (ln J)^2 is taken once per
 element, of its mean dilatation Jbar = v / V0 (v the same rule's current volume): a constant
 pressure per element, condensed, so the tangent stays a displacement-only, symmetric one on
-the element's own nodes. Quadratic displacements with a constant pressure (P2/P0) satisfy the
-inf-sup condition, so the element neither locks as the tissue nears incompressibility nor
-needs nodal patches (docs/elements.md has the measurements that chose it).
+the element's own nodes. With quadratic displacements a constant pressure per element (P2/P0)
+no longer over-constrains the volume as the tissue nears incompressibility, and needs no nodal
+patches (docs/elements.md has the measurements that chose it: the cube at nu = 0.49, the
+cantilever at 0.499, a stiff skin over fat).
 
 Derivatives, with w = V0/4, J_q, c_q (spatial gradients) at Gauss point q:
   energy   sum_q w W_s(F_q) + V0 U(Jbar),           Jbar = sum_q J_q / 4
