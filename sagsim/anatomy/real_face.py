@@ -361,8 +361,8 @@ LIGAMENT_FAN_FIBRES = 6
 def column_springs(n: int, levels: int, area: np.ndarray, sites: dict, insertion_levels: tuple, nodes: np.ndarray,
                    stiffness: float, fan_deg: float = LIGAMENT_FAN_DEG):
     """The retaining ligaments as fans of tension-only springs: for each site (name -> the skin
-    points of its footprint, columns ending on bone: :func:`ligament_footprints`), from the SMAS and the dermis's underside (``insertion_levels``)
-    of each footprint column to :data:`LIGAMENT_FAN_FIBRES` points round the column's bone
+    points of its footprint, columns ending on bone: :func:`ligament_footprints`), from the SMAS
+    and the dermis's underside (``insertion_levels``) of each footprint column to :data:`LIGAMENT_FAN_FIBRES` points round the column's bone
     end, each fibre slanted ``fan_deg`` from the column. ``stiffness`` N/m per bundle, shared
     by its columns in proportion to their skin ``area`` (so that a finer mesh spreads the
     same bundle over more columns); fibres start at their rest length."""

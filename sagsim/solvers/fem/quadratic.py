@@ -114,10 +114,8 @@ class QuadraticSystem(FEMSystem):
         function has no mean gradient over the element; the midside of edge ij has
         grad L_i + grad L_j: so the mean is the edges' midsides' affair alone (an affine field's
         is its corners' gradient, as it should be)."""
-        X = self.reference
-        t = self.model.tets
-        Dm = np.transpose(X[t[:, 1:]] - X[t[:, :1]], (0, 2, 1))
-        Dinv = np.linalg.inv(Dm)
+        Dinv = np.empty_like(self._shape_cache[2])
+        Dinv[self.order] = self._shape_cache[2]  # the reference's, before growth, in model order
         grad = np.concatenate([-Dinv.sum(axis=1, keepdims=True), Dinv], axis=1)  # (M,4,3) rows grad L_i
         u_mid = (np.asarray(midside) - self.reference_ext[self.n_vertices:])[self.tet_edges]  # (M,6,3)
         pair = grad[:, EDGE_CORNERS[:, 0]] + grad[:, EDGE_CORNERS[:, 1]]  # (M,6,3)

@@ -60,14 +60,18 @@ LOAD_SHARE = np.array([-0.05] * 4 + [0.2] * 6)
 
 
 @njit(cache=True, inline="always")
-def _gradients(dminv, coef, q, Gl, Gq):
-    """Gl (4,3): the corners' reference gradients (rows of ``dminv``, growth included);
-    Gq (10,3): the shape gradients at Gauss point q."""
+def _corner_gradients(dminv, Gl):
+    """Gl (4,3): the corners' reference gradients (rows of ``dminv``, growth included)."""
     for j in range(3):
         Gl[1, j] = dminv[0, j]
         Gl[2, j] = dminv[1, j]
         Gl[3, j] = dminv[2, j]
         Gl[0, j] = -(dminv[0, j] + dminv[1, j] + dminv[2, j])
+
+
+@njit(cache=True, inline="always")
+def _gradients(coef, q, Gl, Gq):
+    """Gq (10,3): the shape gradients at Gauss point q from the corners' ``Gl``."""
     for a in range(10):
         for j in range(3):
             Gq[a, j] = (coef[q, a, 0] * Gl[0, j] + coef[q, a, 1] * Gl[1, j]
@@ -114,8 +118,9 @@ def _assemble_range(e0, e1, u, tets, dminv, hoff, vol0, mat_kind, mat_par, elem_
         w = V0 / Q
         ok = True
         Jbar = 0.0
+        _corner_gradients(dminv[e], Gl)
         for q in range(Q):
-            _gradients(dminv[e], coef, q, Gl, Gq[q])
+            _gradients(coef, q, Gl, Gq[q])
             Jq[q], lnJq[q], I1q[q] = _kinematics(u, tet, 10, Gq[q], hoff[e], f[q], c[q], m[q])
             if Jq[q] <= 0.0:
                 ok = False
