@@ -95,7 +95,7 @@ def test_a_pass_whose_warm_start_fails_starts_from_rest(monkeypatch, caplog):
     assert np.abs(state.reference - model.nodes).max() < 1e-3 * np.abs(captured.x - model.nodes).max()
 
 
-def test_an_update_that_would_turn_an_element_inside_out_is_halved():
+def test_an_update_that_would_turn_an_element_inside_out_is_halved_on_its_corners_only():
     from sagsim.solvers.fem.inverse import _valid_reference
 
     model = layered_slab(cells="coarse")
@@ -108,11 +108,20 @@ def test_an_update_that_would_turn_an_element_inside_out_is_halved():
     normal /= np.linalg.norm(normal)
     height = (model.nodes[node] - others[0]) @ normal
     proposed = model.nodes.copy()
+    proposed[free] += 1e-5 * height  # a harmless step everywhere else: only the bad element's corners wait
     proposed[node] -= 1.5 * height * normal
     Y = _valid_reference(model, model.nodes, proposed, model.nodes)
     assert (tet_volumes(Y, model.tets) > 0).all()
     moved = np.linalg.norm(Y[node] - model.nodes[node]) / np.linalg.norm(proposed[node] - model.nodes[node])
-    assert moved in (0.5, 0.25, 0.125, 0.0625, 0.03125)
+    assert min(abs(moved - 0.5**k) for k in range(1, 6)) < 1e-9
+    far = np.setdiff1d(free, model.tets[(model.tets == node).any(axis=1)])
+    np.testing.assert_allclose(Y[far], proposed[far], rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(Y[model.fixed], model.nodes[model.fixed])
+    # flattening it to 5 % of its volume is refused too: half the step leaves it at 52 %
+    flat = model.nodes.copy()
+    flat[node] -= 0.95 * height * normal
+    Y = _valid_reference(model, model.nodes, flat, model.nodes)
+    assert np.linalg.norm(Y[node] - model.nodes[node]) == pytest.approx(0.5 * 0.95 * abs(height))
     with pytest.raises(ConvergenceError, match=r"turns element \d+ inside out at \("):
         proposed[node] -= 1e3 * height * normal  # no fraction down to 1/32 stays valid
         _valid_reference(model, model.nodes, proposed, model.nodes)

@@ -34,22 +34,41 @@ ANDERSON_DEPTH = 2
 
 def _valid_reference(model: TissueModel, X: np.ndarray, proposed: np.ndarray, captured: np.ndarray) -> np.ndarray:
     """``proposed`` (fixed nodes back at their captured places), or, where it would turn a
-    tetrahedron inside out (a thin element under a large correction), the step from ``X``
-    towards it halved until none is (say so); ConvergenceError naming the element when even a
-    small step turns it."""
+    tetrahedron inside out or flatten it below :data:`LEAST_VOLUME_RATIO` of its captured
+    volume (a thin element under a large correction), the step from ``X`` towards it halved on
+    that element's corners only, as often as needed (say so); ConvergenceError naming the
+    element when even 1/32 of its step does. Halving the whole update for one sliver held every
+    other node back; letting a sliver flatten pass after pass drove quadratic elements'
+    reference down to 0.2 % of their volume, their curved edges making up the rest, until one
+    turned over (on a coarse face since rebuilt without those slivers, docs/elements.md)."""
     step = proposed - X
-    for halvings in range(6):
-        Y = X + step / 2**halvings
+    factor = np.ones(len(X))
+    floor = np.minimum(LEAST_VOLUME_RATIO * tet_volumes(captured, model.tets), tet_volumes(X, model.tets))
+    for _ in range(6 * 4):  # each corner halved at most 5 times (1/32); neighbours may need their turn
+        Y = X + factor[:, None] * step
         Y[model.fixed] = captured[model.fixed]
         vol = tet_volumes(Y, model.tets)
-        if (vol > 0).all():
-            if halvings:
-                log.info("unloaded shape: update halved %d times (a full one turns elements inside out)", halvings)
+        bad = np.flatnonzero((vol <= 0) | (vol < floor))
+        if not bad.size:
+            if (factor < 1).any():
+                log.info("unloaded shape: update halved at %d nodes (a full one turns elements inside out or flat)",
+                         int((factor < 1).sum()))
             return Y
-    e = int(np.flatnonzero(vol <= 0)[0])
+        corners = np.unique(model.tets[bad])
+        if factor[corners].min() <= 1 / 32:
+            break
+        factor[corners] /= 2
+    e = int(bad[np.argmin(factor[model.tets[bad]].min(axis=1))])
     where = ", ".join(f"{1e3 * v:.1f}" for v in Y[model.tets[e]].mean(axis=0))
-    raise ConvergenceError(f"{model.name}: the unloaded shape turns element {e} inside out at ({where}) mm even "
-                           f"with 1/32 of the update: the captured shape cannot hang there under its loads")
+    raise ConvergenceError(f"{model.name}: the unloaded shape flattens or turns element {e} inside out at ({where}) "
+                           "mm even with 1/32 of the update: the captured shape cannot hang there under its loads")
+
+
+#: the least volume a reference update leaves an element, as a fraction of its captured volume
+#: (or of its volume before the update, if that is already less): a recovered reference whose
+#: elements are flattened is no stress-free shape of the tissue (a registered scan's elements
+#: are held to the same, sagsim.anatomy.register.MIN_VOLUME_RATIO).
+LEAST_VOLUME_RATIO = 0.1
 
 
 def _anderson(past: list) -> np.ndarray:
