@@ -129,8 +129,10 @@ AUTO_DIRECT_MAX_MFLOP = 120_000
 # "auto", the largest system a direct back end may take over (splu: ~30 s and a few GB at 47k
 # dofs in the table above; the others ~5 s at 108k). The direct back end keeps its
 # factorisation as CG's preconditioner for the next matrices (direct.py).
-# PARDISO on the real fine face (267,102 dofs, averaged nodal pressure): 3 minutes, 7 GB.
-FALLBACK_DIRECT_MAX_DOFS = {"cholmod": 300_000, "pardiso": 300_000, "splu": 30_000}
+# PARDISO on the real fine face (267,102 dofs, averaged nodal pressure): 3 minutes, 7 GB; on
+# the real default face in quadratic tetrahedra (312,156 dofs): 35 s, about 5 GB, where AMG-CG
+# needed 191 iterations for two digits and then stalled.
+FALLBACK_DIRECT_MAX_DOFS = {"cholmod": 300_000, "pardiso": 400_000, "splu": 30_000}
 
 
 @dataclass
