@@ -75,7 +75,7 @@ def test_mesh_command_writes_the_real_face_with_its_report(tmp_path, capsys, mon
     out = tmp_path / "real.vtu"
     assert main(["mesh", "--face", "real", "--resolution", "coarse", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "19170 tetrahedra" in printed and "columns ending on: bone" in printed and "0 inverted" in printed
+    assert "18390 tetrahedra" in printed and "columns ending on: bone" in printed and "0 inverted" in printed
     model, prov = load_model(out)
     assert prov["parameters"]["variant"] == "female" and prov["parameters"]["columns"]["teeth"] > 0
     assert [r["landmark"] for r in prov["parameters"]["skull_fit"]][0] == "nasion"

@@ -6,7 +6,7 @@ import pytest
 
 from sagsim.anatomy import real_face as rf
 from sagsim.anatomy.ligaments import LIGAMENT_STIFFNESS
-from sagsim.anatomy.head import boundary_loops
+from sagsim.anatomy.head import border_edges, boundary_loops
 from sagsim.errors import MeshError
 from sagsim.meshfile import content_hash, load_face
 from sagsim.model import STANDARD_GRAVITY, Layer, tet_volumes
@@ -61,6 +61,20 @@ def test_a_skin_that_turns_away_from_the_centre_is_refused_naming_where():
                                                                                              np.ones(len(points))]))
 
 
+def test_an_ear_on_the_skin_border_is_trimmed_and_the_rest_kept():
+    points, tris = _cap()
+    # a triangle held by one border edge, its tip in no other: its column would be a sliver
+    # tied to the face along one side only
+    a, b = border_edges(tris)[0]  # oriented as its one triangle has it
+    tip = 1.08 * (points[a] + points[b]) / 2
+    tip *= np.linalg.norm(points[a]) / np.linalg.norm(tip) * np.array([1.0, 1.0, 0.95])
+    ear = np.array([[b, a, len(points)]])
+    kept_points, kept = rf.star_surface(np.vstack([points, tip]), np.vstack([tris, ear]), np.zeros(3))
+    assert (rf.facing(np.vstack([points, tip]), ear, np.zeros(3)) >= rf.MIN_FACING).all()  # not trimmed for facing
+    assert len(kept) == len(tris) and not np.isin(len(points), kept)
+    assert not rf._pinched_points(tris).size  # the cap itself has no ear
+
+
 def test_the_skin_is_trimmed_to_one_sheet_that_faces_the_centre(female_head_and_skull):
     from sagsim.anatomy.head import face_region
 
@@ -86,6 +100,9 @@ def coarse(female_head_and_skull):
 def test_the_coarse_real_face_is_valid_with_every_kind_of_column_end(coarse):
     model, report = coarse
     assert report.quality["inverted"] == 0 and report.quality["min_dihedral_deg"] > 0.1
+    # no skin node held by one element alone (an ear's tip: a flap that bends freely in
+    # quadratic elements)
+    assert np.bincount(model.tets.ravel(), minlength=model.n_nodes)[model.skin_nodes].min() >= 2
     for kind in ("bone", "teeth", "globe", "neck", "cavity"):
         assert report.columns[kind] > 10, report.columns
     # the depths follow the anatomy: soft tissue over bone from a few millimetres (the nasal
