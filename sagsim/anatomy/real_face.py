@@ -662,7 +662,7 @@ def build_real_face(head: Head, skull: SkullFit, resolution: str = "default", pa
     # a skin to be decimated keeps its ears until after: trimmed first, the head's skin led
     # VTK's decimation to lay 13 mm triangles along the lateral lower lids, over 0.35 mm layers
     # (elements of aspect ratio 4,300 instead of 1,400, on which the stress-free recovery stalled)
-    points, tris = _compact(*star_surface(region.points, region.triangles, centre, ears=how != "coarsen"))
+    points, tris = _compact(*star_surface(region.points, region.triangles, centre, ears=not how.startswith("coarsen")))
     trimmed = len(region.triangles) - len(tris)
     # the landmarks chosen among the head's own skin points, whatever the resolution: chosen
     # among a finer skin's points, the jowl (the point standing furthest forward in a window)
