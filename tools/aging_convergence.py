@@ -8,7 +8,7 @@ face's cells through the layers. Between "coarse" and "coarse-split" only the me
 between "coarse" and "default" the skin's surface changes too.
 
     python tools/aging_convergence.py es-anp coarse coarse-split default   # about 2 minutes
-    python tools/aging_convergence.py tet10 coarse coarse-split            # about 25 minutes
+    python tools/aging_convergence.py tet10 coarse coarse-split            # about 20 minutes
 """
 from __future__ import annotations
 

@@ -159,9 +159,9 @@ MAX_PATCH = 6
 def _pinched_points(triangles: np.ndarray, ears: bool = True) -> np.ndarray:
     """Points where the border passes more than once (two pieces meet at a corner), and the
     tips of ears: points in a single triangle. An ear's column is a sliver of tissue tied to
-    the rest along one side only; at the mouth corners of the coarse face such a tail hung
-    2.7 mm under gravity in quadratic tetrahedra (1.3 mm in linear ones), and made their
-    tangent indefinite 71 times in one stress-free recovery (once without the ears)."""
+    the rest along one side only; at the mouth corners of the coarse face such a flap hung
+    2.4 mm under gravity in quadratic tetrahedra, where the skin beside it hung 1.0 mm, and
+    their tangent went indefinite 71 times in one stress-free recovery (once without ears)."""
     values, counts = np.unique(border_edges(triangles)[:, 0], return_counts=True)
     tips = np.flatnonzero(np.bincount(triangles.ravel()) == 1) if ears else np.zeros(0, np.int64)
     return np.union1d(values[counts > 1], tips)
