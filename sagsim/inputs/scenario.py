@@ -40,7 +40,11 @@ SCENARIO_FIELDS = (
 )
 
 DIAGNOSIS_FIELDS = (
-    Field("face", "str", "coarse", "face the 2^n mechanism-subset runs use (the coarse face keeps --explain quicker)"),
+    # the default face, not the coarse one, though --explain takes 3-4 times as long: on the
+    # coarse face deep-fat deflation moved the jowl and the lower nasolabial fold the other way
+    # than on any finer mesh of the same skin (docs/aging.md, "Mesh dependence")
+    Field("face", "str", "default", "face the 2^n mechanism-subset runs use (the coarse face is quicker, but some "
+                                    "mechanisms' shares follow its mesh)"),
     Field("step_years", "quantity", 2.0, "time step of the subset runs", "years", (0.05, 20.0)),
     Field("mechanisms", "list", None, "mechanisms to split the sag between (default: the enabled ones)"),
 )
