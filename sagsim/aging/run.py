@@ -137,7 +137,7 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         bend = _extrapolate(np.array([a for a, _ in bends] + [ages[k]]), [b for _, b in bends]) if bends else None
         # (quadratic elements: their corners' tetrahedron can be inverted where the curved
         # element is not; the solve's own check catches a bad start, and the step falls back)
-        if system.n_nodes == model.n_nodes and (tet_volumes(guess, model.tets) <= 0).any():
+        if not system.quadratic and (tet_volumes(guess, model.tets) <= 0).any():
             log.info("age %.1f: the extrapolated start inverts an element; starting from the last equilibrium", ages[k])
             guess, bend = frames[-1], last_bend
         try:

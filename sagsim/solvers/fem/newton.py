@@ -211,8 +211,7 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
         # (a run resumed from a checkpoint starts on the model's nodes) would weigh the wrong ones
         system.set_reference(state.reference, ramp)
     dofs, target = constrained_dofs(model, loads)
-    midside = system.n_nodes != model.n_nodes  # quadratic elements: nodes of the system's own
-    if midside:
+    if system.quadratic:  # nodes of the system's own at the edges' midpoints
         X = system.extended(state.reference).ravel()
         x = system.extended(state.x)
         kept = state.internal.get("midside")
@@ -287,7 +286,7 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
         dlam *= 0.5
         log.warning("step %d: cutting the load increment to %.3g (%s)", step, dlam, rec.reason)
     x = (X + u).reshape(-1, 3)
-    if midside:
+    if system.quadratic:
         out = replace(state, x=x[:model.n_nodes], internal={**state.internal, "midside": x[model.n_nodes:]})
     else:
         out = replace(state, x=x)

@@ -37,6 +37,8 @@ class QuadraticSystem(FEMSystem):
     displacements given to ``evaluate`` and returned force vectors cover all nodes, midsides
     after the model's (``extended`` makes them from the model's)."""
 
+    quadratic = True
+
     def __init__(self, model: TissueModel, reference: np.ndarray | None = None,
                  formulation: str = "tet10", *, linear: str | LinearSolver = "auto",
                  linear_coords: np.ndarray | None = None):

@@ -73,6 +73,9 @@ class FEMSystem:
         reference by default.
     """
 
+    #: whether the elements have nodes of their own at the edges' midpoints (QuadraticSystem)
+    quadratic = False
+
     def __new__(cls, model: TissueModel = None, reference: np.ndarray | None = None,
                 formulation: str = "standard", **kwargs):
         # quadratic elements have their own nodes, so their own class (quadratic.py); every
