@@ -234,3 +234,38 @@ def test_mean_deformation_gradient_is_the_gauss_points_mean():
     grad_l = np.vstack([-np.linalg.inv((X4[1:] - X4[0]).T).sum(axis=0), np.linalg.inv((X4[1:] - X4[0]).T)])
     mean = sum(x_ext[tets10[e]].T @ (tet10.COEF[q] @ grad_l) for q in range(4)) / 4
     np.testing.assert_allclose(F[e], mean, atol=1e-12)
+
+
+def test_midside_prolongation_interpolates_a_linear_field_exactly():
+    model = sagging_cube(2)
+    system = FEMSystem(model, formulation="tet10")
+    G, c = RNG.standard_normal((3, 3)), RNG.standard_normal(3)
+    field = lambda x: x @ G.T + c  # noqa: E731
+    P = system.linear.coarse.prolongation
+    on_all = P @ field(model.nodes).ravel()
+    np.testing.assert_allclose(on_all.reshape(-1, 3), field(system.extended(model.nodes)), atol=1e-12)
+
+
+def test_amg_aggregates_the_corners_field_and_solves_what_a_direct_solver_does():
+    # p-multigrid: Chebyshev smoothing on the quadratic tangent, smoothed aggregation below it
+    # over the corners' linear field (amg.CoarseSpace). Newton is given amg-cg by name: the
+    # solver it makes for the system must keep the midside nodes and the coarse space.
+    model = sagging_cube(4)
+    opts = NewtonOptions(formulation="tet10", n_steps=2, rtol=1e-8)
+    direct, _ = solve_static(model, options=opts)
+    system = FEMSystem(model, formulation="tet10")
+    iterative, log = solve_static(model, options=NewtonOptions(formulation="tet10", n_steps=2, rtol=1e-8,
+                                                               linear_solver="amg-cg"), system=system)
+    assert log.steps[-1].linear_method == "amg-cg" and log.steps[-1].linear_iterations > 0
+    backend = system.linear._backend
+    assert backend.M.levels[0].n == system.ndof and backend.ml.levels[0].A.shape[0] == 3 * model.n_nodes
+    np.testing.assert_allclose(iterative.x, direct.x, atol=1e-9)
+    np.testing.assert_allclose(iterative.internal["midside"], direct.internal["midside"], atol=1e-9)
+
+
+def test_a_system_switched_to_tet10_gets_a_solver_for_its_midside_nodes():
+    model = sagging_cube(2)
+    linear = FEMSystem(model, formulation="standard", linear="amg-cg")
+    state, _ = solve_static(model, options=NewtonOptions(formulation="tet10", n_steps=1, linear_solver="amg-cg"),
+                            system=linear)
+    assert state.internal["midside"].shape[1] == 3 and np.isfinite(state.x).all()

@@ -510,3 +510,14 @@ def test_richardson_recovers_the_limit_and_order_of_a_known_series():
     # differences that do not shrink: no order, and the finest value is all it can say
     limit, order = richardson(n, [1.0, 2.0, 4.0])
     assert math.isnan(order) and limit == 4.0
+
+
+def test_the_speed_summary_compares_quadratic_elements_at_the_same_dofs_too():
+    from sagsim.bench.fem_cube import speed_summary
+
+    records = [{"n": 16, "formulation": "standard", "ndofs": 14739, "t_total_s": 2.0},
+               {"n": 32, "formulation": "standard", "ndofs": 107811, "t_total_s": 10.0},
+               {"n": 16, "formulation": "tet10", "ndofs": 107811, "t_total_s": 15.0}]
+    lines = speed_summary(records)
+    assert any("7.50 x the standard element's 2.00 s" in line for line in lines)
+    assert any("1.50 x the standard element at the same dofs (n=32, 10.00 s)" in line for line in lines)

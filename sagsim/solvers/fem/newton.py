@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ...errors import ConvergenceError, LinearSolverError
+from ...formulations import QUADRATIC
 from ...model import Loads, State, TissueModel
 from ..blas import blas_on_one_thread
 from ..linear import LinearSolver
@@ -141,8 +142,8 @@ class SolveLog:
 
 
 class _StepFailed(Exception):
-    """A load step failed; ``start_tangent``: its first linear solve did, on the tangent at the
-    step's start state."""
+    """A load step failed; ``start_tangent``: it failed on the step's start state itself
+    (elements inverted there, or the first linear solve on the tangent there)."""
 
     def __init__(self, why: str, start_tangent: bool = False):
         super().__init__(why)
@@ -194,9 +195,13 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
     if system is None:
         system = FEMSystem(model, state.reference, opts.formulation, linear=opts.linear_solver)
     elif system.formulation != opts.formulation:
-        system = FEMSystem(model, state.reference, opts.formulation, linear=system.linear)
+        # a quadratic system's solver has its midside nodes' coordinates too: keep the solver
+        # only where the nodes stay the same
+        same_nodes = system.quadratic == (opts.formulation in QUADRATIC)
+        system = FEMSystem(model, state.reference, opts.formulation,
+                           linear=system.linear if same_nodes else system.linear.requested)
     if system.linear.requested != opts.linear_solver:
-        system.linear = LinearSolver(opts.linear_solver, coords=state.reference)
+        system.linear = system.linear.with_method(opts.linear_solver)
     if system.model is not model:
         system.update_parameters(model)  # same mesh, new parameters (or a ModelError)
     ramp = None
@@ -273,12 +278,12 @@ def solve_static(model: TissueModel, state: State | None = None, loads: Loads | 
             continue
         cuts += 1
         if start_tangent and ramp is None and np.array_equal(u_start, target):
-            # the tangent at the step's start does not depend on how much load the step adds
-            # (no growth ramp, no prescribed motion): a smaller step starts from the same
-            # matrix, so cutting back would only factorise it again (2 minutes each on the
-            # fine real face)
+            # the step's start (its positions, and the tangent there) does not depend on how much
+            # load the step adds (no growth ramp, no prescribed motion): a smaller step starts
+            # from the same state, so cutting back would only meet it again (a factorisation
+            # of 2 minutes each time on the fine real face)
             raise ConvergenceError(f"{model.name}: load step {step} cannot start: {rec.reason}; "
-                                   "a smaller load step starts from the same tangent")
+                                   "a smaller load step starts from the same state")
         if cuts > opts.max_cutbacks:
             raise ConvergenceError(
                 f"{model.name}: load step {step} (load {lam:.4f} -> {lam_to:.4f}) failed after "
@@ -320,7 +325,7 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
     ev, R, pot = evaluate(u, want_tangent=H0 is None)
     if R is None:
         raise _StepFailed(f"{ev.inverted} inverted elements at the start of the step" if ev.inverted
-                          else "non-finite residual at the start of the step")
+                          else "non-finite residual at the start of the step", start_tangent=True)
     r0 = float(np.linalg.norm(R))
     rec.residuals.append(r0)
     if r0 <= opts.atol:
@@ -344,6 +349,9 @@ def _newton(system: FEMSystem, u: np.ndarray, f_ext: np.ndarray, dofs: np.ndarra
             finally:
                 rec.t_solve_s += time.perf_counter() - t
             rec.linear_method, rec.linear_iterations = info.method, rec.linear_iterations + info.iterations
+        # held dofs stay exactly where the step put them: CG (amg-cg, or CG on a kept
+        # factorisation) leaves them moved by up to its tolerance, which fixed nodes then showed
+        du[~free] = 0.0
         if not np.isfinite(du).all():
             raise _StepFailed(f"non-finite Newton update at iteration {it}")
         slope = float(du @ R)  # directional derivative of the potential; < 0 for a descent step

@@ -21,6 +21,7 @@ from numba import get_num_threads
 from ...errors import ModelError
 from ...model import TissueModel
 from ..linear import LinearSolver
+from ..linear.amg import CoarseSpace, midside_prolongation
 from .kernels import tet10
 from .kernels.csr import BlockPattern, node_adjacency, partition_groups
 from .kernels.small import det3
@@ -57,8 +58,10 @@ class QuadraticSystem(FEMSystem):
         if X.shape != (n, 3) or not np.isfinite(X).all():
             raise ModelError(f"FEMSystem.reference: expected finite ({n}, 3) coordinates")
         self.reference = X
-        coords = self.extended(X if linear_coords is None else linear_coords)
-        self.linear = linear if isinstance(linear, LinearSolver) else LinearSolver(linear, coords=coords)
+        corners = X if linear_coords is None else linear_coords
+        coarse = CoarseSpace(midside_prolongation(n, self.edges), np.asarray(corners, np.float64))
+        self.linear = linear if isinstance(linear, LinearSolver) else LinearSolver(
+            linear, coords=self.extended(corners), coarse=coarse)
 
         # partitions over the corners' node ranges: two elements that share a midside share its
         # edge's corners, so elements of different partitions never write the same rows

@@ -13,7 +13,9 @@ and slowly changing values, so :class:`LinearSolver` keeps what it can between c
   symmetric mode without pivoting, so the signs of the pivots tell whether the matrix is SPD.
 * ``"amg-cg"`` (pyamg, always there): conjugate gradients preconditioned by one V-cycle of
   smoothed-aggregation AMG, with the 6 rigid-body modes as near-nullspace. The hierarchy is
-  reused across calls while it keeps working (see :class:`LinearSolver`).
+  reused across calls while it keeps working (see :class:`LinearSolver`). Given a coarse
+  space (quadratic elements: their corners' linear field), AMG aggregates that space's
+  Galerkin matrix under one smoothing level of the full one (amg.CoarseSpace).
 
 A direct back end reuses its numerical factorisation when it is handed exactly the same matrix
 again (modified Newton), reporting ``setup_s == 0``, and preconditions conjugate gradients with
@@ -42,7 +44,7 @@ import scipy.sparse as sp
 from ...errors import LinearSolverError
 
 from ..blas import blas_on_one_thread
-from .amg import AmgCg, rigid_body_modes
+from .amg import AmgCg, CoarseSpace, rigid_body_modes
 from .backend import Backend
 from .direct import Cholmod, Pardiso, Splu
 
@@ -131,7 +133,14 @@ AUTO_DIRECT_MAX_MFLOP = 120_000
 # factorisation as CG's preconditioner for the next matrices (direct.py).
 # PARDISO on the real fine face (267,102 dofs, averaged nodal pressure): 3 minutes, 7 GB; on
 # the real default face in quadratic tetrahedra (312,156 dofs): 35 s, about 5 GB, where AMG-CG
-# needed 191 iterations for two digits and then stalled.
+# needed 191 iterations for two digits and then stalled. Aggregating the corners' field
+# (amg.CoarseSpace) does not rescue the faces: on the coarse face in quadratic tetrahedra
+# (86,658 dofs) CG loses digits over its first 25 iterations and "auto" hands over at once;
+# even with the corners' Galerkin matrix factorised exactly, Chebyshev smoothing of degree 2
+# to 8 left 5e-3 to 5e-8 after 300 iterations. The corners' linear field locks where the
+# quadratic one does not (thin layers, Poisson's ratio 0.49), so what the coarse level cannot
+# correct is not what a point smoother removes; smoothing each node's 3x3 block did hardly
+# better (1.8e-3 and 5.7e-5 at degrees 2 and 4).
 FALLBACK_DIRECT_MAX_DOFS = {"cholmod": 300_000, "pardiso": 400_000, "splu": 30_000}
 
 
@@ -222,6 +231,8 @@ class LinearSolver:
         to two steps of iterative refinement when it misses it.
     maxiter : CG iteration limit.
     reuse : keep factorisations / hierarchies across calls (False: rebuild on every call).
+    coarse : a coarser space for amg-cg to aggregate instead of the matrix itself
+        (:class:`~sagsim.solvers.linear.amg.CoarseSpace`: quadratic elements' corners).
     """
 
     def __init__(
@@ -232,6 +243,7 @@ class LinearSolver:
         rtol: float = 1e-10,
         maxiter: int = 500,
         reuse: bool = True,
+        coarse: CoarseSpace | None = None,
     ):
         if method != "auto" and method not in ALL_METHODS:
             raise LinearSolverError(f"linear solver: unknown method {method!r}; expected 'auto' or one of "
@@ -255,8 +267,12 @@ class LinearSolver:
             raise ValueError(f"LinearSolver: rtol must be > 0, got {rtol}")
         if int(maxiter) < 1:
             raise ValueError(f"LinearSolver: maxiter must be >= 1, got {maxiter}")
+        if coarse is not None and coords is not None and coarse.prolongation.shape[0] != coords.size:
+            raise ValueError(f"LinearSolver: the coarse space's prolongation has {coarse.prolongation.shape[0]} rows, "
+                             f"the coords give {coords.size} dofs")
         self.requested = method
         self.coords = coords
+        self.coarse = coarse
         self.rtol = float(rtol)
         self.maxiter = int(maxiter)
         self.reuse = bool(reuse)
@@ -268,6 +284,11 @@ class LinearSolver:
         #: what the caller says the next matrices are (fem/newton.py: their constrained dofs); a
         #: factorisation remembers the tag it was made under (kept_inverse)
         self.tag = ""
+
+    def with_method(self, method: str) -> "LinearSolver":
+        """A new solver of ``method`` for the same nodes (coords, coarse space, tolerances)."""
+        return LinearSolver(method, coords=self.coords, rtol=self.rtol, maxiter=self.maxiter, reuse=self.reuse,
+                            coarse=self.coarse)
 
     @property
     def method(self) -> str:
