@@ -24,7 +24,7 @@ import meshio.xdmf
 import numpy as np
 
 from .errors import DataFileError, ModelError
-from .model import State, TissueModel
+from .model import State, TissueModel, midside_edges
 
 PathLike = str | os.PathLike
 
@@ -284,7 +284,10 @@ def write_vtu(path: PathLike, model: TissueModel, state: State | None = None,
 
     Point data: ``displacement`` (m, state.x - state.reference) and ``point_data``; cell
     data: ``layer``, ``compartment`` and ``cell_data``. Binary, zlib-compressed (ParaView
-    reads it), written atomically.
+    reads it), written atomically. A state of quadratic elements (``internal["midside"]``)
+    is written as ten-node tetrahedra (VTK's quadratic tetrahedron, which ParaView draws
+    curved), its midside nodes after the corners; ``point_data`` there is the mean of the
+    edge's two ends.
 
     Raises
     ------
@@ -295,15 +298,34 @@ def write_vtu(path: PathLike, model: TissueModel, state: State | None = None,
     x, disp = _state_arrays(model, state, where)
     pdata = {"displacement": disp, **_extras(where, "point_data", point_data, model.n_nodes, _VTU_POINT)}
     cdata = {**_tags(model), **_extras(where, "cell_data", cell_data, model.n_tets, _CELL)}
-    mesh = meshio.Mesh(x, [("tetra", np.asarray(model.tets, np.int64))], point_data=pdata,
-                       cell_data={k: [v] for k, v in cdata.items()})
+    cells = ("tetra", np.asarray(model.tets, np.int64))
+    midside = None if state is None else state.internal.get("midside")
+    if midside is not None:
+        x, pdata, cells = _quadratic(where, model, x, x - disp, midside, pdata)
+    mesh = meshio.Mesh(x, [cells], point_data=pdata, cell_data={k: [v] for k, v in cdata.items()})
     with atomic_path(path) as tmp:
         meshio.vtu.write(str(tmp), mesh, binary=True, compression="zlib")
     return Path(path)
 
 
+def _quadratic(where: str, model: TissueModel, x: np.ndarray, reference: np.ndarray, midside: Any,
+               pdata: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[str, np.ndarray]]:
+    """Points, point data and cells of the ten-node tetrahedra of a quadratic state."""
+    edges, tet_edges = midside_edges(model.tets)
+    mid = _checked(where, "state.internal[midside]", midside, len(edges)).astype(np.float64)
+    if mid.shape != (len(edges), 3):
+        raise ModelError(f"{where}: field 'state.internal[midside]': expected shape ({len(edges)}, 3), got {mid.shape}")
+    a, b = edges[:, 0], edges[:, 1]
+    out = {name: np.concatenate([v, 0.5 * (v[a] + v[b])]).astype(v.dtype, copy=False) for name, v in pdata.items()}
+    out["displacement"] = np.concatenate([pdata["displacement"], mid - 0.5 * (reference[a] + reference[b])])
+    cells = np.concatenate([np.asarray(model.tets, np.int64), model.n_nodes + tet_edges], axis=1)
+    return np.concatenate([x, mid]), out, ("tetra10", cells)
+
+
 def read_vtu(path: PathLike) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Read a tetrahedral VTU mesh.
+    """Read a tetrahedral VTU mesh. Ten-node tetrahedra (as write_vtu writes a quadratic
+    state) are read by their corners: points and point data then stop where the midside
+    nodes begin.
 
     Returns
     -------
@@ -324,15 +346,22 @@ def read_vtu(path: PathLike) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarr
     except Exception as exc:  # meshio raises ReadError, XML, zlib, Key/ValueErrors on bad input
         why = type(exc).__name__ + ("" if _one_line(exc) == type(exc).__name__ else f": {_one_line(exc)}")
         raise DataFileError(f"{p}: expected a VTU mesh, meshio says {why}") from None
-    blocks = [i for i, c in enumerate(mesh.cells) if c.type == "tetra"]
+    blocks = [i for i, c in enumerate(mesh.cells) if c.type in ("tetra", "tetra10")]
     if not blocks:
         found = ", ".join(c.type for c in mesh.cells) or "none"
-        raise DataFileError(f"{p}: field 'cells': expected tetrahedra (tetra), found {found}")
-    tets = np.concatenate([mesh.cells[i].data for i in blocks]).astype(np.int64)
+        raise DataFileError(f"{p}: field 'cells': expected tetrahedra (tetra or tetra10), found {found}")
+    tets = np.concatenate([mesh.cells[i].data[:, :4] for i in blocks]).astype(np.int64)
     cell_data = {name: np.concatenate([np.asarray(arrs[i]) for i in blocks])
                  for name, arrs in mesh.cell_data.items()}
-    point_data = {name: np.asarray(v) for name, v in mesh.point_data.items()}
-    return np.asarray(mesh.points, np.float64), tets, point_data, cell_data
+    n = len(mesh.points)
+    midsides = [mesh.cells[i].data[:, 4:] for i in blocks if mesh.cells[i].type == "tetra10"]
+    if midsides:
+        mids = np.unique(np.concatenate([m.ravel() for m in midsides]))
+        n -= len(mids)
+        if mids.min() < n or tets.max() >= n:
+            raise DataFileError(f"{p}: field 'cells': ten-node tetrahedra whose midside nodes are not the last points")
+    point_data = {name: np.asarray(v)[:n] for name, v in mesh.point_data.items()}
+    return np.asarray(mesh.points, np.float64)[:n], tets, point_data, cell_data
 
 
 # --------------------------------------------------------------------------- surfaces

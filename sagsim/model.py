@@ -274,12 +274,45 @@ class Loads:
             raise ModelError(f"{o}.prescribed_dofs: expected dof indices in [0, {3 * model.n_nodes})")
 
 
+#: a tetrahedron's edges, as its corner pairs, in the order of VTK's quadratic tetrahedron
+#: (and meshio's "tetra10"): the midside nodes of quadratic elements follow it
+TET_EDGES = ((0, 1), (1, 2), (0, 2), (0, 3), (1, 3), (2, 3))
+
+
+def midside_edges(tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh's edges (E, 2), each once with its lower node first, sorted, and each
+    element's edges (M, 6) as indices into them, in TET_EDGES order: edge k of all of them is
+    midside node N + k of a quadratic mesh over N corners."""
+    tets = np.asarray(tets, np.int64)
+    pairs = np.sort(tets[:, np.array(TET_EDGES)].reshape(-1, 2), axis=1)
+    edges, inv = np.unique(pairs, axis=0, return_inverse=True)
+    return edges, inv.reshape(-1, 6)
+
+
 def deformation_gradients(tets: np.ndarray, X: np.ndarray, x: np.ndarray) -> np.ndarray:
     """F = dx/dX of each tetrahedron (M,3,3), from reference corners X and current corners x."""
     P, Q = X[tets], x[tets]
     Dm = np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1))
     Ds = np.transpose(Q[:, 1:] - Q[:, :1], (0, 2, 1))
     return Ds @ np.linalg.inv(Dm)
+
+
+def state_gradients(tets: np.ndarray, X: np.ndarray, state: State) -> np.ndarray:
+    """Each element's deformation gradient (M,3,3) from reference corners X to ``state``: its
+    corners' for linear elements; for quadratic ones (``state.internal["midside"]``) the
+    element's volume mean of dx/dX. A corner's quadratic shape function has no mean gradient
+    and the midside of edge ij has grad L_i + grad L_j, so the mean is I plus the midsides'
+    displacements (from their edges' reference midpoints) times those."""
+    mid = state.internal.get("midside")
+    if mid is None:
+        return deformation_gradients(tets, X, state.x)
+    edges, tet_edges = midside_edges(tets)
+    P = X[tets]
+    Dinv = np.linalg.inv(np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1)))  # rows: grad L_1..3
+    grad = np.concatenate([-Dinv.sum(axis=1, keepdims=True), Dinv], axis=1)  # (M,4,3) grad L_a
+    pair = grad[:, [i for i, _ in TET_EDGES]] + grad[:, [j for _, j in TET_EDGES]]  # (M,6,3)
+    u_mid = (np.asarray(mid) - 0.5 * (X[edges[:, 0]] + X[edges[:, 1]]))[tet_edges]  # (M,6,3)
+    return np.eye(3) + np.einsum("mki,mkj->mij", u_mid, pair)
 
 
 def tet_volumes(nodes: np.ndarray, tets: np.ndarray) -> np.ndarray:

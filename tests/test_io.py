@@ -1,5 +1,6 @@
 """sagsim.io: round trips, parseable reports, atomic writes, clear errors on bad data."""
 import csv
+import dataclasses
 import json
 import re
 import sys
@@ -60,6 +61,33 @@ def test_vtu_round_trip_is_exact(model, tmp_path):
     assert np.array_equal(cdata["compartment"], model.tet_compartment)
     assert np.array_equal(cdata["strain"], extra_c)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slab.vtu"]  # no temporary left
+
+
+def test_a_quadratic_state_is_written_as_ten_node_tetrahedra(model, tmp_path):
+    # curved edges: ParaView's quadratic tetrahedron (VTK type 24), midside nodes after the
+    # corners; read back by its corners, and meshio sees the midsides where they were put
+    from sagsim.model import midside_edges
+
+    state = sagged(model)
+    edges, tet_edges = midside_edges(model.tets)
+    rng = np.random.default_rng(3)
+    mid = 0.5 * (state.x[edges[:, 0]] + state.x[edges[:, 1]]) + 1e-4 * rng.standard_normal((len(edges), 3))
+    state = dataclasses.replace(state, internal={**state.internal, "midside": mid})
+    extra = np.linspace(0.0, 1.0, model.n_nodes)
+    path = io.write_vtu(tmp_path / "curved.vtu", model, state, point_data={"pressure": extra})
+    raw = meshio.vtu.read(str(path))
+    assert [c.type for c in raw.cells] == ["tetra10"]
+    assert np.array_equal(raw.cells[0].data[:, 4:], model.n_nodes + tet_edges)
+    np.testing.assert_array_equal(raw.points[model.n_nodes:], mid)
+    ref_mid = 0.5 * (state.reference[edges[:, 0]] + state.reference[edges[:, 1]])
+    np.testing.assert_allclose(raw.point_data["displacement"][model.n_nodes:], mid - ref_mid, atol=1e-15)
+    np.testing.assert_allclose(raw.point_data["pressure"][model.n_nodes:],
+                               0.5 * (extra[edges[:, 0]] + extra[edges[:, 1]]), atol=1e-15)
+    points, tets, pdata, _ = io.read_vtu(path)
+    assert np.array_equal(points, state.x) and np.array_equal(tets, model.tets)
+    assert np.array_equal(pdata["pressure"], extra)
+    with pytest.raises(ModelError, match="midside"):
+        io.write_vtu(tmp_path / "bad.vtu", model, dataclasses.replace(state, internal={"midside": mid[:-1]}))
 
 
 def test_vtu_without_state_is_the_reference(model, tmp_path):

@@ -97,7 +97,7 @@ def diagnose(model: TissueModel, mechanisms: list, settings: AgingSettings, play
     enabled = [m.name for m in mechanisms if m.enabled]
     players = list(players or enabled)
     n = len(players)
-    start = start_state(model, settings)
+    start = start_state(model, settings, with_internal=True)  # quadratic elements' curved edges too
     values = {}
     subsets = [frozenset(c) for k in range(n + 1) for c in itertools.combinations(players, k)]
     bar = None

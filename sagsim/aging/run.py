@@ -31,7 +31,7 @@ from .settings import CHECKPOINT, AgingSettings
 
 log = logging.getLogger("sagsim.aging")
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: quadratic elements' edge bends
 
 
 @dataclass
@@ -49,12 +49,17 @@ class AgingResult:
     landmarks: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     final: tuple | None = None  # (model, loads, growth) at the last age: what a thread lift starts from
+    #: quadratic elements: the last frame's midside nodes (its curved edges), else None
+    final_midside: np.ndarray | None = None
 
     def metric(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.rows])
 
     def state(self, k: int) -> State:
-        return State(x=self.frames[k], reference=self.reference)
+        """The state at ages[k]; the last one with its curved edges (quadratic elements)."""
+        last = k in (-1, len(self.frames) - 1) and self.final_midside is not None
+        return State(x=self.frames[k], reference=self.reference,
+                     internal={"midside": self.final_midside} if last else {})
 
 
 def fingerprint(model: TissueModel, mechanisms: list, settings: AgingSettings) -> str:
@@ -68,12 +73,13 @@ def fingerprint(model: TissueModel, mechanisms: list, settings: AgingSettings) -
 
 def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | None = None,
               out: Path | None = None, *, progress: bool = False, stop_after: int | None = None,
-              start: tuple[np.ndarray, np.ndarray] | None = None) -> AgingResult:
+              start: tuple | None = None) -> AgingResult:
     """Age ``model`` with the enabled ``mechanisms``. With ``out``, checkpoints go to
     out/checkpoint and a run found there (same fingerprint) is resumed. ``stop_after``: stop
     after that many new steps (what an interrupt does; for tests). ``start``: the stress-free
-    reference and start equilibrium from `start_state` (runs of one face share it). Returns
-    the AgingResult."""
+    reference and start equilibrium from `start_state` (runs of one face share it), and its
+    internal variables where it gives them (``with_internal``: quadratic elements' curved
+    edges; without them the run starts straight-edged). Returns the AgingResult."""
     settings = settings or AgingSettings()
     captured, model = model, with_ligament_prestrain(model, settings.ligament_prestrain)
     if not settings.end_age > settings.start_age:
@@ -96,15 +102,20 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         if start is None:
             X0, x0, start_internal = start_state(captured, settings, system, with_internal=True)
         else:
-            X0, x0 = start
+            X0, x0, *internal = start
+            start_internal = internal[0] if internal else {}
         creep = np.broadcast_to(np.eye(3), (model.n_tets, 3, 3)).copy()
         growth_prev = creep.copy()
         frames, rows, k_done = [x0], [], 0
+        # quadratic elements: the last steps' midside offsets from their edges' midpoints, with
+        # their ages (a start given without them restarts straight-edged)
+        start_bend = edge_bend(system, x0, start_internal)
+        bends = [] if start_bend is None else [(ages[0], start_bend)]
         if ckpt is not None:
             ckpt.save_start(X0, x0)
-            ckpt.save_step(0, x0, creep, growth_prev, rows, system.linear)
+            ckpt.save_step(0, x0, creep, growth_prev, rows, system.linear, bends)
     else:
-        X0, frames, creep, growth_prev, rows, k_done = resumed
+        X0, frames, creep, growth_prev, rows, k_done, bends = resumed
         x0 = frames[0]
         log.info("resuming %s at age %.1f (step %d of %d)", model.name, ages[k_done], k_done, len(ages) - 1)
     timings["start_s"] = time.perf_counter() - t0
@@ -114,10 +125,6 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
     descent = next((m for m in active if isinstance(m, FatDescent)), None)
     _, loads_prev = aged_model(ctx, _parameters(ctx, active, ages[k_done] - ages[0]))
 
-    # quadratic elements: the last steps' midside offsets from their edges' midpoints, with their
-    # ages (a run resumed, or given its start, restarts straight-edged)
-    start_bend = edge_bend(system, x0, start_internal)
-    bends = [] if start_bend is None else [(ages[k_done], start_bend)]
     bar = _progress(progress, len(ages) - 1, k_done, model.name, ages)
     done_now = 0
     for k in range(k_done + 1, len(ages)):
@@ -162,7 +169,7 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
         dt = time.perf_counter() - t_step
         rows.append(_metrics_row(model, state, at_start, ages[k], ages[0], slog.newton_iterations, dt))
         if ckpt is not None:
-            ckpt.save_step(k, state.x, creep, growth_prev, rows, system.linear)
+            ckpt.save_step(k, state.x, creep, growth_prev, rows, system.linear, bends)
         timings["steps_s"].append(dt)
         timings["newton_iterations"].append(slog.newton_iterations)  # quasi-Newton ones included
         timings["quasi_newton_iterations"].append(slog.quasi_newton_iterations)
@@ -175,7 +182,8 @@ def run_aging(model: TissueModel, mechanisms: list, settings: AgingSettings | No
     model_f, loads_f = aged_model(ctx, _parameters(ctx, active, ages[len(frames) - 1] - ages[0]))
     final = (model_f, loads_f, growth_prev)  # growth_prev: what the last frame is in equilibrium with
     result = AgingResult(model, settings, list(mechanisms), ages[:len(frames)], X0, frames, rows, timings=timings,
-                         final=final)
+                         final=final, final_midside=bent_midsides(system, frames[-1], bends[-1][1]
+                                                                  if bends else None).get("midside"))
     result.landmarks = {name: 1e3 * (model.landmark_position(name, frames[-1]) - model.landmark_position(name, x0))
                         for name in model.landmarks}
     return result
@@ -196,8 +204,8 @@ def captured_start(model: TissueModel, settings: AgingSettings | None = None) ->
     """The captured face ready to load further (a lift without aging): the model with its
     ligaments pre-stretched as ``settings`` say, and its equilibrium at the start age."""
     settings = settings or AgingSettings()
-    X0, x0 = start_state(model, settings)
-    return with_ligament_prestrain(model, settings.ligament_prestrain), State(x=x0, reference=X0)
+    X0, x0, internal = start_state(model, settings, with_internal=True)  # quadratic elements' curved edges too
+    return with_ligament_prestrain(model, settings.ligament_prestrain), State(x=x0, reference=X0, internal=internal)
 
 
 def start_state(model: TissueModel, settings: AgingSettings, system: FEMSystem | None = None,
@@ -260,9 +268,10 @@ def _progress(enabled: bool, total: int, initial: int, name: str, ages: np.ndarr
 
 class _Checkpoint:
     """out/checkpoint: start.npz (reference and start state), step.npz (the last finished
-    step: k, x, creep, the growth x balances, metric rows, which AMG snapshot), frame_k.npy
-    per step and linear_<generation>.npz. step.npz is written last and atomically: it is the
-    commit point; files it does not name are leftovers of a step that did not finish."""
+    step: k, x, creep, the growth x balances, metric rows, which AMG snapshot, and for
+    quadratic elements the last steps' edge bends), frame_k.npy per step and
+    linear_<generation>.npz. step.npz is written last and atomically: it is the commit point;
+    files it does not name are leftovers of a step that did not finish."""
 
     def __init__(self, folder: Path, key: str):
         self.folder = Path(folder)
@@ -285,13 +294,14 @@ class _Checkpoint:
             creep, growth, rows = d["creep"], d["growth"], json.loads(str(d["rows"]))
             gen_file = str(d["linear_file"])
             snap = {name[4:]: d[name] for name in d.files if name.startswith("lin_")}
+            bends = list(zip(d["bend_ages"].tolist(), d["bends"]))
         frames = [np.load(self.folder / f"frame_{j:04d}.npy") for j in range(k + 1)]
         if gen_file:
             with np.load(self.folder / gen_file) as matrix:
                 snap.update({name: matrix[name] for name in matrix.files})
         linear.restore(snap)
         self._saved_generation = (linear.generation, gen_file) if gen_file else None
-        return X0, frames, creep, growth, rows, k
+        return X0, frames, creep, growth, rows, k, bends
 
     def save_start(self, X0: np.ndarray, x0: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -302,7 +312,7 @@ class _Checkpoint:
             np.savez(f, reference=X0, x=x0)
 
     def save_step(self, k: int, x: np.ndarray, creep: np.ndarray, growth: np.ndarray, rows: list,
-                  linear: LinearSolver) -> None:
+                  linear: LinearSolver, bends: list) -> None:
         with atomic_path(self.folder / f"frame_{k:04d}.npy") as p, open(p, "wb") as f:
             np.save(f, x)
         # the hierarchy's matrix (large) when it was rebuilt; its bookkeeping (small) every step
@@ -318,6 +328,8 @@ class _Checkpoint:
             gen_file = self._saved_generation[1]
         with atomic_path(self.folder / "step.npz") as p, open(p, "wb") as f:
             np.savez(f, k=k, creep=creep, growth=growth, rows=json.dumps(rows), linear_file=gen_file,
+                     bend_ages=np.array([a for a, _ in bends], float),
+                     bends=np.array([b for _, b in bends]) if bends else np.zeros((0, 0, 3)),
                      **{f"lin_{name}": v for name, v in snap.items()})
         for old in self.folder.glob("linear_*.npz"):
             if old.name != gen_file:

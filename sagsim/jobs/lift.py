@@ -108,7 +108,8 @@ def lift_start(planfile: PlanFile, out: Path, load=load_face, aged=None, progres
     result = (aged(face, scenario) if aged is not None
               else age_run(scenario, out / AGING_CHECKPOINT, model=face, progress=progress)[2])
     model, loads, growth = result.final
-    state = State(x=result.frames[-1], reference=result.reference, internal={"growth": growth})
+    state = State(x=result.frames[-1], reference=result.reference,
+                  internal={**result.state(-1).internal, "growth": growth})  # curved edges too
     skin = next((m for m in scenario.mechanisms if m.name == "skin" and m.enabled), None)
     decades = (result.ages[-1] - result.ages[0]) / 10.0
     excess_skin = 100.0 * ((1.0 + skin.laxity * decades) ** 2 - 1.0) if skin else 0.0

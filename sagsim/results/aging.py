@@ -87,7 +87,8 @@ def write_results(out: str | Path, result, scenario=None, diagnosis=None, finish
 
     states = [(float(a), State(x=x, reference=result.reference)) for a, x in zip(result.ages, result.frames)]
     paths.append(write_xdmf_series(out / SERIES, model, states, change))
-    paths.append(write_vtu(out / LAST, model, states[-1][1], point_data=change(states[-1][1])))
+    last = result.state(-1)  # with its curved edges, if any
+    paths.append(write_vtu(out / LAST, model, last, point_data=change(last)))
     if diagnosis is not None:
         paths.append(write_csv(out / DIAGNOSIS, diagnosis.rows()))
     if finish:

@@ -18,7 +18,8 @@ from ..io import read_json, read_vtu, read_xdmf_series, write_csv, write_json, w
 from ..meshfile import load_face
 from ..model import State, TissueModel, tet_volumes
 from ..threads.assessment import assess
-from ..threads.effects import DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, lift_strain, unevenness, von_mises
+from ..threads.effects import (DENT_THRESHOLD_MM, STRAIN_THRESHOLD, cog_dents_mm, element_gradients, lift_strain,
+                               unevenness, von_mises)
 from ..threads.lift import LiftResult
 from ..threads.catalogue import MATERIALS, TEMPORAL_FASCIA_TEARING
 from ..threads.plan import point
@@ -76,10 +77,12 @@ def write_lift(out: Path, model, start: State, result: LiftResult, planfile, whe
     out.mkdir(parents=True, exist_ok=True)
     plan = planfile.plan
     marks = landmark_table(model, start, result)
-    strain = lift_strain(model, start.x, result.state.x)
     growth = start.internal.get("growth")
-    vm_before = von_mises(model, start.reference, start.x, growth)
-    vm_after = von_mises(model, start.reference, result.state.x, growth)
+    # quadratic elements: each one's mean deformation, not its corners' (None: the corners')
+    F0, F1 = element_gradients(model, start, result.state)
+    strain = lift_strain(model, start.x, result.state.x, None if F0 is None else (F0, F1))
+    vm_before = von_mises(model, start.reference, start.x, growth, F0)
+    vm_after = von_mises(model, start.reference, result.state.x, growth, F1)
     uneven = unevenness(model, start.x, result.state.x)
     dents = cog_dents_mm(model, result.cogs, uneven["field_mm"], start.x)
     cogs = cog_table(plan, result)

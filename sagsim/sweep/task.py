@@ -177,7 +177,7 @@ def start(name: str, model, settings) -> tuple:
     if key not in _STARTS:
         if len(_STARTS) >= _STARTS_KEPT:
             _STARTS.pop(next(iter(_STARTS)))
-        _STARTS[key] = start_state(model, settings)
+        _STARTS[key] = start_state(model, settings, with_internal=True)  # quadratic elements' curved edges too
     return _STARTS[key]
 
 

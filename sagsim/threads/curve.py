@@ -13,7 +13,7 @@ import numpy as np
 
 from ..model import Loads, State, TissueModel, tet_volumes
 from ..solvers.fem import FEMSystem
-from .effects import STRAIN_THRESHOLD, lift_strain, unevenness
+from .effects import STRAIN_THRESHOLD, element_gradients, lift_strain, unevenness
 from .lift import lift_options, solve_lift
 from .plan import ThreadPlan, point
 
@@ -57,7 +57,8 @@ def lift_curve(model: TissueModel, start: State, plan: ThreadPlan, values, kind:
         else:
             p = ThreadPlan(tuple(replace(th, pull=float(v)) for th in plan.threads), plan.name)
         res = solve_lift(model, start, p, loads, opts, system=system)
-        strain = lift_strain(model, start.x, res.state.x)
+        F0, F1 = element_gradients(model, start, res.state)
+        strain = lift_strain(model, start.x, res.state.x, None if F0 is None else (F0, F1))
         vol = np.abs(tet_volumes(start.x, model.tets))
         uneven = unevenness(model, start.x, res.state.x)
         lifts = [1e3 * (model.landmark_position(t, res.state.x) - model.landmark_position(t, start.x))[1]

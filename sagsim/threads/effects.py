@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..model import Loads, State, TissueModel, deformation_gradients
+from ..model import Loads, State, TissueModel, deformation_gradients, state_gradients
 from ..solvers.fem import CogSprings, FEMSystem, NewtonOptions, growth_tensors, solve_static
 from .lift import lift_options
 
@@ -24,18 +24,34 @@ DENT_THRESHOLD_MM = 0.5
 UNEVENNESS_RADIUS = 0.006
 
 
-def lift_strain(model: TissueModel, x_from: np.ndarray, x_to: np.ndarray) -> np.ndarray:
+def lift_strain(model: TissueModel, x_from: np.ndarray, x_to: np.ndarray,
+                gradients: tuple | None = None) -> np.ndarray:
     """Largest principal strain of the lift in each element (M,): F = dx_to/dx_from, the
-    largest eigenvalue of F^T F gives the stretch lambda; strain = lambda - 1."""
-    F = deformation_gradients(model.tets, x_from, x_to)
+    largest eigenvalue of F^T F gives the stretch lambda; strain = lambda - 1. ``gradients``:
+    (F_from, F_to), each element's deformation gradient in the two states from one reference
+    (quadratic elements' means, model.state_gradients), instead of the corners' (a curved
+    sliver's corners can be nearly flat: they gave a coarse face's lift 2,667 % strain)."""
+    F = deformation_gradients(model.tets, x_from, x_to) if gradients is None else gradients[1] @ np.linalg.inv(gradients[0])
     w = np.linalg.eigvalsh(np.transpose(F, (0, 2, 1)) @ F)
     return np.sqrt(np.maximum(w[:, -1], 0.0)) - 1.0
 
 
-def von_mises(model: TissueModel, reference: np.ndarray, x: np.ndarray, growth=None) -> np.ndarray:
+def element_gradients(model: TissueModel, start: State, end: State) -> tuple:
+    """(F_start, F_end): each element's deformation gradient from ``start.reference`` in the two
+    states where its elements are quadratic (both carry midsides), else (None, None): the
+    corners say it."""
+    if "midside" not in start.internal or "midside" not in end.internal:
+        return None, None
+    return (state_gradients(model.tets, start.reference, start), state_gradients(model.tets, start.reference, end))
+
+
+def von_mises(model: TissueModel, reference: np.ndarray, x: np.ndarray, growth=None,
+              F: np.ndarray | None = None) -> np.ndarray:
     """Von Mises equivalent of the Cauchy stress in each element (Pa), from the element's own
-    deformation (growth included): sqrt(3/2 s:s), s the deviator of sigma = P F^T / J."""
-    F = deformation_gradients(model.tets, reference, x)
+    deformation (growth included): sqrt(3/2 s:s), s the deviator of sigma = P F^T / J. ``F``:
+    each element's deformation gradient from ``reference`` instead of its corners'
+    (quadratic elements' means, model.state_gradients)."""
+    F = deformation_gradients(model.tets, reference, x) if F is None else F
     if growth is not None:
         F = F @ np.linalg.inv(growth_tensors(growth, model.n_tets))
     J = np.linalg.det(F)

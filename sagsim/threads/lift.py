@@ -13,7 +13,7 @@ that way; it catches again once the thread has caught up. The slip state is foun
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -72,6 +72,11 @@ def solve_lift(model: TissueModel, start: State, plan: ThreadPlan, loads: Loads 
     cogs = place_cogs(model, plan, start.x)
     system = system or FEMSystem(model, start.reference, opts.formulation, linear=opts.linear_solver,
                                  linear_coords=model.nodes)
+    # each part pulls its element's tissue as a whole (its volume mean position, by the
+    # element's own shape functions: quadratic ones curved, midsides and all), and its spring
+    # starts slack there
+    cogs = replace(cogs, part_position=system.embedded_points(start.x, start.internal, cogs.part_tet, cogs.part_bary,
+                                                              whole=True))
     k = cogs.stiffness * stiffness_factor
     limit = cogs.holding_force * strength
     n = len(plan.threads)
@@ -117,13 +122,14 @@ def cog_springs(cogs: Cogs, travel: np.ndarray, k: np.ndarray) -> CogSprings:
     m) along its cog's direction, with its share of the cog's stiffness ``k``."""
     c = cogs.part_cog
     targets = cogs.part_position + travel[c][:, None] * cogs.direction[c]
-    return CogSprings(tet=cogs.part_tet, bary=cogs.part_bary, targets=targets, stiffness=k[c] * cogs.part_weight)
+    return CogSprings(tet=cogs.part_tet, bary=cogs.part_bary, targets=targets, stiffness=k[c] * cogs.part_weight,
+                      whole=True)
 
 
-def cog_forces(model: TissueModel, cogs: Cogs, x: np.ndarray, travel: np.ndarray, k: np.ndarray) -> np.ndarray:
+def cog_forces(system: FEMSystem, cogs: Cogs, state: State, travel: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Force of each cog along its thread (N): the sum over its parts."""
     c = cogs.part_cog
-    p = np.einsum("sa,sai->si", cogs.part_bary, x[model.tets[cogs.part_tet]])
+    p = system.embedded_points(state.x, state.internal, cogs.part_tet, cogs.part_bary, whole=True)
     targets = cogs.part_position + travel[c][:, None] * cogs.direction[c]
     along = np.einsum("si,si->s", targets - p, cogs.direction[c])
     return np.bincount(c, weights=k[c] * cogs.part_weight * along, minlength=len(cogs.tet))
@@ -139,7 +145,7 @@ def _settle(model, state, loads, opts, system, cogs, pull, k, limit, slip, relea
         state, _ = solve_static(model, state, loads, opts, from_loads=loads, system=system, items=[held])
         # what each cog would pull with if engaged: barbs fold while the tissue is ahead of the
         # thread (let go) and catch again once the thread has caught up (re-engage)
-        would = cog_forces(model, cogs, state.x, pull - slip, k)
+        would = cog_forces(system, cogs, state, pull - slip, k)
         force = np.where(released, 0.0, would)
         let_go = ~released & (would < -SLIP_TOL * limit)
         catch = released & (would > SLIP_TOL * limit)

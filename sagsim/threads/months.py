@@ -21,6 +21,7 @@ import numpy as np
 from ..aging.mechanisms import relax
 from ..model import Loads, State, TissueModel
 from ..solvers.fem import FEMSystem, NewtonOptions, growth_tensors, solve_static
+from ..solvers.fem.quadratic import element_deformation
 from .lift import LiftResult, _settle, cog_springs, lift_options
 from .catalogue import MATERIALS
 
@@ -61,11 +62,14 @@ def months_after(model: TissueModel, start: State, result: LiftResult, plan, loa
         if weeks > t_prev:
             old = growth
             beta_c = setting * (deposited(weeks) - deposited(t_prev))
-            growth = relax(model.tets, start.reference, state.x, growth, growth, near, beta_c)
+            # quadratic elements relax their mean deformation (midsides and all), and keep
+            # their curved edges: straight, a curved sliver can be inside out
+            F = element_deformation(system, state.x, state.internal)
+            growth = relax(model.tets, start.reference, state.x, growth, growth, near, beta_c, F)
             beta_f = 1.0 - np.exp(-(weeks - t_prev) / 52.0 / fat_creep_years)
-            growth = relax(model.tets, start.reference, state.x, growth, growth, fat, beta_f)
+            growth = relax(model.tets, start.reference, state.x, growth, growth, fat, beta_f, F)
             keep = np.array([MATERIALS[mat].strength_fraction(weeks) for mat in materials])
-            state = State(x=state.x, reference=start.reference, internal={"growth": growth})
+            state = State(x=state.x, reference=start.reference, internal={**state.internal, "growth": growth})
             # the remodelled shape is solved with the cogs still holding (the tissue never
             # hangs free between two check-ups), then their weakening is settled
             held = cog_springs(cogs, result.pull - slip, np.where(released, 0.0, result.stiffness * keep))

@@ -264,3 +264,23 @@ def test_quadratic_elements_age_with_creep_on_their_mean_deformation(face, monke
     monkeypatch.setattr(run, "bent_midsides", lambda system, x, bend: {})  # every step straight-edged
     straight = run_aging(face, default_mechanisms(), settings)
     np.testing.assert_allclose(straight.metric("jowl_descent_mm"), jowl, rtol=1e-3)
+
+
+def test_a_quadratic_run_resumes_from_its_curved_edges_bit_identical(face, tmp_path):
+    from sagsim.model import midside_edges
+
+    # the checkpoint keeps the last steps' edge bends: a resumed tet10 run starts each step where
+    # the uninterrupted one did, and the result hands its last curved edges on (to a lift, a VTU)
+    settings = AgingSettings(end_age=46, step_years=2, unloaded=False, formulation="tet10")
+    mechs = default_mechanisms()
+    whole = run_aging(face, mechs, settings, tmp_path / "whole")
+    run_aging(face, mechs, settings, tmp_path / "cut", stop_after=2)
+    resumed = run_aging(face, mechs, settings, tmp_path / "cut")
+    for a, b in zip(whole.frames, resumed.frames, strict=True):
+        assert np.array_equal(a, b)
+    last = whole.state(-1).internal["midside"]
+    assert np.array_equal(last, resumed.final_midside)
+    edges, _ = midside_edges(face.tets)
+    straight = 0.5 * (whole.frames[-1][edges[:, 0]] + whole.frames[-1][edges[:, 1]])
+    assert last.shape == straight.shape and np.abs(last - straight).max() > 1e-7  # bent, not straight
+    assert not whole.state(0).internal  # earlier frames are corners only

@@ -70,3 +70,55 @@ def test_a_pulled_cog_moves_the_tissue_towards_its_target():
                                 items=[cog])
         pulls.append((b @ state.x[model.tets[e]] - p0)[1])
     assert 0 < pulls[0] < pulls[1] < pulls[2] < 0.1  # stiffer cog, more lift, never past the target
+
+
+def quadratic_shape(L, edges):
+    """The ten-node tetrahedron's shape functions at barycentric L, from their definition."""
+    return [L[a] * (2 * L[a] - 1) for a in range(4)] + [4 * L[i] * L[j] for i, j in edges]
+
+
+def test_quadratic_elements_carry_a_cog_by_their_ten_nodes():
+    # A cog inside a ten-node element is where the element's quadratic field puts it, and pulls
+    # its corners and midsides by those shape functions (a dense twin written per node)
+    from sagsim.solvers.fem.kernels.tet10 import EDGES
+
+    model = block()
+    cogs = random_cogs(model, seed=4)
+    with_cogs, without = FEMSystem(model, formulation="tet10"), FEMSystem(model, formulation="tet10")
+    rng = np.random.default_rng(5)
+    x = with_cogs.extended(model.nodes) + 0.02 * rng.standard_normal((with_cogs.n_nodes, 3))
+    e1, e0 = with_cogs.evaluate(x, items=[cogs]), without.evaluate(x)
+    R = np.zeros(with_cogs.ndof)
+    for t, b, target, k in zip(cogs.tet, cogs.bary, cogs.targets, cogs.stiffness, strict=True):
+        nodes = np.concatenate([model.tets[t], model.n_nodes + with_cogs.tet_edges[t]])
+        w = np.array(quadratic_shape(b, EDGES))
+        assert abs(w.sum() - 1.0) < 1e-14
+        d = target - w @ x[nodes]
+        for a in range(10):
+            R[3 * nodes[a]:3 * nodes[a] + 3] -= k * w[a] * d
+    np.testing.assert_allclose(e1.force - e0.force, R, atol=1e-13)
+    assert tangent_fd_error(with_cogs, x, rng, items=[cogs]) <= 1e-7
+    internal = {"midside": x[model.n_nodes:]}
+    p = with_cogs.embedded_points(x[:model.n_nodes], internal, cogs.tet, cogs.bary)
+    np.testing.assert_allclose(p[0], np.array(quadratic_shape(cogs.bary[0], EDGES)) @ x[np.concatenate(
+        [model.tets[cogs.tet[0]], model.n_nodes + with_cogs.tet_edges[cogs.tet[0]]])], atol=1e-15)
+
+
+def test_a_whole_element_is_pulled_at_its_volume_mean():
+    # whole=True (a cog's grip spread over an element): linear elements at their centroid,
+    # quadratic ones at the mean of their curved shape, the four-point rule (exact for the
+    # quadratic field) of the points' positions
+    from sagsim.solvers.fem.kernels.tet10 import GAUSS
+
+    model = block()
+    tets = np.array([0, 5, 11])
+    bary = np.full((3, 4), 0.25)
+    rng = np.random.default_rng(6)
+    linear = FEMSystem(model)
+    x = model.nodes + 0.02 * rng.standard_normal(model.nodes.shape)
+    np.testing.assert_allclose(linear.embedded_points(x, {}, tets, bary, whole=True), x[model.tets[tets]].mean(axis=1))
+    quad = FEMSystem(model, formulation="tet10")
+    mid = quad.extended(x)[model.n_nodes:] + 0.01 * rng.standard_normal((len(quad.edges), 3))
+    whole = quad.embedded_points(x, {"midside": mid}, tets, bary, whole=True)
+    at_gauss = np.mean([quad.embedded_points(x, {"midside": mid}, tets, np.tile(g, (3, 1))) for g in GAUSS], axis=0)
+    np.testing.assert_allclose(whole, at_gauss, atol=1e-15)

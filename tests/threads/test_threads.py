@@ -1,6 +1,7 @@
 """Thread lifts: nothing moves without a pull, cogs never exceed their holding force, slip
 only goes towards the entry and only where a cog is at its limit, lift grows with the pull
 until the cogs slip."""
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -331,3 +332,26 @@ def test_a_lift_solves_in_the_formulation_its_face_was_aged_in(face):
     assert lift_options().formulation == FACE_DEFAULT == "es-anp"
     assert lift_options(formulation="anp").formulation == "anp"
     assert lift_options(FEMSystem(model, start.reference, "anp")).formulation == "anp"
+
+
+def test_a_lift_in_quadratic_elements_keeps_their_curved_edges():
+    # tet10: the cogs sit on the elements' quadratic field, so a thread not pulled moves
+    # nothing (springs slack at the curved shape), and the months after keep the edges curved
+    from sagsim.solvers.fem import FEMSystem
+    from sagsim.threads.lift import lift_options
+    from sagsim.threads.months import months_after
+
+    model, start = captured_start(load_face("procedural-coarse"), AgingSettings(unloaded=False, formulation="tet10"))
+    assert "midside" in start.internal
+    system = FEMSystem(model, start.reference, "tet10")
+    opts = lift_options(system)
+    one = ThreadPlan((Thread("jowl_left", entry="jowl_left", anchor="tragus_left", pull=0.0, cogs=3,
+                             cog_spacing=0.006, holding_force=5.0),))
+    still = solve_lift(model, start, one, options=opts, system=system)
+    assert np.abs(still.state.x - start.x).max() < 1e-7 and np.abs(still.force).max() < 1e-6
+    pulled = ThreadPlan((replace(one.threads[0], pull=0.002),))
+    res = solve_lift(model, start, pulled, options=opts, system=system)
+    assert jowl_lift_mm(model, res, start) > 0.1
+    rows = months_after(model, start, res, pulled, landmarks=("jowl_left",), months=(0, 1), options=opts,
+                        system=system)
+    assert 0.0 < rows[1]["retained_pct:jowl_left"] < 100.0

@@ -19,7 +19,7 @@ import numpy as np
 from numba import get_num_threads
 
 from ...errors import ModelError
-from ...model import TissueModel
+from ...model import State, TissueModel, midside_edges, state_gradients
 from ..linear import LinearSolver
 from ..linear.amg import CoarseSpace, midside_prolongation
 from .kernels import tet10
@@ -48,9 +48,7 @@ class QuadraticSystem(FEMSystem):
         n = model.n_nodes
         self.n_vertices = n
         tets = np.asarray(model.tets, np.int64)
-        pairs = np.sort(tets[:, EDGE_CORNERS].reshape(-1, 2), axis=1)
-        self.edges, inv = np.unique(pairs, axis=0, return_inverse=True)
-        self.tet_edges = inv.reshape(-1, 6)  # model order: each element's edges, as its midsides
+        self.edges, self.tet_edges = midside_edges(tets)  # model order: each element's edges, as its midsides
         tets10 = np.concatenate([tets, n + self.tet_edges], axis=1)
         self.n_nodes = n + len(self.edges)
         self.ndof = 3 * self.n_nodes
@@ -96,6 +94,24 @@ class QuadraticSystem(FEMSystem):
         x = np.asarray(x, np.float64)
         return np.concatenate([x, 0.5 * (x[self.edges[:, 0]] + x[self.edges[:, 1]])])
 
+    def all_positions(self, x: np.ndarray, internal: dict) -> np.ndarray:
+        mid = internal.get("midside")
+        if mid is None or len(mid) != len(self.edges):
+            return self.extended(x)  # a state of linear elements: straight edges
+        return np.concatenate([np.asarray(x, np.float64), mid])
+
+    def embedding_weights(self, bary: np.ndarray, whole: bool = False) -> np.ndarray:
+        """The quadratic shape functions at ``bary`` (S, 4): L_a (2 L_a - 1) at the corners,
+        4 L_i L_j at the midside of edge ij (tet10.EDGES order); with ``whole``, their volume
+        means (corners -1/20, midsides 1/5: each element's mean position)."""
+        L = np.asarray(bary, np.float64)
+        if whole:
+            return np.tile(tet10.LOAD_SHARE, (len(L), 1))
+        return np.concatenate([L * (2.0 * L - 1.0), 4.0 * L[:, EDGE_CORNERS[:, 0]] * L[:, EDGE_CORNERS[:, 1]]], axis=1)
+
+    def _element_nodes(self, tets: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.model.tets[tets], self.n_vertices + self.tet_edges[tets]], axis=1)
+
     def extended_constraints(self, dofs: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The model's constrained dofs and their target displacements, and the midside dofs
         whose edge has both ends constrained in the same direction: held there at the mean of
@@ -114,17 +130,11 @@ class QuadraticSystem(FEMSystem):
         return out[o], vals[o]
 
     def mean_deformation_gradients(self, x: np.ndarray, midside: np.ndarray) -> np.ndarray:
-        """(M,3,3) each element's volume mean of dx/dX (model order, from the system's reference),
-        given the model's node positions ``x`` and the midside positions. A corner's shape
-        function has no mean gradient over the element; the midside of edge ij has
-        grad L_i + grad L_j: so the mean is the edges' midsides' affair alone (an affine field's
-        is its corners' gradient, as it should be)."""
-        Dinv = np.empty_like(self._shape_cache[2])
-        Dinv[self.order] = self._shape_cache[2]  # the reference's, before growth, in model order
-        grad = np.concatenate([-Dinv.sum(axis=1, keepdims=True), Dinv], axis=1)  # (M,4,3) rows grad L_i
-        u_mid = (np.asarray(midside) - self.reference_ext[self.n_vertices:])[self.tet_edges]  # (M,6,3)
-        pair = grad[:, EDGE_CORNERS[:, 0]] + grad[:, EDGE_CORNERS[:, 1]]  # (M,6,3)
-        return np.eye(3) + np.einsum("mki,mkj->mij", u_mid, pair)
+        """(M,3,3) each element's volume mean of dx/dX (model order, from the system's reference,
+        before growth), given the model's node positions ``x`` and the midside positions
+        (model.state_gradients: an affine field's is its corners' gradient, as it should be)."""
+        return state_gradients(self.model.tets, self.reference,
+                               State(x=x, reference=self.reference, internal={"midside": midside}))
 
     # -- reference-dependent data -------------------------------------------------------------
 

@@ -307,18 +307,43 @@ class FEMSystem:
             self._dirichlet_cache = {key: (zero_pos, diag_pos, dofs)}  # keep only the latest set
         return self._dirichlet_cache[key]
 
+    def embedding_weights(self, bary: np.ndarray, whole: bool = False) -> np.ndarray:
+        """(S, k): the weights of element_positions' nodes that give the points at barycentric
+        ``bary`` (S, 4): the barycentric coordinates themselves for linear elements; with
+        ``whole``, each element's volume mean position instead (its centroid, here)."""
+        bary = np.asarray(bary, np.float64)
+        return np.full_like(bary, 0.25) if whole else bary
+
+    def all_positions(self, x: np.ndarray, internal: dict) -> np.ndarray:
+        """(n_nodes, 3): every node's position in a state with node positions ``x`` and
+        ``internal`` variables (quadratic elements add their midsides)."""
+        return np.asarray(x, np.float64)
+
+    def embedded_points(self, x: np.ndarray, internal: dict, tets: np.ndarray, bary: np.ndarray,
+                        whole: bool = False) -> np.ndarray:
+        """(S, 3): where the points at barycentric ``bary`` (S, 4) of elements ``tets`` (model
+        order) are in the state (``x``, ``internal``), by the elements' own shape functions
+        (``whole``: the elements' volume means, see embedding_weights)."""
+        nodes, _ = self.element_positions(tets)
+        w = self.embedding_weights(bary, whole)
+        return np.einsum("sa,sai->si", w, self.all_positions(x, internal)[nodes])
+
     def element_positions(self, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Corner nodes (S,4) of elements ``tets`` (model order) and the block positions (S,16)
-        of their corner pairs (a, b) at 4a + b; cached for the latest ``tets`` (a lift solves
-        many times with the same cogs)."""
+        """Nodes (S,k) of elements ``tets`` (model order: k = 4 corners, or 10 with midsides)
+        and the block positions (S,k*k) of their node pairs (a, b) at k a + b; cached for the
+        latest ``tets`` (a lift solves many times with the same cogs)."""
         tets = np.asarray(tets, np.int64)
         key = tets.tobytes()
         if key not in self._element_cache:
-            corners = self.model.tets[tets]
-            kpos = self.pattern.block_positions(np.repeat(corners, 4, axis=1).ravel(),
-                                                np.tile(corners, (1, 4)).ravel()).reshape(-1, 16)
-            self._element_cache = {key: (corners, kpos)}  # keep only the latest set
+            nodes = self._element_nodes(tets)
+            k = nodes.shape[1]
+            kpos = self.pattern.block_positions(np.repeat(nodes, k, axis=1).ravel(),
+                                                np.tile(nodes, (1, k)).ravel()).reshape(-1, k * k)
+            self._element_cache = {key: (nodes, kpos)}  # keep only the latest set
         return self._element_cache[key]
+
+    def _element_nodes(self, tets: np.ndarray) -> np.ndarray:
+        return self.model.tets[tets]
 
     # -- set-up helpers -----------------------------------------------------------------------
 

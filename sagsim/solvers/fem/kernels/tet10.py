@@ -25,10 +25,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ....model import TET_EDGES
 from .tet4 import NEO_HOOKEAN, _kinematics, _scatter_tangent, _shear_coefficients
 
 #: the midside nodes' edges, VTK's quadratic tetrahedron order
-EDGES = ((0, 1), (1, 2), (0, 2), (0, 3), (1, 3), (2, 3))
+EDGES = TET_EDGES
 _A, _B = 0.5854101966249685, 0.1381966011250105
 #: the four-point Gauss rule (degree 2) in barycentric coordinates; each point weighs V0 / 4
 GAUSS = np.array([[_A, _B, _B, _B], [_B, _A, _B, _B], [_B, _B, _A, _B], [_B, _B, _B, _A]])
