@@ -284,7 +284,10 @@ class _Checkpoint:
         if not step.exists() or not meta.exists():
             return None
         info = read_json(meta)
-        if info.get("fingerprint") != self.key or info.get("version") != CHECKPOINT_VERSION:
+        if info.get("version") != CHECKPOINT_VERSION:
+            raise ScenarioError(f"{self.folder}: holds a checkpoint in another format (version {info.get('version')}, "
+                                f"this sagsim writes {CHECKPOINT_VERSION}); use another --out or delete it")
+        if info.get("fingerprint") != self.key:
             raise ScenarioError(f"{self.folder}: holds a checkpoint of another run (fingerprint "
                                 f"{info.get('fingerprint')}, this run {self.key}); use another --out or delete it")
         with np.load(self.folder / "start.npz") as s:

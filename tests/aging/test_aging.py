@@ -170,6 +170,15 @@ def test_a_checkpoint_of_another_run_is_refused(face, tmp_path):
         run_aging(face, other, settings, tmp_path)
 
 
+def test_a_checkpoint_in_another_format_is_refused_saying_so(face, tmp_path):
+    settings = AgingSettings(end_age=44, step_years=2, unloaded=False)
+    run_aging(face, default_mechanisms(), settings, tmp_path, stop_after=1)
+    meta = tmp_path / "checkpoint" / "run.json"
+    meta.write_text(meta.read_text().replace('"version": 2', '"version": 1'))
+    with pytest.raises(ScenarioError, match=r"another format \(version 1, this sagsim writes 2\)"):
+        run_aging(face, default_mechanisms(), settings, tmp_path)
+
+
 def test_shapley_values_of_known_games():
     players = ["a", "b", "c"]
     subsets = [frozenset(s) for s in ([], ["a"], ["b"], ["c"], ["a", "b"], ["a", "c"], ["b", "c"], ["a", "b", "c"])]
