@@ -179,6 +179,18 @@ def test_a_checkpoint_in_another_format_is_refused_saying_so(face, tmp_path):
         run_aging(face, default_mechanisms(), settings, tmp_path)
 
 
+def test_a_diagnosis_run_by_two_workers_gives_what_one_does(face):
+    # the subsets run side by side in spawned processes, each on its share of the cores: the
+    # same runs, summed in another order
+    mechs = only("skin", "fat_descent")
+    settings = AgingSettings(end_age=50, step_years=10)
+    one = diagnose(face, mechs, settings, workers=1)
+    two = diagnose(face, mechs, settings, workers=2)
+    assert one.outcomes == two.outcomes and set(one.values) == set(two.values)
+    for S in one.values:
+        np.testing.assert_allclose(two.values[S], one.values[S], rtol=1e-9, atol=1e-12)
+
+
 def test_shapley_values_of_known_games():
     players = ["a", "b", "c"]
     subsets = [frozenset(s) for s in ([], ["a"], ["b"], ["c"], ["a", "b"], ["a", "c"], ["b", "c"], ["a", "b", "c"])]
@@ -194,7 +206,7 @@ def test_shapley_values_of_known_games():
 
 def test_diagnosis_sums_to_the_total_sag(face):
     mechs = only("skin", "fat_descent", "ligament_laxity")
-    d = diagnose(face, mechs, AgingSettings(end_age=60, step_years=10))
+    d = diagnose(face, mechs, AgingSettings(end_age=60, step_years=10), workers=1)
     assert len(d.values) == 8
     np.testing.assert_allclose(d.shapley.sum(axis=0), d.total, atol=1e-12)
     np.testing.assert_allclose(d.main.sum(axis=0) + d.interaction, d.total, atol=1e-12)
