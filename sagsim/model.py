@@ -297,16 +297,17 @@ def deformation_gradients(tets: np.ndarray, X: np.ndarray, x: np.ndarray) -> np.
     return Ds @ np.linalg.inv(Dm)
 
 
-def state_gradients(tets: np.ndarray, X: np.ndarray, state: State) -> np.ndarray:
+def state_gradients(tets: np.ndarray, X: np.ndarray, state: State, edges: tuple | None = None) -> np.ndarray:
     """Each element's deformation gradient (M,3,3) from reference corners X to ``state``: its
     corners' for linear elements; for quadratic ones (``state.internal["midside"]``) the
     element's volume mean of dx/dX. A corner's quadratic shape function has no mean gradient
     and the midside of edge ij has grad L_i + grad L_j, so the mean is I plus the midsides'
-    displacements (from their edges' reference midpoints) times those."""
+    displacements (from their edges' reference midpoints) times those. ``edges``: the mesh's
+    midside_edges, where the caller has them already (an aging run asks every step)."""
     mid = state.internal.get("midside")
     if mid is None:
         return deformation_gradients(tets, X, state.x)
-    edges, tet_edges = midside_edges(tets)
+    edges, tet_edges = midside_edges(tets) if edges is None else edges
     P = X[tets]
     Dinv = np.linalg.inv(np.transpose(P[:, 1:] - P[:, :1], (0, 2, 1)))  # rows: grad L_1..3
     grad = np.concatenate([-Dinv.sum(axis=1, keepdims=True), Dinv], axis=1)  # (M,4,3) grad L_a

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..model import Loads, State, TissueModel, deformation_gradients, state_gradients
+from ..model import Loads, State, TissueModel, deformation_gradients, midside_edges, state_gradients
 from ..solvers.fem import CogSprings, FEMSystem, NewtonOptions, growth_tensors, solve_static
 from .lift import lift_options
 
@@ -42,7 +42,8 @@ def element_gradients(model: TissueModel, start: State, end: State) -> tuple:
     corners say it."""
     if "midside" not in start.internal or "midside" not in end.internal:
         return None, None
-    return (state_gradients(model.tets, start.reference, start), state_gradients(model.tets, start.reference, end))
+    edges = midside_edges(model.tets)
+    return tuple(state_gradients(model.tets, start.reference, s, edges) for s in (start, end))
 
 
 def von_mises(model: TissueModel, reference: np.ndarray, x: np.ndarray, growth=None,

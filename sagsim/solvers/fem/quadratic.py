@@ -134,7 +134,8 @@ class QuadraticSystem(FEMSystem):
         before growth), given the model's node positions ``x`` and the midside positions
         (model.state_gradients: an affine field's is its corners' gradient, as it should be)."""
         return state_gradients(self.model.tets, self.reference,
-                               State(x=x, reference=self.reference, internal={"midside": midside}))
+                               State(x=x, reference=self.reference, internal={"midside": midside}),
+                               (self.edges, self.tet_edges))
 
     # -- reference-dependent data -------------------------------------------------------------
 
